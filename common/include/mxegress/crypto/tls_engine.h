@@ -1,0 +1,92 @@
+// One TLS connection as a codec over two memory BIOs: ciphertext in and out,
+// plaintext in and out, no sockets and no loop (style convention 2).
+//
+// Usage: start_handshake() on the client, then for every read from the socket
+// feed_ciphertext(), consume plaintext(), and send what take_ciphertext() yields;
+// after every write_plaintext() call take_ciphertext() too.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mxegress/util/bytes.h"
+
+namespace mx {
+
+class TlsEngine {
+ public:
+  enum class Role { Client, Server };
+
+  // ctx is only referenced (SSL_new takes its own reference). Client: server_name is
+  // sent as SNI and, for a CA-verifying context, is the name the certificate must
+  // match (empty: the context's server_name). A setup failure shows as failed().
+  TlsEngine(SSL_CTX* ctx, Role role, std::string server_name = {});
+  TlsEngine(TlsEngine&&) noexcept = default;
+  TlsEngine& operator=(TlsEngine&&) noexcept = default;
+  ~TlsEngine() = default;
+
+  // Client: produces the ClientHello. Server: optional, does nothing visible.
+  void start_handshake();
+
+  // Bytes read from the socket. Advances the handshake, then decrypts every whole
+  // record into plaintext(). false on a fatal TLS error (see error()); the engine
+  // may then still hold an alert in its ciphertext for the peer.
+  bool feed_ciphertext(ByteView in);
+
+  // Decrypted bytes not yet consumed; the caller erases what it used.
+  Bytes& plaintext() { return plaintext_; }
+
+  // Encrypts in. Before the handshake completes the bytes are held and encrypted
+  // right after completion (never sent to an unverified peer). false on fatal error
+  // or after send_close_notify().
+  bool write_plaintext(ByteView in);
+
+  // Appends all pending ciphertext to out and clears it.
+  void take_ciphertext(Bytes& out);
+  size_t pending_ciphertext() const;
+
+  bool handshake_done() const { return handshake_done_; }
+  bool failed() const { return failed_; }
+  bool peer_closed() const { return peer_closed_; }  // close_notify received
+  const std::string& error() const { return error_; }
+
+  // Queues a close_notify once the handshake is done; idempotent. Later writes fail.
+  void send_close_notify();
+
+  // RFC 8446 section 7.5 exporter with no context; false before the handshake is done.
+  bool export_keying_material(std::span<uint8_t> out, std::string_view label) const;
+
+  // "subject=<RFC 2253 subject> pin=sha256/<base64>", or "no peer certificate".
+  std::string peer_certificate_summary() const;
+  std::string_view alpn() const;              // empty until negotiated
+  std::string_view protocol_version() const;  // e.g. "TLSv1.3"
+
+ private:
+  struct SslDeleter {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
+
+  void advance_handshake();
+  void complete_handshake();
+  void decrypt_available_records();
+  bool encrypt(ByteView in);
+  void fail(std::string_view what);
+
+  // Owns both memory BIOs: SSL_get_rbio() is the ciphertext we received,
+  // SSL_get_wbio() the ciphertext to send. Null only after a setup failure or a move.
+  std::unique_ptr<SSL, SslDeleter> ssl_;
+  Bytes plaintext_;
+  Bytes plaintext_before_handshake_;
+  std::string error_;
+  bool handshake_done_ = false;
+  bool failed_ = false;
+  bool peer_closed_ = false;
+  bool close_notify_sent_ = false;
+};
+
+}  // namespace mx

@@ -1,0 +1,82 @@
+// One TCP connection, owning its uv_tcp_t (convention 3: the handle's memory
+// is freed by its close callback, never by this object). It is a Stream, so
+// the relay pump can drive it; the tunnel uses it as its transport.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "mxegress/loop/loop.h"
+#include "mxegress/net/socket_address.h"
+#include "mxegress/relay/stream.h"
+
+namespace mx {
+
+class TcpConnection final : public Stream {
+ public:
+  explicit TcpConnection(Loop& loop);
+  ~TcpConnection() override;
+  TcpConnection(const TcpConnection&) = delete;
+  TcpConnection& operator=(const TcpConnection&) = delete;
+
+  // Accepts a pending connection from a listening handle; false on failure.
+  bool accept_from(uv_stream_t* listener);
+  // Connects to `to`, from `from` when given. `done` gets 0 or a libuv error.
+  // Returns a libuv error if the connect could not even be started.
+  int connect(const SocketAddress& to, const std::optional<SocketAddress>& from,
+              std::function<void(int status)> done);
+  void start_reading();
+
+  std::optional<SocketAddress> local_address() const;
+  std::optional<SocketAddress> peer_address() const;
+
+  // Stream
+  void set_reader(StreamReader* reader) override { reader_ = reader; }
+  void write(ByteView data) override;
+  void write(Bytes&& data);
+  size_t pending_bytes() const override;
+  void shutdown_write() override;
+  void abort() override;
+  void pause_reading() override;
+  void resume_reading() override;
+  std::string describe() const override;
+
+  bool closed() const { return closed_; }
+  // Closes at once: queued writes are dropped.
+  void close();
+  // Detaches from this object, lets queued writes reach the peer, sends FIN,
+  // then closes; gives up after `max_wait` if the peer does not read.
+  void close_after_flush(std::chrono::milliseconds max_wait = std::chrono::seconds(10));
+
+ private:
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_shutdown(uv_shutdown_t* req, int status);
+  static void on_connect(uv_connect_t* req, int status);
+  void fail(const std::string& why);
+
+  // The uv_tcp_t plus a back-pointer that is nulled on detach (public only
+  // so the file-local close helpers can name it).
+ public:
+  struct Handle;
+
+ private:
+  Handle* h_;
+  uv_tcp_t* handle_;
+  StreamReader* reader_ = nullptr;
+  std::function<void(int)> connect_done_;
+  bool reading_ = false;
+  bool read_paused_ = false;
+  bool closed_ = false;
+  bool shut_down_ = false;
+};
+
+// Human text for a libuv error code: "connection refused (ECONNREFUSED)".
+std::string uv_error_text(int code);
+
+}  // namespace mx

@@ -1,0 +1,92 @@
+// One tunnel: a TLS 1.3 connection to the peer program carrying frames. It
+// carries one relayed TCP connection at a time; between sessions it is idle
+// and can carry the next (handshakes are paid per tunnel, not per session).
+//
+// Control frames go to the TunnelHandler. During a session a StreamReader
+// (the relay pump) is attached, and the tunnel is a Stream: Data frames are
+// its bytes, Fin its half-close, Rst its abort.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "mxegress/codec/frame.h"
+#include "mxegress/crypto/tls_engine.h"
+#include "mxegress/loop/loop.h"
+#include "mxegress/loop/tcp_connection.h"
+#include "mxegress/relay/stream.h"
+
+namespace mx {
+
+class TunnelHandler {
+ public:
+  virtual ~TunnelHandler() = default;
+  virtual void on_tunnel_ready() = 0;  // TLS handshake complete
+  virtual void on_tunnel_frame(const frame::Frame& frame) = 0;
+  // The tunnel is dead (peer closed, TLS or protocol error). It sends nothing more.
+  virtual void on_tunnel_closed(const std::string& why) = 0;
+};
+
+class Tunnel final : public Stream, private StreamReader {
+ public:
+  Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
+         TlsEngine::Role role, std::string server_name = {});
+  ~Tunnel() override;
+  Tunnel(const Tunnel&) = delete;
+  Tunnel& operator=(const Tunnel&) = delete;
+
+  void set_handler(TunnelHandler* handler) { handler_ = handler; }
+  void start();  // starts reading; the client side sends its ClientHello
+  void send(const Bytes& encoded_frames);
+  TlsEngine& tls() { return tls_; }
+  TcpConnection& transport() { return *transport_; }
+  bool dead() const { return dead_; }
+  // Sends close_notify, lets the bytes drain, closes. The tunnel is dead after.
+  void close();
+
+  // Session: while a reader is attached, Data/Fin/Rst frames go to it.
+  void attach_session(StreamReader* reader);
+  void detach_session();
+  bool fin_sent() const { return fin_sent_; }
+  bool fin_received() const { return fin_received_; }
+
+  // Stream (the data phase)
+  void set_reader(StreamReader* reader) override { attach_session(reader); }
+  void write(ByteView data) override;
+  size_t pending_bytes() const override;
+  void shutdown_write() override;  // sends Fin
+  void abort() override;           // sends Rst, then closes the tunnel
+  void pause_reading() override;
+  void resume_reading() override;
+  std::string describe() const override;
+
+ private:
+  // StreamReader: events from the TCP transport.
+  void on_stream_data(ByteView data) override;
+  void on_stream_eof() override;
+  void on_stream_error(const std::string& why) override;
+  void on_stream_drained() override;
+
+  void flush_ciphertext();
+  void dispatch_frames();
+  bool dispatch_one(const frame::Frame& frame);
+  void die(const std::string& why);
+
+  Loop& loop_;
+  std::unique_ptr<TcpConnection> transport_;
+  TlsEngine tls_;
+  TunnelHandler* handler_ = nullptr;
+  StreamReader* session_ = nullptr;
+  size_t plaintext_offset_ = 0;  // frames before this offset are consumed
+  bool ready_ = false;
+  bool paused_ = false;
+  bool dispatching_ = false;
+  bool dead_ = false;
+  bool fin_sent_ = false;
+  bool fin_received_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mx

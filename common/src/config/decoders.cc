@@ -1,0 +1,131 @@
+#include "mxegress/config/decoders.h"
+
+#include "mxegress/config/config_errors.h"
+#include "mxegress/config/duration.h"
+#include "mxegress/config/toml_reader.h"
+
+namespace mx::decode {
+namespace {
+
+const std::string* as_string(const toml::node& node, std::string& why) {
+  if (const auto* value = node.as_string()) return &value->get();
+  why = "expected a string, got " + describe_type(node);
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<std::string> string(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  if (text->empty()) {
+    why = "must not be empty";
+    return std::nullopt;
+  }
+  return *text;
+}
+
+std::optional<LogLevel> log_level(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto level = parse_log_level(*text);
+  if (!level) why = R"(expected one of "debug", "info", "warn", "error", got )" + quote(*text);
+  return level;
+}
+
+std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::string& why) {
+  if (const auto* number = node.as_integer()) {
+    const std::string count = std::to_string(number->get());
+    why = "expected a duration string with a unit, like \"" + count +
+          "s\" (units: ms, s, m, h, d), got the bare integer " + count;
+    return std::nullopt;
+  }
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto parsed = parse_duration(*text);
+  if (!parsed) {
+    why = R"(expected a duration like "30s", "10m", "1h", "500ms", got )" + quote(*text);
+  } else if (parsed->count() == 0) {
+    why = "must be greater than zero";
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<SocketAddress> ip_port(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto address = SocketAddress::parse(*text);
+  if (address) return address;
+  if (parse_host_port(*text)) {
+    why = quote(*text) + " names a host; only IP addresses are allowed here (e.g. 0.0.0.0:8443)";
+  } else {
+    why = quote(*text) + " is not IP:port (expected e.g. 0.0.0.0:8443 or [::]:8443)";
+  }
+  return std::nullopt;
+}
+
+std::optional<HostPort> host_port(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto parsed = parse_host_port(*text);
+  if (!parsed) {
+    why = quote(*text) + " is not host:port (expected e.g. egress.example.net:8443)";
+  } else if (parsed->port == 0) {
+    why = quote(*text) + ": port 0 is not allowed";
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<Cidr> cidr(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto parsed = Cidr::parse(*text);
+  if (!parsed) {
+    why = quote(*text) +
+          " is not a CIDR (expected e.g. 192.0.2.0/24, 2001:db8::/32 or a single address; "
+          "the bits after the prefix must be zero)";
+  }
+  return parsed;
+}
+
+std::optional<uint16_t> port(const toml::node& node, std::string& why) {
+  const auto* number = node.as_integer();
+  if (number == nullptr) {
+    why = "expected an integer port number, got " + describe_type(node);
+    return std::nullopt;
+  }
+  const int64_t value = number->get();
+  if (value < 1 || value > 65535) {
+    why = "expected a port number 1..65535, got " + std::to_string(value);
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(value);
+}
+
+std::optional<Key32> ed25519_public_key(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  std::string problem;
+  auto key = decode_base64_key32(*text, problem);
+  if (!key) why = quote(*text) + " " + problem + " (an Ed25519 public key is base64 of 32 bytes)";
+  return key;
+}
+
+std::optional<Key32> spki_pin(const toml::node& node, std::string& why) {
+  constexpr std::string_view kPrefix = "sha256/";
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  if (!text->starts_with(kPrefix)) {
+    why = R"(expected "sha256/" followed by the base64 SPKI SHA-256 of the server key, got )" +
+          quote(*text);
+    return std::nullopt;
+  }
+  std::string problem;
+  auto pin = decode_base64_key32(std::string_view(*text).substr(kPrefix.size()), problem);
+  if (!pin) why = "the base64 after \"sha256/\" " + problem;
+  return pin;
+}
+
+}  // namespace mx::decode

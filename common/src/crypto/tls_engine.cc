@@ -1,0 +1,236 @@
+#include "mxegress/crypto/tls_engine.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <utility>
+
+#include "mxegress/crypto/tls_context.h"
+
+namespace mx {
+
+namespace {
+
+constexpr size_t kMaxRecordPlaintext = 16 * 1024;
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+
+BIO* new_memory_bio() {
+  BIO* bio = BIO_new(BIO_s_mem());
+  // An empty BIO means "more bytes later", never end of stream.
+  if (bio != nullptr) BIO_set_mem_eof_return(bio, -1);
+  return bio;
+}
+
+std::string subject_of(X509* cert) {
+  std::unique_ptr<BIO, BioDeleter> text(BIO_new(BIO_s_mem()));
+  if (!text) return {};
+  X509_NAME_print_ex(text.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(text.get(), &data);
+  return length > 0 ? std::string(data, static_cast<size_t>(length)) : std::string();
+}
+
+// The leaf the server presented, also when verification rejected it (the verified
+// peer certificate is only recorded on success).
+X509* presented_leaf(const SSL* ssl) {
+  if (X509* verified = SSL_get0_peer_certificate(ssl)) return verified;
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  return (chain != nullptr && sk_X509_num(chain) > 0) ? sk_X509_value(chain, 0) : nullptr;
+}
+
+std::string describe_verify_failure(const SSL* ssl, long verify_result) {
+  if (verify_result != X509_V_ERR_APPLICATION_VERIFICATION) {
+    return X509_verify_cert_error_string(verify_result);
+  }
+  std::string text = "server certificate does not match the pin";
+  if (X509* leaf = presented_leaf(ssl)) {
+    text += "; it presented " + format_pin(spki_sha256(leaf));
+  }
+  return text;
+}
+
+}  // namespace
+
+TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
+  ERR_clear_error();
+  ssl_.reset(ctx != nullptr ? SSL_new(ctx) : nullptr);
+  std::unique_ptr<BIO, BioDeleter> in(new_memory_bio());
+  std::unique_ptr<BIO, BioDeleter> out(new_memory_bio());
+  if (!ssl_ || !in || !out) {
+    fail("cannot create TLS connection");
+    return;
+  }
+  SSL_set_bio(ssl_.get(), in.release(), out.release());
+  if (role == Role::Server) {
+    SSL_set_accept_state(ssl_.get());
+    return;
+  }
+  SSL_set_connect_state(ssl_.get());
+  if (std::string err; !configure_client_connection(ssl_.get(), server_name, err)) fail(err);
+}
+
+void TlsEngine::start_handshake() {
+  if (!failed_ && !handshake_done_) advance_handshake();
+}
+
+bool TlsEngine::feed_ciphertext(ByteView in) {
+  if (failed_) return false;
+  size_t written = 0;
+  if (!in.empty() && (BIO_write_ex(SSL_get_rbio(ssl_.get()), in.data(), in.size(), &written) != 1 ||
+                      written != in.size())) {
+    fail("cannot buffer received TLS data");
+    return false;
+  }
+  if (!handshake_done_) advance_handshake();
+  // In TLS 1.3 the client's first application data may arrive with its Finished.
+  if (handshake_done_ && !failed_) decrypt_available_records();
+  return !failed_;
+}
+
+bool TlsEngine::write_plaintext(ByteView in) {
+  if (failed_ || close_notify_sent_) return false;
+  if (in.empty()) return true;
+  if (!handshake_done_) {
+    plaintext_before_handshake_.insert(plaintext_before_handshake_.end(), in.begin(), in.end());
+    return true;
+  }
+  return encrypt(in);
+}
+
+void TlsEngine::take_ciphertext(Bytes& out) {
+  const size_t pending = pending_ciphertext();
+  if (pending == 0) return;
+  const size_t old_size = out.size();
+  out.resize(old_size + pending);
+  size_t read = 0;
+  BIO_read_ex(SSL_get_wbio(ssl_.get()), out.data() + old_size, pending, &read);
+  out.resize(old_size + read);
+}
+
+size_t TlsEngine::pending_ciphertext() const {
+  return ssl_ ? BIO_ctrl_pending(SSL_get_wbio(ssl_.get())) : 0;
+}
+
+void TlsEngine::send_close_notify() {
+  if (failed_ || close_notify_sent_ || !handshake_done_) return;
+  close_notify_sent_ = true;
+  ERR_clear_error();
+  const int result = SSL_shutdown(ssl_.get());
+  if (result < 0) {
+    const int reason = SSL_get_error(ssl_.get(), result);
+    if (reason != SSL_ERROR_WANT_READ && reason != SSL_ERROR_WANT_WRITE) {
+      fail("TLS shutdown failed");
+      return;
+    }
+  }
+  ERR_clear_error();
+}
+
+bool TlsEngine::export_keying_material(std::span<uint8_t> out, std::string_view label) const {
+  if (failed_ || !handshake_done_) return false;
+  const bool exported = SSL_export_keying_material(ssl_.get(), out.data(), out.size(), label.data(),
+                                                   label.size(), nullptr, 0, 0) == 1;
+  if (!exported) ERR_clear_error();
+  return exported;
+}
+
+std::string TlsEngine::peer_certificate_summary() const {
+  X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_.get()) : nullptr;
+  if (cert == nullptr) return "no peer certificate";
+  return "subject=" + subject_of(cert) + " pin=" + format_pin(spki_sha256(cert));
+}
+
+std::string_view TlsEngine::alpn() const {
+  if (!ssl_) return {};
+  const unsigned char* name = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &name, &length);
+  return name != nullptr ? std::string_view(reinterpret_cast<const char*>(name), length)
+                         : std::string_view();
+}
+
+std::string_view TlsEngine::protocol_version() const {
+  return ssl_ ? SSL_get_version(ssl_.get()) : std::string_view();
+}
+
+void TlsEngine::advance_handshake() {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(ssl_.get());
+  if (result == 1) {
+    complete_handshake();
+    return;
+  }
+  const int reason = SSL_get_error(ssl_.get(), result);
+  if (reason != SSL_ERROR_WANT_READ && reason != SSL_ERROR_WANT_WRITE) {
+    fail("TLS handshake failed");
+  }
+}
+
+void TlsEngine::complete_handshake() {
+  if (alpn() != kAlpn) {
+    fail(SSL_is_server(ssl_.get()) ? "TLS client did not negotiate ALPN mxegress/1"
+                                   : "TLS server did not select ALPN mxegress/1");
+    return;
+  }
+  handshake_done_ = true;
+  if (plaintext_before_handshake_.empty()) return;
+  const Bytes held = std::exchange(plaintext_before_handshake_, {});
+  encrypt(held);
+}
+
+// Reads until WANT_READ: a single feed may carry many records, and stopping early
+// would strand decrypted bytes inside OpenSSL (SSL_pending) until the next feed.
+// Output OpenSSL produces meanwhile (KeyUpdate replies) waits in the write BIO.
+void TlsEngine::decrypt_available_records() {
+  // Per thread rather than per engine: pooled tunnels should not each carry 16 KiB.
+  thread_local std::array<uint8_t, kMaxRecordPlaintext> chunk;
+  for (;;) {
+    ERR_clear_error();
+    size_t read = 0;
+    if (SSL_read_ex(ssl_.get(), chunk.data(), chunk.size(), &read) == 1) {
+      plaintext_.insert(plaintext_.end(), chunk.begin(), chunk.begin() + read);
+      continue;
+    }
+    switch (SSL_get_error(ssl_.get(), 0)) {
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE:
+        if (SSL_pending(ssl_.get()) > 0) continue;
+        return;
+      case SSL_ERROR_ZERO_RETURN:
+        peer_closed_ = true;
+        return;
+      default:
+        fail("TLS read failed");
+        return;
+    }
+  }
+}
+
+bool TlsEngine::encrypt(ByteView in) {
+  ERR_clear_error();
+  size_t written = 0;
+  if (SSL_write_ex(ssl_.get(), in.data(), in.size(), &written) == 1 && written == in.size()) {
+    return true;
+  }
+  fail("TLS write failed");
+  return false;
+}
+
+void TlsEngine::fail(std::string_view what) {
+  failed_ = true;
+  error_ = what;
+  if (const std::string reason = take_openssl_error(); !reason.empty()) error_ += ": " + reason;
+  if (ssl_) {
+    if (const long verify_result = SSL_get_verify_result(ssl_.get()); verify_result != X509_V_OK) {
+      error_ += " (" + describe_verify_failure(ssl_.get(), verify_result) + ")";
+    }
+  }
+  plaintext_before_handshake_.clear();
+}
+
+}  // namespace mx

@@ -1,0 +1,215 @@
+#include "mxegress/relay/tunnel.h"
+
+#include <algorithm>
+
+namespace mx {
+
+Tunnel::Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
+               TlsEngine::Role role, std::string server_name)
+    : loop_(loop), transport_(std::move(transport)), tls_(tls_context, role, std::move(server_name)) {
+  transport_->set_reader(this);
+}
+
+Tunnel::~Tunnel() {
+  *alive_ = false;
+  transport_->set_reader(nullptr);
+  transport_->close();
+}
+
+void Tunnel::start() {
+  transport_->start_reading();
+  tls_.start_handshake();
+  flush_ciphertext();
+}
+
+void Tunnel::send(const Bytes& encoded_frames) {
+  if (dead_) return;
+  if (!tls_.write_plaintext(encoded_frames)) {
+    die("TLS write failed: " + tls_.error());
+    return;
+  }
+  flush_ciphertext();
+}
+
+void Tunnel::flush_ciphertext() {
+  if (tls_.pending_ciphertext() == 0) return;
+  Bytes out;
+  tls_.take_ciphertext(out);
+  transport_->write(std::move(out));
+}
+
+void Tunnel::close() {
+  if (dead_) return;
+  dead_ = true;
+  tls_.send_close_notify();
+  flush_ciphertext();
+  transport_->set_reader(nullptr);
+  transport_->close_after_flush();
+}
+
+void Tunnel::die(const std::string& why) {
+  if (dead_) return;
+  dead_ = true;
+  transport_->set_reader(nullptr);
+  transport_->close();
+  if (session_ != nullptr) {
+    session_->on_stream_error(why);
+  } else if (handler_ != nullptr) {
+    handler_->on_tunnel_closed(why);
+  }
+}
+
+void Tunnel::attach_session(StreamReader* reader) {
+  session_ = reader;
+  fin_sent_ = false;
+  fin_received_ = false;
+}
+
+void Tunnel::detach_session() { session_ = nullptr; }
+
+void Tunnel::on_stream_data(ByteView data) {
+  if (!tls_.feed_ciphertext(data)) {
+    flush_ciphertext();  // a TLS alert, if the engine produced one
+    die("TLS: " + tls_.error());
+    return;
+  }
+  flush_ciphertext();
+  if (!ready_ && tls_.handshake_done()) {
+    ready_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    if (handler_) handler_->on_tunnel_ready();
+    if (alive.expired() || dead_) return;
+  }
+  dispatch_frames();
+  if (!dead_ && tls_.peer_closed()) die("peer closed the tunnel");
+}
+
+void Tunnel::on_stream_eof() {
+  die(tls_.peer_closed() ? "peer closed the tunnel" : "connection closed without TLS close_notify");
+}
+
+void Tunnel::on_stream_error(const std::string& why) { die(why); }
+
+void Tunnel::on_stream_drained() {
+  if (session_) session_->on_stream_drained();
+}
+
+void Tunnel::dispatch_frames() {
+  if (dispatching_) return;
+  dispatching_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  while (!paused_ && !dead_) {
+    Bytes& plain = tls_.plaintext();
+    const frame::DecodeResult r =
+        frame::decode(ByteView(plain).subspan(std::min(plaintext_offset_, plain.size())));
+    if (r.status == frame::DecodeStatus::NeedMore) break;
+    if (r.status == frame::DecodeStatus::Error) {
+      die("protocol error: " + r.error);
+      break;
+    }
+    plaintext_offset_ += r.consumed;
+    if (!dispatch_one(r.frame) || alive.expired()) return;
+  }
+  if (alive.expired()) return;
+  dispatching_ = false;
+  Bytes& plain = tls_.plaintext();
+  if (plaintext_offset_ > 0) {
+    plain.erase(plain.begin(), plain.begin() + static_cast<ptrdiff_t>(plaintext_offset_));
+    plaintext_offset_ = 0;
+  }
+}
+
+// Returns false when the tunnel may have been destroyed by the callback.
+bool Tunnel::dispatch_one(const frame::Frame& f) {
+  std::weak_ptr<bool> alive = alive_;
+  const bool session_frame =
+      f.type == frame::Type::Data || f.type == frame::Type::Fin || f.type == frame::Type::Rst;
+  if (!session_frame) {
+    if (handler_) handler_->on_tunnel_frame(f);
+    return !alive.expired();
+  }
+  if (session_ == nullptr) {
+    die(std::string("protocol error: ") + frame::type_name(f.type) + " outside a session");
+    return !alive.expired();
+  }
+  switch (f.type) {
+    case frame::Type::Data:
+      if (fin_received_) {
+        die("protocol error: DATA after FIN");
+      } else {
+        session_->on_stream_data(f.payload);
+      }
+      break;
+    case frame::Type::Fin:
+      fin_received_ = true;
+      session_->on_stream_eof();
+      break;
+    default:  // Rst: the session is over and this tunnel will not be reused.
+      die("session reset by peer");
+      break;
+  }
+  return !alive.expired();
+}
+
+void Tunnel::write(ByteView data) {
+  if (dead_) return;
+  Bytes frame_bytes;
+  frame_bytes.reserve(std::min(data.size(), frame::kMaxDataPayload) + frame::kHeaderSize);
+  while (!data.empty()) {
+    const size_t n = std::min(data.size(), frame::kMaxDataPayload);
+    frame_bytes.clear();
+    frame::encode_frame(frame_bytes, frame::Type::Data, data.first(n));
+    if (!tls_.write_plaintext(frame_bytes)) {
+      die("TLS write failed: " + tls_.error());
+      return;
+    }
+    data = data.subspan(n);
+  }
+  flush_ciphertext();
+}
+
+size_t Tunnel::pending_bytes() const {
+  return transport_->pending_bytes() + tls_.pending_ciphertext();
+}
+
+void Tunnel::shutdown_write() {
+  if (dead_ || fin_sent_) return;
+  fin_sent_ = true;
+  Bytes fin;
+  frame::encode_frame(fin, frame::Type::Fin, {});
+  send(fin);
+  std::weak_ptr<bool> alive = alive_;
+  loop_.defer([this, alive] {
+    if (!alive.expired() && session_ != nullptr) session_->on_stream_shutdown_done();
+  });
+}
+
+void Tunnel::abort() {
+  if (dead_) return;
+  Bytes rst;
+  frame::encode_frame(rst, frame::Type::Rst, {});
+  send(rst);
+  session_ = nullptr;
+  close();
+}
+
+void Tunnel::pause_reading() {
+  if (paused_) return;
+  paused_ = true;
+  transport_->pause_reading();
+}
+
+void Tunnel::resume_reading() {
+  if (!paused_) return;
+  paused_ = false;
+  transport_->resume_reading();
+  // Frames already decrypted would otherwise wait for the next TCP read.
+  std::weak_ptr<bool> alive = alive_;
+  loop_.defer([this, alive] {
+    if (!alive.expired() && !dead_) dispatch_frames();
+  });
+}
+
+std::string Tunnel::describe() const { return "tunnel " + transport_->describe(); }
+
+}  // namespace mx

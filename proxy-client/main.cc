@@ -1,0 +1,116 @@
+// mxegress-client: takes SMTP connections from a mail gateway (SOCKS5) and
+// carries each through an authenticated TLS tunnel to mxegress-server.
+#include <csignal>
+#include <iostream>
+
+#include "egress_client.h"
+#include "mxegress/config/client_config.h"
+#include "mxegress/crypto/client_identity.h"
+#include "mxegress/crypto/password.h"
+#include "mxegress/loop/signal_watch.h"
+#include "mxegress/util/command_line.h"
+#include "mxegress/util/log.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: mxegress-client [-c FILE] [--check]
+       mxegress-client keygen KEYFILE
+       mxegress-client pubkey KEYFILE
+       mxegress-client hash-password
+       mxegress-client --version | --help
+
+Runs the gateway side of an mxegress pair: a SOCKS5 listener whose CONNECTs
+are carried through an authenticated TLS 1.3 tunnel to mxegress-server, which
+opens the TCP connection from the egress host.
+
+  -c, --config FILE  configuration (default /etc/mxegress/client.toml)
+  --check            validate the configuration (and load the key), then exit
+  keygen KEYFILE     write a new Ed25519 private key (mode 0600) and print its
+                     public key, for the server's [[tenant]] keys
+  pubkey KEYFILE     print the public key of an existing key file
+  hash-password      read a password on stdin, print its argon2id hash
+)";
+
+int run_keygen(const std::vector<std::string>& args, bool generate) {
+  if (args.size() != 2) {
+    std::cerr << "usage: mxegress-client " << args[0] << " KEYFILE\n";
+    return 2;
+  }
+  std::string err;
+  auto identity = generate ? mx::generate_key_file(args[1], err) : mx::load_key_file(args[1], err);
+  if (!identity) {
+    std::cerr << "mxegress-client " << args[0] << ": " << err << "\n";
+    return 1;
+  }
+  std::cout << mx::encode_key(identity->public_key) << "\n";
+  return 0;
+}
+
+int run_client(const mx::CommandLine& cl) {
+  auto loaded = mx::load_client_config(cl.config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e << "\n";
+    std::cerr << "mxegress-client: refusing to start with an invalid configuration\n";
+    return 1;
+  }
+  mx::ClientConfig config = std::move(*loaded.config);
+  std::string err;
+  auto identity = mx::load_key_file(config.client.key_file, err);
+  if (!identity) {
+    std::cerr << cl.config_path << ": client.key: " << err << "\n";
+    return 1;
+  }
+  if (cl.check) {
+    std::cout << cl.config_path << ": configuration OK (public key "
+              << mx::encode_key(identity->public_key) << ")\n";
+    return 0;
+  }
+  mx::set_log_level(config.client.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  mx::Loop loop;
+  {
+    mx::EgressClient client(loop, std::move(config));
+    if (std::string start_err = client.start(std::move(*identity)); !start_err.empty()) {
+      MX_LOG(Error, "client") << start_err;
+      return 1;
+    }
+    auto shut_down = [&] {
+      MX_LOG(Info, "client") << "stopping";
+      client.stop();
+      loop.stop();
+    };
+    mx::SignalWatch term(loop, SIGTERM, shut_down);
+    mx::SignalWatch interrupt(loop, SIGINT, shut_down);
+    MX_LOG(Info, "client") << "mxegress-client " << MX_VERSION << " running";
+    loop.run();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const mx::CommandLine cl = mx::parse_command_line(argc, argv, "/etc/mxegress/client.toml");
+  if (!cl.error.empty()) {
+    std::cerr << "mxegress-client: " << cl.error << "\n" << kUsage;
+    return 2;
+  }
+  if (cl.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cl.version) {
+    std::cout << "mxegress-client " << MX_VERSION << "\n";
+    return 0;
+  }
+  if (!cl.positional.empty()) {
+    const std::string& command = cl.positional[0];
+    if (command == "keygen") return run_keygen(cl.positional, true);
+    if (command == "pubkey") return run_keygen(cl.positional, false);
+    if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
+    std::cerr << "mxegress-client: unknown command " << command << "\n" << kUsage;
+    return 2;
+  }
+  return run_client(cl);
+}

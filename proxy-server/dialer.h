@@ -1,0 +1,68 @@
+// Opens the outbound TCP connection for one CONNECT: checks the port,
+// resolves a name off the loop, drops every address the policy denies, then
+// tries the remaining addresses in order within one connect timeout. The
+// outcome is a SOCKS5 reply code that says what really happened.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "destination_policy.h"
+#include "mxegress/codec/socks5.h"
+#include "mxegress/loop/loop.h"
+#include "mxegress/loop/resolver.h"
+#include "mxegress/loop/tcp_connection.h"
+#include "mxegress/loop/timer.h"
+#include "mxegress/net/target.h"
+
+namespace mx {
+
+struct DialResult {
+  socks5::Reply reply = socks5::Reply::GeneralFailure;
+  std::unique_ptr<TcpConnection> connection;  // set on success
+  std::optional<SocketAddress> connected;     // the address dialed last (or connected)
+  std::optional<SocketAddress> source;        // our side of the connection
+  std::string detail;                         // why, for the log
+};
+
+class Dialer {
+ public:
+  using Callback = std::function<void(DialResult)>;
+
+  Dialer(Loop& loop, const DestinationPolicy& policy, std::chrono::milliseconds timeout,
+         std::string log_context);
+  ~Dialer();
+  Dialer(const Dialer&) = delete;
+  Dialer& operator=(const Dialer&) = delete;
+
+  void dial(const Target& target, Callback done);
+
+ private:
+  void on_resolved(int status, std::vector<SocketAddress> addresses);
+  void try_next();
+  void on_connected(int status);
+  void complete(socks5::Reply reply, std::string detail);
+
+  Loop& loop_;
+  const DestinationPolicy& policy_;
+  std::chrono::milliseconds timeout_;
+  std::string log_context_;
+  Target target_;
+  Callback done_;
+  std::unique_ptr<Resolution> resolution_;
+  std::unique_ptr<TcpConnection> attempt_;
+  std::vector<SocketAddress> candidates_;
+  size_t next_candidate_ = 0;
+  std::optional<SocketAddress> last_address_;
+  socks5::Reply last_failure_ = socks5::Reply::HostUnreachable;
+  std::string last_failure_detail_;
+  Timer deadline_;
+};
+
+socks5::Reply reply_for_connect_error(int uv_status);
+
+}  // namespace mx

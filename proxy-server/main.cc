@@ -1,0 +1,118 @@
+// mxegress-server: accepts authenticated tunnels from mxegress-client and
+// opens the TCP connections they ask for, within each tenant's policy.
+#include <csignal>
+#include <iostream>
+
+#include "egress_server.h"
+#include "mxegress/config/server_config.h"
+#include "mxegress/crypto/password.h"
+#include "mxegress/crypto/server_identity.h"
+#include "mxegress/crypto/tls_context.h"
+#include "mxegress/loop/signal_watch.h"
+#include "mxegress/util/command_line.h"
+#include "mxegress/util/log.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check]
+       mxegress-server init DIR [NAME]
+       mxegress-server hash-password
+       mxegress-server --version | --help
+
+Runs the egress side of an mxegress pair: accepts TLS 1.3 tunnels from
+mxegress-client, authenticates each tenant by its Ed25519 key, and opens the
+TCP connections they ask for, within the tenant's policy.
+
+  -c, --config FILE  configuration (default /etc/mxegress/server.toml)
+  --check            validate the configuration (and load cert/key), then exit
+  init DIR [NAME]    write DIR/server.key and a self-signed DIR/server.crt for
+                     NAME (default: mxegress-server) and print the pin that
+                     goes into the client's [[server]] section
+  hash-password      read a password on stdin, print its argon2id hash
+)";
+
+int run_init(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args.size() > 3) {
+    std::cerr << "usage: mxegress-server init DIR [NAME]\n";
+    return 2;
+  }
+  std::string err;
+  const std::string name = args.size() == 3 ? args[2] : "mxegress-server";
+  auto pin = mx::write_server_identity(args[1], name, err);
+  if (!pin) {
+    std::cerr << "mxegress-server init: " << err << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << args[1] << "/server.key and " << args[1] << "/server.crt\n"
+            << "pin = \"" << *pin << "\"\n";
+  return 0;
+}
+
+int run_server(const mx::CommandLine& cl) {
+  auto loaded = mx::load_server_config(cl.config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e << "\n";
+    std::cerr << "mxegress-server: refusing to start with an invalid configuration\n";
+    return 1;
+  }
+  mx::ServerConfig config = std::move(*loaded.config);
+  std::string err;
+  mx::SslCtxPtr tls = mx::make_server_tls_context(config.server.cert_file, config.server.key_file, err);
+  if (!tls) {
+    std::cerr << cl.config_path << ": server.cert/server.key: " << err << "\n";
+    return 1;
+  }
+  if (cl.check) {
+    std::cout << cl.config_path << ": configuration OK (" << config.tenants.size()
+              << " tenants)\n";
+    return 0;
+  }
+  mx::set_log_level(config.server.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  mx::Loop loop;
+  int exit_code = 0;
+  {
+    mx::EgressServer server(loop, std::move(config), std::move(tls));
+    if (std::string start_err = server.start(); !start_err.empty()) {
+      MX_LOG(Error, "server") << start_err;
+      return 1;
+    }
+    auto shut_down = [&] {
+      MX_LOG(Info, "server") << "stopping";
+      server.stop();
+      loop.stop();
+    };
+    mx::SignalWatch term(loop, SIGTERM, shut_down);
+    mx::SignalWatch interrupt(loop, SIGINT, shut_down);
+    MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION << " running";
+    loop.run();
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const mx::CommandLine cl = mx::parse_command_line(argc, argv, "/etc/mxegress/server.toml");
+  if (!cl.error.empty()) {
+    std::cerr << "mxegress-server: " << cl.error << "\n" << kUsage;
+    return 2;
+  }
+  if (cl.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cl.version) {
+    std::cout << "mxegress-server " << MX_VERSION << "\n";
+    return 0;
+  }
+  if (!cl.positional.empty()) {
+    const std::string& command = cl.positional[0];
+    if (command == "init") return run_init(cl.positional);
+    if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
+    std::cerr << "mxegress-server: unknown command " << command << "\n" << kUsage;
+    return 2;
+  }
+  return run_server(cl);
+}

@@ -1,0 +1,482 @@
+"""A private Postfix instance used as the destination MX in real-MTA tests.
+
+Standard library only; run with /usr/bin/python3 as root (Postfix's master
+must start as root). Nothing here touches the system Postfix: the instance
+has its own config, queue, data, mail and log directories under `workdir`,
+listens on one address:port only, and does no DNS at all.
+
+    from mta import PostfixMX, make_client_cert, cert_sha256_from_pem
+
+    with PostfixMX("127.0.0.1", 25, workdir) as mx:
+        ...                                  # send mail to rcpt@example.test
+        text = mx.wait_for_message(20, contains=token)
+        mx.cert_sha256()                     # the certificate it presents
+        mx.logged_client_cert_sha256s()      # client certs it saw (maillog)
+
+What the instance does:
+- SMTP on ip:port (`master -c DIR/etc -s` run directly, stopped with SIGTERM).
+- STARTTLS offered (`smtpd_tls_security_level = may`) with a self-signed
+  certificate made here (EC P-256; SAN = the MX host name and `ip`).
+- Asks every TLS client for a certificate (`smtpd_tls_ask_ccert = yes`) and,
+  with `smtpd_tls_loglevel = 2`, logs it:
+      postfix/smtpd[N]: localhost[127.0.0.1]: subject_CN=client.example.test,
+        issuer=client.example.test, fingerprint=AB:CD:..., pkey_fingerprint=...
+  The fingerprint digest is SHA-256 (`smtpd_tls_fingerprint_digest`).
+  `smtpd_tls_received_header = yes` adds the TLS details (protocol, cipher,
+  client CN) to the delivered message's Received header.
+- Accepts mail for any recipient in `domain` (default example.test) from
+  `mynetworks` (loopback) and delivers it into one Maildir (virtual(8)).
+- Logs to DIR/log/maillog (`maillog_file`, via postlogd).
+
+All fingerprints returned by this module are lowercase hex without colons;
+`normalize_fingerprint()` turns any "AB:CD:.." or "sha256/.." spelling into it.
+"""
+
+import glob
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+POSTFIX = "/usr/sbin/postfix"
+MASTER = "/usr/lib/postfix/sbin/master"
+OPENSSL = "openssl"
+
+# Only the services this MX needs; chroot off everywhere (the instance dirs
+# are not chroot jails), the smtpd listener on the one address:port given.
+_MASTER_CF = """\
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+{listen} inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+_MAIN_CF = """\
+compatibility_level = 3.6
+config_directory = {etc}
+queue_directory = {queue}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file_prefixes = {base}
+maillog_file = {log}
+# one address, no DNS, nothing leaves this host
+inet_interfaces = {ip}
+inet_protocols = {protocols}
+myhostname = {hostname}
+mydomain = {domain}
+myorigin = {hostname}
+mydestination =
+mynetworks = 127.0.0.0/8 [::1]/128
+relayhost =
+default_transport = error:this test MX relays nothing
+relay_transport = error:this test MX relays nothing
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+# deliver everything for {domain} into one Maildir
+virtual_mailbox_domains = {domain}
+virtual_mailbox_base = {mail}
+virtual_mailbox_maps = static:inbox/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+# STARTTLS, and ask the client for its certificate
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_ask_ccert = yes
+smtpd_tls_loglevel = 2
+smtpd_tls_received_header = yes
+smtpd_tls_fingerprint_digest = sha256
+smtpd_tls_session_cache_database =
+smtpd_banner = $myhostname ESMTP mxegress-test-mx
+# tests send quickly and may reconnect at once
+smtpd_client_connection_rate_limit = 0
+anvil_rate_time_unit = 60s
+"""
+
+_FPR_LINE = re.compile(r"subject_CN=.*?, fingerprint=([0-9A-Fa-f:]+)")
+
+
+def normalize_fingerprint(text):
+    """'AB:CD:..', 'sha256/ab..', 'SHA256 Fingerprint=AB:..' -> 'abcd..'."""
+    text = text.strip()
+    if "=" in text:
+        text = text.rsplit("=", 1)[1]
+    if text.lower().startswith("sha256/"):
+        text = text[len("sha256/"):]
+    return text.replace(":", "").strip().lower()
+
+
+def cert_sha256_from_pem(pem_text):
+    """SHA-256 (lowercase hex) of the DER of the first certificate in pem_text."""
+    pems = split_pem_certs(pem_text)
+    if not pems:
+        raise ValueError("no PEM certificate found")
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0])).hexdigest()
+
+
+def cert_sha256_from_file(path):
+    with open(path) as f:
+        return cert_sha256_from_pem(f.read())
+
+
+def split_pem_certs(text):
+    """Every '-----BEGIN CERTIFICATE-----' block in text, in order."""
+    return re.findall(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----",
+                      text, re.S)
+
+
+def openssl_sha256(path):
+    """The same fingerprint as cert_sha256_from_file, computed by the openssl CLI."""
+    out = subprocess.run([OPENSSL, "x509", "-in", path, "-noout", "-fingerprint",
+                          "-sha256"], check=True, capture_output=True, text=True).stdout
+    return normalize_fingerprint(out)
+
+
+def make_self_signed(key_path, cert_path, cn, sans=()):
+    """EC P-256 key + self-signed certificate (valid 30 days) via openssl req."""
+    cmd = [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+           "ec_paramgen_curve:P-256", "-nodes", "-keyout", key_path, "-out",
+           cert_path, "-days", "30", "-subj", "/CN=" + cn]
+    if sans:
+        cmd += ["-addext", "subjectAltName=" + ",".join(sans)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    os.chmod(key_path, 0o600)
+    os.chmod(cert_path, 0o644)
+
+
+class ClientCert:
+    """A TLS client certificate for an SMTP client: .key_path, .cert_path, .sha256."""
+
+    def __init__(self, key_path, cert_path):
+        self.key_path = key_path
+        self.cert_path = cert_path
+        self.sha256 = cert_sha256_from_file(cert_path)
+
+    def __repr__(self):
+        return "ClientCert(%r, sha256=%s)" % (self.cert_path, self.sha256)
+
+
+def make_client_cert(directory, cn="client.example.test", name="client"):
+    """Writes directory/NAME.key and directory/NAME.crt (self-signed, EC P-256)."""
+    os.makedirs(directory, exist_ok=True)
+    key = os.path.join(directory, name + ".key")
+    crt = os.path.join(directory, name + ".crt")
+    make_self_signed(key, crt, cn, sans=("DNS:" + cn,))
+    return ClientCert(key, crt)
+
+
+def _addr_literal(ip):
+    return "[%s]" % ip if ":" in ip else ip
+
+
+class PostfixMX:
+    """A private Postfix MX on ip:port, rooted at workdir/postfix-IP-PORT.
+
+    Context manager: starts on enter (returns once the 220 banner is served),
+    stops on exit (SIGTERM to master, waits; SIGKILL to its process group if
+    it does not go), whatever happened inside the block.
+
+    Attributes: ip, port, hostname, domain, dir, cert_pem_path, key_path,
+    maildir (the Maildir every message goes to), log_path.
+    """
+
+    def __init__(self, ip, port, workdir, hostname="mx.example.test",
+                 domain="example.test", start_timeout=20.0):
+        self.ip = ip
+        self.port = int(port)
+        self.hostname = hostname
+        self.domain = domain
+        self.start_timeout = start_timeout
+        self.dir = os.path.join(os.path.abspath(workdir),
+                                "postfix-%s-%d" % (ip.replace(":", "_"), self.port))
+        self.etc = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "queue")
+        self.data = os.path.join(self.dir, "data")
+        self.mail = os.path.join(self.dir, "mail")
+        self.logdir = os.path.join(self.dir, "log")
+        self.log_path = os.path.join(self.logdir, "maillog")
+        self.cert_pem_path = os.path.join(self.dir, "tls", "mx.crt")
+        self.key_path = os.path.join(self.dir, "tls", "mx.key")
+        self.maildir = os.path.join(self.mail, "inbox")
+        self.proc = None
+        self._seen = set()
+
+    # ---- public API -------------------------------------------------------
+
+    def address(self, local="rcpt"):
+        """A recipient address this MX accepts and delivers."""
+        return "%s@%s" % (local, self.domain)
+
+    def cert_sha256(self):
+        """SHA-256 of this MX's own certificate (lowercase hex)."""
+        return cert_sha256_from_file(self.cert_pem_path)
+
+    def log(self):
+        """The instance's maillog so far ('' if nothing logged yet)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def logged_client_cert_sha256s(self):
+        """Fingerprints (lowercase hex) of every client certificate smtpd logged."""
+        return [normalize_fingerprint(m) for m in _FPR_LINE.findall(self.log())]
+
+    def client_cert_log_lines(self):
+        """The maillog lines that record a client certificate and its fingerprint."""
+        return [l for l in self.log().splitlines() if _FPR_LINE.search(l)]
+
+    def messages(self):
+        """Texts of all delivered messages, oldest first."""
+        files = []
+        for sub in ("new", "cur"):
+            files += glob.glob(os.path.join(self.maildir, sub, "*"))
+        files.sort(key=lambda p: (os.path.getmtime(p), p))
+        out = []
+        for p in files:
+            with open(p, errors="replace") as f:
+                out.append(f.read())
+        return out
+
+    def wait_for_message(self, timeout=20.0, contains=None):
+        """Waits for a delivered message and returns its text.
+
+        With `contains`, the first message containing that string; without it,
+        the oldest message not yet returned by an earlier call. Raises
+        TimeoutError (with the maillog tail) if none arrives in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for sub in ("new", "cur"):
+                for p in sorted(glob.glob(os.path.join(self.maildir, sub, "*")),
+                                key=lambda p: (os.path.getmtime(p), p)):
+                    name = os.path.basename(p).split(":")[0]
+                    if contains is None and name in self._seen:
+                        continue
+                    try:
+                        with open(p, errors="replace") as f:
+                            text = f.read()
+                    except FileNotFoundError:
+                        continue  # moved new/ -> cur/ meanwhile
+                    if contains is not None and contains not in text:
+                        continue
+                    self._seen.add(name)
+                    return text
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    "no message%s delivered to %s within %.0fs; maillog tail:\n%s"
+                    % ("" if contains is None else " containing %r" % contains,
+                       self.maildir, timeout, self._log_tail()))
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError("postfix master exited (%s); maillog tail:\n%s"
+                                   % (self.proc.returncode, self._log_tail()))
+            time.sleep(0.1)
+
+    def start(self):
+        try:
+            self._prepare()
+            self._launch()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout=10.0):
+        """SIGTERM to master (which stops its children), then wait for it."""
+        p, self.proc = self.proc, None
+        if p is None:
+            return
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)  # master made its own group
+                except ProcessLookupError:
+                    pass
+                p.wait(5)
+        # master's children get SIGTERM from master; give them a moment, then
+        # make sure none of this instance's daemons survive (its own group only)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(p.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._master_out is not None:
+            self._master_out.close()
+            self._master_out = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # ---- internals --------------------------------------------------------
+
+    _master_out = None
+
+    def _log_tail(self, n=40):
+        lines = self.log().splitlines()
+        return "\n".join(lines[-n:]) or "(maillog empty)"
+
+    def _prepare(self):
+        if os.geteuid() != 0:
+            raise RuntimeError("PostfixMX needs root (postfix master starts as root)")
+        if os.path.exists(self.dir):
+            shutil.rmtree(self.dir)
+        # postfix and nobody must be able to walk down to their directories:
+        # mkdtemp() makes 0700 directories. Open up workdir (the caller's
+        # scratch dir); any ancestor that is closed is an error, not ours to change.
+        workdir = os.path.dirname(self.dir)
+        os.makedirs(workdir, exist_ok=True)
+        os.chmod(workdir, os.stat(workdir).st_mode | 0o755)
+        d = os.path.dirname(workdir)
+        while True:
+            if os.stat(d).st_mode & 0o001 == 0:
+                raise RuntimeError("PostfixMX: %s is not searchable by others; the postfix "
+                                   "user cannot reach %s (use a workdir under /tmp)"
+                                   % (d, self.dir))
+            if os.path.dirname(d) == d:
+                break
+            d = os.path.dirname(d)
+        for sub in (self.dir, self.etc, self.queue, self.data, self.mail,
+                    self.logdir, os.path.dirname(self.cert_pem_path)):
+            os.makedirs(sub, exist_ok=True)
+            os.chmod(sub, 0o755)
+        make_self_signed(self.key_path, self.cert_pem_path, self.hostname,
+                         sans=("DNS:" + self.hostname, "IP:" + self.ip))
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
+        pf = pwd.getpwnam("postfix")
+        os.chown(self.data, pf.pw_uid, pf.pw_gid)
+        os.chmod(self.data, 0o700)
+        os.chmod(self.mail, 0o700)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(_MAIN_CF.format(
+                etc=self.etc, queue=self.queue, data=self.data, base=self.dir,
+                log=self.log_path, ip=self.ip,
+                protocols="ipv6" if ":" in self.ip else "ipv4",
+                hostname=self.hostname, domain=self.domain, mail=self.mail,
+                uid=nobody.pw_uid, gid=nobody.pw_gid, cert=self.cert_pem_path,
+                key=self.key_path))
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(_MASTER_CF.format(
+                listen="%s:%d" % (_addr_literal(self.ip), self.port)))
+        # `postfix check` creates the queue directories with the right owners;
+        # it reports problems on a terminal only, so give it one (script).
+        r = self._run_on_tty([POSTFIX, "-c", self.etc, "check"])
+        if r.returncode != 0 or "fatal" in r.stdout:
+            raise RuntimeError("postfix check failed for %s:\n%s" % (self.etc, r.stdout))
+
+    @staticmethod
+    def _run_on_tty(argv):
+        cmd = " ".join(_shquote(a) for a in argv)
+        return subprocess.run(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, errors="replace")
+
+    def _launch(self):
+        self._master_out = open(os.path.join(self.dir, "master.out"), "w")
+        self.proc = subprocess.Popen([MASTER, "-c", self.etc, "-s"],
+                                     stdin=subprocess.DEVNULL, stdout=self._master_out,
+                                     stderr=subprocess.STDOUT)
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + self.start_timeout
+        family = socket.AF_INET6 if ":" in self.ip else socket.AF_INET
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                why = self._run_on_tty([POSTFIX, "-c", self.etc, "check"]).stdout
+                raise RuntimeError(
+                    "postfix master exited with %s before serving %s:%d\n"
+                    "postfix check says:\n%s\nmaillog:\n%s"
+                    % (self.proc.returncode, self.ip, self.port, why, self._log_tail()))
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.settimeout(5)
+                    s.connect((self.ip, self.port))
+                    banner = s.recv(512)
+                    if banner.startswith(b"220"):
+                        s.sendall(b"QUIT\r\n")
+                        try:
+                            s.recv(512)
+                        except OSError:
+                            pass
+                        return
+                    last = banner
+            except OSError as e:
+                last = e
+            time.sleep(0.1)
+        raise TimeoutError("postfix on %s:%d not ready within %.0fs (%r); maillog:\n%s"
+                           % (self.ip, self.port, self.start_timeout, last, self._log_tail()))
+
+
+def _shquote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def pem_from_curl_certs(text):
+    """The first certificate in curl's -w '%{certs}' output (PEM), or None."""
+    pems = split_pem_certs(text)
+    return pems[0] if pems else None
+
+
+if __name__ == "__main__":
+    # Manual check: python3 mta.py IP PORT WORKDIR -> runs until Ctrl-C.
+    import sys
+    ip, port, wd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    with PostfixMX(ip, port, wd) as mx:
+        print("MX on %s:%d, cert sha256 %s; Ctrl-C to stop" % (ip, port, mx.cert_sha256()))
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,1223 @@
+"""mxtest: harness for tests that run the real mxegress binaries on loopback.
+
+Standard library only; run with /usr/bin/python3. The integration (tests/integration)
+and MTA (tests/mta) tiers import it. ctest runs each test file inside
+``tests/run_isolated``: a fresh network namespace with only ``lo`` (127.0.0.0/8 and
+::1), as root, so nothing can reach a real network and firewall rules vanish with
+the test.
+
+Environment
+    MX_CLIENT_BIN, MX_SERVER_BIN   paths of mxegress-client / mxegress-server
+                                   (relative paths are taken from the cwd at import)
+    MX_KEEP_TMP=1                  keep each Pair's temp dir (configs, keys, logs)
+    MX_SHOW_LOGS=1                 always print both logs' tails when a Pair closes
+
+Main pieces
+    Pair            context manager: keys, configs, both processes, logs, clean stop
+    socks5_connect  SOCKS5 client (greeting, RFC 1929, CONNECT/BIND/UDP, any atyp)
+    EchoServer, SinkServer, SourceServer, HalfClosePeer
+                    threaded loopback peers that record what they saw
+    RefusedPort     a port on which connect() is refused
+    Blackhole       a port on which SYNs vanish (connect() times out)
+    run_client / run_server / keygen / pubkey / hash_password / server_init
+                    one-shot CLI helpers
+
+Typical use::
+
+    with EchoServer() as echo, Pair(ports=[echo.port]) as pair:
+        r = pair.connect("127.0.0.1", echo.port)
+        assert r.reply == REP_OK
+        r.sock.sendall(b"hi"); ...
+        r.close()
+    # leaving the block stops both programs and fails if either one died on its
+    # own or a sanitizer reported anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import ipaddress
+import json
+import os
+import queue
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+__all__ = [
+    # binaries / CLI
+    "client_bin", "server_bin", "run_client", "run_server", "keygen", "pubkey",
+    "hash_password", "server_init",
+    # processes
+    "Proc", "Pair", "HarnessError", "SANITIZER_RE", "LOOPBACK_ALLOW",
+    # SOCKS5
+    "socks5_connect", "SocksResult", "SocksProtocolError", "encode_address",
+    "socks5_greeting", "socks5_userpass", "socks5_request", "read_reply",
+    "CMD_CONNECT", "CMD_BIND", "CMD_UDP_ASSOCIATE", "ATYP_IPV4", "ATYP_DOMAIN", "ATYP_IPV6",
+    "METHOD_NO_AUTH", "METHOD_USERPASS", "METHOD_NONE_ACCEPTABLE",
+    "REP_OK", "REP_GENERAL", "REP_NOT_ALLOWED", "REP_NET_UNREACHABLE",
+    "REP_HOST_UNREACHABLE", "REP_REFUSED", "REP_TTL_EXPIRED",
+    "REP_CMD_NOT_SUPPORTED", "REP_ATYP_NOT_SUPPORTED", "REPLY_NAMES",
+    # sockets and peers
+    "recv_exact", "recv_until_eof", "wait_closed", "pattern_bytes", "sha256",
+    "free_port", "isolated", "LoopbackServer", "EchoServer", "SinkServer",
+    "SourceServer", "HalfClosePeer", "PeerRecord", "RefusedPort", "Blackhole",
+]
+
+# --------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------
+
+CMD_CONNECT, CMD_BIND, CMD_UDP_ASSOCIATE = 0x01, 0x02, 0x03
+ATYP_IPV4, ATYP_DOMAIN, ATYP_IPV6 = 0x01, 0x03, 0x04
+METHOD_NO_AUTH, METHOD_USERPASS, METHOD_NONE_ACCEPTABLE = 0x00, 0x02, 0xFF
+
+REP_OK = 0x00
+REP_GENERAL = 0x01
+REP_NOT_ALLOWED = 0x02
+REP_NET_UNREACHABLE = 0x03
+REP_HOST_UNREACHABLE = 0x04
+REP_REFUSED = 0x05
+REP_TTL_EXPIRED = 0x06          # what the pair answers for a connect timeout
+REP_CMD_NOT_SUPPORTED = 0x07
+REP_ATYP_NOT_SUPPORTED = 0x08
+REPLY_NAMES = {
+    0x00: "succeeded", 0x01: "general failure", 0x02: "not allowed by ruleset",
+    0x03: "network unreachable", 0x04: "host unreachable", 0x05: "connection refused",
+    0x06: "TTL expired / timeout", 0x07: "command not supported",
+    0x08: "address type not supported", None: "closed before a reply",
+}
+
+#: ``allow`` CIDRs that exempt loopback from the server's built-in deny-list.
+LOOPBACK_ALLOW = ("127.0.0.0/8", "::1/128")
+
+#: Anything matching this in a process log fails the Pair on close.
+SANITIZER_RE = re.compile(
+    r"ERROR: AddressSanitizer|AddressSanitizer:|ERROR: LeakSanitizer|"
+    r"UndefinedBehaviorSanitizer|runtime error:|ThreadSanitizer|MemorySanitizer")
+
+
+class HarnessError(AssertionError):
+    """A failure detected by the harness (process died, not ready, sanitizer report...).
+
+    It subclasses AssertionError so unittest reports it as a test failure."""
+
+
+# --------------------------------------------------------------------------
+# Binaries and one-shot CLI calls
+# --------------------------------------------------------------------------
+
+def _bin_from_env(var: str) -> str | None:
+    value = os.environ.get(var)
+    return os.path.abspath(value) if value else None
+
+
+_CLIENT_BIN = _bin_from_env("MX_CLIENT_BIN")
+_SERVER_BIN = _bin_from_env("MX_SERVER_BIN")
+
+
+def _require_bin(path: str | None, var: str) -> str:
+    if not path:
+        raise HarnessError(f"{var} is not set (path of the binary under test)")
+    if not os.access(path, os.X_OK):
+        raise HarnessError(f"{var}={path} is not an executable file")
+    return path
+
+
+def client_bin() -> str:
+    """Absolute path of mxegress-client (from MX_CLIENT_BIN); raises if missing."""
+    return _require_bin(_CLIENT_BIN, "MX_CLIENT_BIN")
+
+
+def server_bin() -> str:
+    """Absolute path of mxegress-server (from MX_SERVER_BIN); raises if missing."""
+    return _require_bin(_SERVER_BIN, "MX_SERVER_BIN")
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
+
+
+def _run(argv: Sequence[str], *, input: str | None = None, timeout: float = 60,
+         cwd: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), input=input, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=_child_env())
+
+
+def run_client(*args: str, input: str | None = None, timeout: float = 60,
+               cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``mxegress-client ARGS`` to completion; returns CompletedProcess (text).
+
+    The caller checks returncode/stdout/stderr; nothing is raised on failure."""
+    return _run([client_bin(), *args], input=input, timeout=timeout, cwd=cwd)
+
+
+def run_server(*args: str, input: str | None = None, timeout: float = 60,
+               cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``mxegress-server ARGS`` to completion; returns CompletedProcess (text)."""
+    return _run([server_bin(), *args], input=input, timeout=timeout, cwd=cwd)
+
+
+def _check(cp: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    if cp.returncode != 0:
+        raise HarnessError(f"{what} exited {cp.returncode}\nstdout:\n{cp.stdout}\n"
+                           f"stderr:\n{cp.stderr}")
+    if SANITIZER_RE.search(cp.stderr):
+        raise HarnessError(f"{what}: sanitizer report:\n{cp.stderr}")
+    return cp
+
+
+_PIN_RE = re.compile(r'pin\s*=\s*"(sha256/[A-Za-z0-9+/=_-]+)"')
+
+
+def server_init(directory: str) -> str:
+    """``mxegress-server init DIR``: writes DIR/server.key + DIR/server.crt; returns the pin
+    string (``sha256/...``) parsed from its ``pin = "..."`` output line."""
+    cp = _check(run_server("init", directory), f"mxegress-server init {directory}")
+    m = _PIN_RE.search(cp.stdout) or _PIN_RE.search(cp.stderr)
+    if not m:
+        raise HarnessError(f"no pin = \"sha256/...\" line in init output:\n{cp.stdout}")
+    return m.group(1)
+
+
+def _single_line(text: str, what: str) -> str:
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    if len(lines) != 1:
+        raise HarnessError(f"{what}: expected one line on stdout, got {text!r}")
+    return lines[0]
+
+
+def keygen(path: str) -> str:
+    """``mxegress-client keygen FILE``; returns the base64 public key it printed."""
+    cp = _check(run_client("keygen", path), f"mxegress-client keygen {path}")
+    return _single_line(cp.stdout, "keygen")
+
+
+def pubkey(path: str) -> str:
+    """``mxegress-client pubkey FILE``; returns the base64 public key."""
+    cp = _check(run_client("pubkey", path), f"mxegress-client pubkey {path}")
+    return _single_line(cp.stdout, "pubkey")
+
+
+_HASH_CACHE: dict = {}
+
+
+def hash_password(password: str, program: str = "client") -> str:
+    """``mxegress-{program} hash-password`` with PASSWORD on stdin; returns ``$argon2id$...``.
+
+    Results are cached per (program, password) for the process: argon2id is slow
+    under ASan and each hash verifies against any later equal password anyway."""
+    key = (program, password)
+    if key not in _HASH_CACHE:
+        runner = run_client if program == "client" else run_server
+        cp = _check(runner("hash-password", input=password + "\n"),
+                    f"mxegress-{program} hash-password")
+        _HASH_CACHE[key] = _single_line(cp.stdout, "hash-password")
+    return _HASH_CACHE[key]
+
+
+# --------------------------------------------------------------------------
+# TOML writing
+# --------------------------------------------------------------------------
+
+def toml_value(v) -> str:
+    """Render a Python value as TOML: str, bool, int, float, list/tuple of those."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # JSON string escapes are valid TOML basic strings
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot render {v!r} as TOML")
+
+
+def _toml_table(name: str, values: Mapping, array: bool = False) -> str:
+    head = f"[[{name}]]" if array else f"[{name}]"
+    body = "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items() if v is not None)
+    return f"{head}\n{body}"
+
+
+# --------------------------------------------------------------------------
+# Addresses, ports, isolation
+# --------------------------------------------------------------------------
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def fmt_hostport(host: str, port: int) -> str:
+    """``127.0.0.1:25`` / ``[::1]:25``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on HOST a moment ago (bind to 0, read it, close)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def isolated() -> bool:
+    """True when this process's network namespace has only ``lo`` (tests/run_isolated)."""
+    try:
+        return [name for _, name in socket.if_nameindex()] == ["lo"]
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+_libc = None
+
+
+def _pdeathsig():  # runs in the child between fork and exec
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the test
+    except Exception:
+        pass
+
+
+class Proc:
+    """One long-running program with stdout+stderr in a log file.
+
+    ``Proc(name, argv, log_path, cwd)`` starts it at once. Use ``text()`` /
+    ``mark()`` / ``since(mark)`` to read the log, ``wait_for(regex)`` to wait for a
+    line, ``stop()`` to end it. ``died_on_its_own`` is set if it exited before
+    ``stop()`` was called."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: str, cwd: str):
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self._logf = open(log_path, "ab", buffering=0)
+        self.popen = subprocess.Popen(self.argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                                      stdout=self._logf, stderr=subprocess.STDOUT,
+                                      env=_child_env(), preexec_fn=_pdeathsig)
+        self.pid = self.popen.pid
+        self.stopping = False
+        self.died_on_its_own = False
+        self.stop_signal_exit: int | None = None
+
+    # log access --------------------------------------------------------
+    def text(self) -> str:
+        """The whole log so far."""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def mark(self) -> int:
+        """Current log length; pass it to ``since()`` to see only newer lines."""
+        return os.path.getsize(self.log_path)
+
+    def since(self, mark: int) -> str:
+        """Log text written after ``mark``."""
+        with open(self.log_path, "rb") as f:
+            f.seek(mark)
+            return f.read().decode("utf-8", "replace")
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.text().splitlines()[-lines:])
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait_for(self, pattern: str, timeout: float = 10.0, since: int = 0) -> re.Match:
+        """Wait until regex PATTERN appears in the log after offset SINCE.
+
+        Returns the match. Raises HarnessError (with the log tail) on timeout or
+        if the process exits first."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.since(since))
+            if m:
+                return m
+            if not self.alive():
+                time.sleep(0.05)
+                m = rx.search(self.since(since))
+                if m:
+                    return m
+                raise HarnessError(
+                    f"{self.name} exited ({self.popen.returncode}) before logging "
+                    f"/{pattern}/\n--- {self.name} log ---\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{self.name}: no /{pattern}/ within {timeout}s\n"
+                                   f"--- {self.name} log ---\n{self.tail()}")
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 10.0) -> list[str]:
+        """SIGTERM, wait TIMEOUT, then SIGKILL. Returns a list of problems (empty if fine):
+        died before stop() was called, did not exit on SIGTERM."""
+        problems = []
+        if self.popen.poll() is not None and not self.stopping:
+            self.died_on_its_own = True
+            problems.append(f"{self.name} died on its own (exit status "
+                            f"{self.popen.returncode})")
+        self.stopping = True
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                problems.append(f"{self.name} did not exit within {timeout}s of SIGTERM; "
+                                f"killed")
+                self.popen.kill()
+                self.popen.wait()
+            self.stop_signal_exit = self.popen.returncode
+        self._logf.close()
+        return problems
+
+
+# --------------------------------------------------------------------------
+# The pair
+# --------------------------------------------------------------------------
+
+class Pair:
+    """mxegress-server + mxegress-client on loopback, in a fresh temp dir.
+
+    Keyword arguments (all optional):
+      ports              policy.ports (destination ports the server may dial), default [25]
+      allow, deny        policy.allow / policy.deny CIDR lists; allow defaults to
+                         LOOPBACK_ALLOW so tests can reach loopback peers
+      users              {name: password} -> [[socks5.user]] with hash-password hashes
+      user_hashes        {name: "$argon2id$..."} used verbatim
+      connect_timeout, handshake_timeout, idle_timeout   duration strings ("2s")
+      client_handshake_timeout, client_idle_timeout      override for the client only
+      log_level          both programs, default "debug"
+      server_settings, client_settings, socks5_settings, policy_settings
+                         extra {key: value} put in [server] / [client] / [socks5] / [policy]
+      server_extra, client_extra   raw TOML appended to the end of each file
+      tenant_name        default "acme"
+      wrong_pin          client pins a different server identity (verification must fail)
+      unknown_key        server's tenant lists a different client key than the client's
+      tunnel_host, socks_host      listen addresses (default 127.0.0.1)
+      start              False: only create keys and configs (for --check tests etc.)
+      ready_timeout, stop_timeout  seconds
+
+    Attributes: dir, server_config, client_config, pin, client_pubkey, tenant_keys,
+    tunnel_port, socks_port, socks_addr (host, port), server / client (Proc once started).
+
+    On ``close()`` / leaving the ``with`` block both programs get SIGTERM (SIGKILL
+    after stop_timeout) and HarnessError is raised if either died on its own, did
+    not stop, or its log matches SANITIZER_RE. If an exception is already in
+    flight the problems are printed instead, with both logs' tails.
+    """
+
+    def __init__(self, *, ports: Iterable[int] = (25,), allow: Iterable[str] = LOOPBACK_ALLOW,
+                 deny: Iterable[str] = (), users: Mapping[str, str] | None = None,
+                 user_hashes: Mapping[str, str] | None = None,
+                 connect_timeout: str = "2s", handshake_timeout: str = "2s",
+                 idle_timeout: str = "60s", client_handshake_timeout: str | None = None,
+                 client_idle_timeout: str | None = None, log_level: str = "debug",
+                 server_settings: Mapping | None = None, client_settings: Mapping | None = None,
+                 socks5_settings: Mapping | None = None, policy_settings: Mapping | None = None,
+                 server_extra: str = "", client_extra: str = "", tenant_name: str = "acme",
+                 wrong_pin: bool = False, unknown_key: bool = False,
+                 tunnel_host: str = "127.0.0.1", socks_host: str = "127.0.0.1",
+                 start: bool = True, ready_timeout: float = 30.0, stop_timeout: float = 10.0):
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        self.server: Proc | None = None
+        self.client: Proc | None = None
+        self._closed = False
+        self.dir = tempfile.mkdtemp(prefix="mxtest-")
+        os.chmod(self.dir, 0o755)
+        try:
+            self._prepare(locals())
+            if start:
+                self.start()
+        except BaseException:
+            self._cleanup_after_error()
+            raise
+
+    # set-up ------------------------------------------------------------
+    def path(self, name: str) -> str:
+        """Path of NAME inside the pair's temp dir."""
+        return os.path.join(self.dir, name)
+
+    def _prepare(self, a: dict) -> None:
+        self.pin = server_init(self.dir)
+        self.client_key = self.path("client.key")
+        self.client_pubkey = keygen(self.client_key)
+        client_pin = self.pin
+        if a["wrong_pin"]:
+            other = self.path("other-server")
+            os.mkdir(other)
+            client_pin = server_init(other)
+            assert client_pin != self.pin
+        self.client_pin = client_pin
+        self.tenant_keys = [self.client_pubkey]
+        if a["unknown_key"]:
+            self.tenant_keys = [keygen(self.path("other-client.key"))]
+        self.tunnel_host, self.socks_host = a["tunnel_host"], a["socks_host"]
+        self.tunnel_port = free_port(self.tunnel_host)
+        self.socks_port = free_port(self.socks_host)
+        while self.socks_port == self.tunnel_port:
+            self.socks_port = free_port(self.socks_host)
+        self.tunnel_addr = (self.tunnel_host, self.tunnel_port)
+        self.socks_addr = (self.socks_host, self.socks_port)
+
+        server = {"listen": [fmt_hostport(*self.tunnel_addr)], "cert": "server.crt",
+                  "key": "server.key", "connect_timeout": a["connect_timeout"],
+                  "handshake_timeout": a["handshake_timeout"],
+                  "idle_timeout": a["idle_timeout"], "log_level": a["log_level"]}
+        server.update(a["server_settings"] or {})
+        policy = {"ports": list(a["ports"]), "allow": list(a["allow"]), "deny": list(a["deny"])}
+        policy.update(a["policy_settings"] or {})
+        self.server_toml = (_toml_table("server", server) + "\n" + _toml_table("policy", policy)
+                            + "\n" + _toml_table("tenant", {"name": a["tenant_name"],
+                                                            "keys": self.tenant_keys}, True)
+                            + ("\n" + a["server_extra"] if a["server_extra"] else ""))
+
+        client = {"key": "client.key",
+                  "handshake_timeout": a["client_handshake_timeout"] or a["handshake_timeout"],
+                  "idle_timeout": a["client_idle_timeout"] or a["idle_timeout"],
+                  "log_level": a["log_level"]}
+        client.update(a["client_settings"] or {})
+        socks5 = {"listen": [fmt_hostport(*self.socks_addr)]}
+        socks5.update(a["socks5_settings"] or {})
+        hashes = dict(a["user_hashes"] or {})
+        for name, password in (a["users"] or {}).items():
+            hashes[name] = hash_password(password)
+        self.client_toml = (_toml_table("client", client) + "\n"
+                            + _toml_table("server", {"address": fmt_hostport(*self.tunnel_addr),
+                                                     "pin": client_pin}, True)
+                            + "\n" + _toml_table("socks5", socks5)
+                            + "".join("\n" + _toml_table("socks5.user",
+                                                         {"name": n, "password_hash": h}, True)
+                                      for n, h in hashes.items())
+                            + ("\n" + a["client_extra"] if a["client_extra"] else ""))
+        self.server_config = self.path("server.toml")
+        self.client_config = self.path("client.toml")
+        with open(self.server_config, "w") as f:
+            f.write(self.server_toml)
+        with open(self.client_config, "w") as f:
+            f.write(self.client_toml)
+
+    def start(self) -> "Pair":
+        """Start the server, wait for its tunnel listener, then the client and its SOCKS5
+        listener (each must log ``listening on IP:PORT`` within ready_timeout)."""
+        self.server = Proc("mxegress-server", [server_bin(), "-c", self.server_config],
+                           self.path("server.log"), self.dir)
+        self.server.wait_for(r"listening on " + re.escape(fmt_hostport(*self.tunnel_addr)),
+                             self.ready_timeout)
+        self.client = Proc("mxegress-client", [client_bin(), "-c", self.client_config],
+                           self.path("client.log"), self.dir)
+        self.client.wait_for(r"listening on " + re.escape(fmt_hostport(*self.socks_addr)),
+                             self.ready_timeout)
+        return self
+
+    # use ---------------------------------------------------------------
+    def connect(self, host: str, port: int, **kw) -> "SocksResult":
+        """``socks5_connect(self.socks_addr, host, port, **kw)``."""
+        return socks5_connect(self.socks_addr, host, port, **kw)
+
+    def open(self, host: str, port: int, **kw) -> socket.socket:
+        """SOCKS5 CONNECT that must succeed; returns the connected socket.
+
+        Raises HarnessError with both logs' tails if the reply is not 0x00."""
+        r = self.connect(host, port, **kw)
+        if r.reply != REP_OK:
+            r.close()
+            raise HarnessError(f"CONNECT {fmt_hostport(host, port)}: {r.describe()}\n"
+                               + self.logs_tail())
+        return r.sock
+
+    def marks(self) -> tuple[int, int]:
+        """(server_mark, client_mark) for ``server.since()`` / ``client.since()``."""
+        return self.server.mark(), self.client.mark()
+
+    def server_log(self, since: int = 0) -> str:
+        return self.server.since(since)
+
+    def client_log(self, since: int = 0) -> str:
+        return self.client.since(since)
+
+    def dial_lines(self, since: int = 0) -> list[str]:
+        """Server log lines after SINCE that record an outbound dial (``dial target=``)."""
+        return [l for l in self.server.since(since).splitlines() if "dial target=" in l]
+
+    def alive(self) -> bool:
+        return bool(self.server and self.client and self.server.alive() and self.client.alive())
+
+    def check(self) -> None:
+        """Raise HarnessError now if a process died or a sanitizer reported something."""
+        problems = []
+        for p in (self.server, self.client):
+            if p is None:
+                continue
+            if not p.alive():
+                problems.append(f"{p.name} exited with status {p.popen.returncode}")
+            if SANITIZER_RE.search(p.text()):
+                problems.append(f"{p.name}: sanitizer report in its log")
+        if problems:
+            raise HarnessError("; ".join(problems) + "\n" + self.logs_tail(200))
+
+    def logs_tail(self, lines: int = 60) -> str:
+        """Both logs' last LINES lines, labelled, for failure messages."""
+        out = []
+        for p in (self.server, self.client):
+            if p is not None:
+                out.append(f"--- {p.name} log ({p.log_path}) ---\n{p.tail(lines)}")
+        return "\n".join(out)
+
+    # tear-down -----------------------------------------------------------
+    def close(self, in_error: bool = False) -> None:
+        """Stop both programs (client first); raise HarnessError on problems unless
+        IN_ERROR (then only print them). Removes the temp dir unless MX_KEEP_TMP=1
+        or something failed."""
+        if self._closed:
+            return
+        self._closed = True
+        problems = []
+        for p in (self.client, self.server):
+            if p is not None:
+                problems += p.stop(self.stop_timeout)
+        for p in (self.server, self.client):
+            if p is not None:
+                text = p.text()
+                m = SANITIZER_RE.search(text)
+                if m:
+                    start = text.rfind("\n", 0, max(0, m.start() - 2000)) + 1
+                    problems.append(f"{p.name}: sanitizer report:\n{text[start:m.start() + 6000]}")
+        failed = bool(problems) or in_error
+        if failed or os.environ.get("MX_SHOW_LOGS"):
+            sys.stderr.write(f"\n[mxtest] pair dir {self.dir}\n{self.logs_tail()}\n")
+        keep = failed or os.environ.get("MX_KEEP_TMP")
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            msg = "\n".join(problems)
+            if in_error:
+                sys.stderr.write(f"[mxtest] also: {msg}\n")
+            else:
+                raise HarnessError(msg + "\n" + self.logs_tail())
+
+    def _cleanup_after_error(self) -> None:
+        try:
+            self.close(in_error=True)
+        except Exception:
+            pass
+
+    def __enter__(self) -> "Pair":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(in_error=exc_type is not None)
+
+
+# --------------------------------------------------------------------------
+# Socket helpers
+# --------------------------------------------------------------------------
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Read exactly N bytes; raises EOFError if the peer closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_until_eof(sock: socket.socket, limit: int = 1 << 30) -> bytes:
+    """Read until EOF (or LIMIT bytes); uses the socket's own timeout."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def wait_closed(sock: socket.socket, timeout: float) -> tuple[str, bytes, float]:
+    """Wait up to TIMEOUT for the peer to close SOCK, collecting whatever it sends.
+
+    Returns (how, data, elapsed) with how in "eof" (FIN, or a TLS alert / close on
+    an SSLSocket), "reset" (RST) or "timeout". Restores the socket's timeout."""
+    start = time.monotonic()
+    deadline = start + timeout
+    data = bytearray()
+    prev = sock.gettimeout()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", bytes(data), time.monotonic() - start
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            except ssl.SSLWantReadError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                return "reset", bytes(data), time.monotonic() - start
+            except ssl.SSLError:
+                return "eof", bytes(data), time.monotonic() - start
+            if not chunk:
+                return "eof", bytes(data), time.monotonic() - start
+            data += chunk
+    finally:
+        try:
+            sock.settimeout(prev)
+        except OSError:
+            pass
+
+
+def pattern_bytes(n: int, seed: int = 1) -> bytes:
+    """N deterministic pseudo-random bytes (different for each seed)."""
+    return random.Random(seed).randbytes(n)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# SOCKS5 client
+# --------------------------------------------------------------------------
+
+class SocksProtocolError(Exception):
+    """The SOCKS5 server answered with bytes that are not valid SOCKS5."""
+
+
+def encode_address(host: str, atyp: int | None = None) -> bytes:
+    """ATYP + address bytes for HOST (IPv4 / IPv6 literal / domain name).
+
+    ATYP forces the type byte (e.g. a bad one for negative tests); with a forced
+    unknown type the address is sent as 4 raw IPv4 bytes if HOST parses as one."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = None
+    if ip is not None and atyp != ATYP_DOMAIN:
+        kind = ATYP_IPV4 if ip.version == 4 else ATYP_IPV6
+        return bytes([kind if atyp is None else atyp]) + ip.packed
+    raw = host.encode("utf-8")
+    if len(raw) > 255:
+        raise ValueError("domain longer than 255 bytes cannot be encoded")
+    return bytes([ATYP_DOMAIN if atyp is None else atyp, len(raw)]) + raw
+
+
+def socks5_greeting(sock: socket.socket, methods: Sequence[int]) -> int | None:
+    """Send the method greeting; return the chosen method (0xFF = none acceptable),
+    or None if the server closed without answering."""
+    sock.sendall(bytes([5, len(methods), *methods]))
+    try:
+        resp = recv_exact(sock, 2)
+    except (EOFError, ConnectionResetError):
+        return None
+    if resp[0] != 5:
+        raise SocksProtocolError(f"greeting reply version {resp[0]:#x}: {resp!r}")
+    return resp[1]
+
+
+def socks5_userpass(sock: socket.socket, username: str, password: str) -> int | None:
+    """RFC 1929 sub-negotiation; returns STATUS (0 = success) or None on close."""
+    u, p = username.encode(), password.encode()
+    sock.sendall(bytes([1, len(u)]) + u + bytes([len(p)]) + p)
+    try:
+        resp = recv_exact(sock, 2)
+    except (EOFError, ConnectionResetError):
+        return None
+    if resp[0] != 1:
+        raise SocksProtocolError(f"RFC 1929 reply version {resp[0]:#x}: {resp!r}")
+    return resp[1]
+
+
+def socks5_request(sock: socket.socket, cmd: int, host: str, port: int,
+                   atyp: int | None = None) -> None:
+    """Send a request (VER CMD RSV ATYP ADDR PORT)."""
+    sock.sendall(bytes([5, cmd, 0]) + encode_address(host, atyp) + struct.pack("!H", port))
+
+
+def read_reply(sock: socket.socket) -> tuple[int | None, tuple[str, int] | None]:
+    """Read a request reply; returns (REP, (bnd_host, bnd_port)) or (None, None) if the
+    server closed first. A reply whose BND part is cut short returns (REP, None)."""
+    try:
+        head = recv_exact(sock, 4)
+    except (EOFError, ConnectionResetError):
+        return None, None
+    if head[0] != 5:
+        raise SocksProtocolError(f"reply version {head[0]:#x}: {head!r}")
+    rep, atyp = head[1], head[3]
+    try:
+        if atyp == ATYP_IPV4:
+            host = str(ipaddress.IPv4Address(recv_exact(sock, 4)))
+        elif atyp == ATYP_IPV6:
+            host = str(ipaddress.IPv6Address(recv_exact(sock, 16)))
+        elif atyp == ATYP_DOMAIN:
+            host = recv_exact(sock, recv_exact(sock, 1)[0]).decode("ascii", "replace")
+        else:
+            raise SocksProtocolError(f"reply ATYP {atyp:#x}")
+        port = struct.unpack("!H", recv_exact(sock, 2))[0]
+    except (EOFError, ConnectionResetError):
+        return rep, None
+    return rep, (host, port)
+
+
+@dataclass
+class SocksResult:
+    """Outcome of socks5_connect.
+
+    method       method the server chose (None: closed before choosing; 0xFF: none)
+    auth_status  RFC 1929 status (None if not used or closed before answering)
+    reply        REP of the request reply (None if no reply was received)
+    bound        (BND.ADDR, BND.PORT) of the reply, or None
+    sock         the socket, left open (the relay stream after a 0x00 reply)
+    elapsed      seconds from connect() to the end of the exchange
+    """
+    method: int | None = None
+    auth_status: int | None = None
+    reply: int | None = None
+    bound: tuple | None = None
+    sock: socket.socket | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.reply == REP_OK
+
+    def describe(self) -> str:
+        return (f"method={self.method} auth_status={self.auth_status} reply={self.reply} "
+                f"({REPLY_NAMES.get(self.reply, '?')}) bound={self.bound} "
+                f"after {self.elapsed:.2f}s")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+    def __enter__(self) -> "SocksResult":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def socks5_connect(proxy: tuple[str, int], host: str, port: int, *,
+                   username: str | None = None, password: str | None = None,
+                   methods: Sequence[int] | None = None, cmd: int = CMD_CONNECT,
+                   atyp: int | None = None, timeout: float = 15.0) -> SocksResult:
+    """Open a TCP connection to PROXY and run a SOCKS5 exchange for HOST:PORT.
+
+    HOST may be an IPv4 literal, an IPv6 literal (with or without brackets) or a
+    domain name; ATYP forces the address type byte. Methods offered default to
+    [0x02] with a username, else [0x00]. Returns a SocksResult; protocol outcomes
+    (method 0xFF, auth failure, error reply, close) are in it, not raised. The
+    socket is returned open (the caller closes it; SocksResult is a context
+    manager). After a failure step the remaining steps are skipped.
+    """
+    start = time.monotonic()
+    sock = socket.create_connection(proxy, timeout=timeout)
+    sock.settimeout(timeout)
+    res = SocksResult(sock=sock)
+    try:
+        if methods is None:
+            methods = [METHOD_USERPASS] if username is not None else [METHOD_NO_AUTH]
+        res.method = socks5_greeting(sock, methods)
+        if res.method is None or res.method == METHOD_NONE_ACCEPTABLE:
+            return res
+        if res.method == METHOD_USERPASS:
+            res.auth_status = socks5_userpass(sock, username or "", password or "")
+            if res.auth_status != 0:
+                return res
+        elif res.method != METHOD_NO_AUTH:
+            raise SocksProtocolError(f"server chose method {res.method:#x}")
+        socks5_request(sock, cmd, host, port, atyp)
+        res.reply, res.bound = read_reply(sock)
+        return res
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        res.elapsed = time.monotonic() - start
+
+
+# --------------------------------------------------------------------------
+# Loopback peers
+# --------------------------------------------------------------------------
+
+@dataclass
+class PeerRecord:
+    """What a loopback peer saw on one accepted connection.
+
+    received / received_sha256: bytes read (kept only when the server keeps data,
+    the digest always); eof: read side ended by a FIN; error: exception text;
+    sent / sent_sha256: what it wrote; peer: remote (host, port)."""
+    peer: tuple = ()
+    received: bytes = b""
+    received_len: int = 0
+    received_sha256: str = ""
+    eof: bool = False
+    sent_len: int = 0
+    sent_sha256: str = ""
+    error: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class LoopbackServer:
+    """Base class: a TCP listener on HOST:PORT (PORT 0 = any) with a thread per
+    connection calling ``self.handle(conn, record)``.
+
+    Attributes: host, port, address, records (list of PeerRecord in accept order),
+    finished (queue.Queue of PeerRecord, put when a handler returns).
+    ``accepted(n, timeout)`` waits until N connections were accepted. Use as a
+    context manager or call close()."""
+
+    keep_data = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 1024,
+                 timeout: float = 60.0):
+        self.host = host
+        self.timeout = timeout
+        self.listener = socket.socket(_family(host), socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, port))
+        self.listener.listen(backlog)
+        self.port = self.listener.getsockname()[1]
+        self.address = (host, self.port)
+        self.records: list[PeerRecord] = []
+        self.finished: queue.Queue = queue.Queue()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._closing = False
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True,
+                                        name=f"{type(self).__name__}:{self.port}")
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                return
+            conn.settimeout(self.timeout)
+            rec = PeerRecord(peer=peer)
+            with self._cond:
+                if self._closing:
+                    conn.close()
+                    return
+                self._conns.append(conn)
+                self.records.append(rec)
+                self._cond.notify_all()
+            threading.Thread(target=self._run_handler, args=(conn, rec), daemon=True).start()
+
+    def _run_handler(self, conn: socket.socket, rec: PeerRecord) -> None:
+        try:
+            self.handle(conn, rec)
+        except Exception as e:  # recorded, the test decides
+            rec.error = f"{type(e).__name__}: {e}"
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+            rec.done.set()
+            self.finished.put(rec)
+
+    def handle(self, conn: socket.socket, rec: PeerRecord) -> None:
+        raise NotImplementedError
+
+    # helpers for handlers
+    def _read_to_eof(self, conn: socket.socket, rec: PeerRecord) -> None:
+        h = hashlib.sha256()
+        buf = bytearray() if self.keep_data else None
+        mv = memoryview(bytearray(1 << 18))
+        while True:
+            n = conn.recv_into(mv)
+            if n == 0:
+                rec.eof = True
+                break
+            h.update(mv[:n])
+            rec.received_len += n
+            if buf is not None:
+                buf += mv[:n]
+        rec.received_sha256 = h.hexdigest()
+        if buf is not None:
+            rec.received = bytes(buf)
+
+    @staticmethod
+    def _send(conn: socket.socket, rec: PeerRecord, data: bytes) -> None:
+        conn.sendall(data)
+        rec.sent_len += len(data)
+
+    def accepted(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """Wait until at least N connections were accepted; returns whether they were."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.records) >= n, timeout)
+
+    def wait_finished(self, timeout: float = 30.0) -> PeerRecord:
+        """Next PeerRecord whose handler returned (raises queue.Empty on timeout)."""
+        return self.finished.get(timeout=timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            conns = list(self._conns)
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        for c in conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        self._thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class EchoServer(LoopbackServer):
+    """Echoes every byte; after the client's EOF it shuts its write side and closes."""
+
+    keep_data = False
+
+    def handle(self, conn, rec):
+        h = hashlib.sha256()
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                rec.eof = True
+                break
+            h.update(data)
+            rec.received_len += len(data)
+            self._send(conn, rec, data)
+        rec.received_sha256 = h.hexdigest()
+        conn.shutdown(socket.SHUT_WR)
+
+
+class SinkServer(LoopbackServer):
+    """Reads to EOF, recording length and SHA-256 (data kept if keep_data=True)."""
+
+    def __init__(self, *args, keep_data: bool = False, **kw):
+        self.keep_data = keep_data
+        super().__init__(*args, **kw)
+
+    def handle(self, conn, rec):
+        self._read_to_eof(conn, rec)
+
+
+class SourceServer(LoopbackServer):
+    """On each connection sends NBYTES of pattern_bytes(nbytes, seed) and then shuts its
+    write side, while reading (and hashing) whatever arrives until EOF, at the same
+    time. ``payload`` / ``payload_sha256`` are what it sends."""
+
+    keep_data = False
+
+    def __init__(self, nbytes: int, *args, seed: int = 7, **kw):
+        self.payload = pattern_bytes(nbytes, seed)
+        self.payload_sha256 = sha256(self.payload)
+        super().__init__(*args, **kw)
+
+    def handle(self, conn, rec):
+        err = []
+
+        def sender():
+            try:
+                mv = memoryview(self.payload)
+                for off in range(0, len(mv), 1 << 20):
+                    self._send(conn, rec, mv[off:off + (1 << 20)])
+                rec.sent_sha256 = self.payload_sha256
+                conn.shutdown(socket.SHUT_WR)
+            except Exception as e:
+                err.append(f"send: {type(e).__name__}: {e}")
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        self._read_to_eof(conn, rec)
+        t.join(self.timeout)
+        if err:
+            rec.error = err[0]
+
+
+class HalfClosePeer(LoopbackServer):
+    """A peer for half-close tests, in one of two modes.
+
+    mode="reply_after_eof": reads until the client's EOF (rec.eof), then sends
+        ``reply_prefix + sha256(received)`` and closes. The client can shut its
+        write side and still read the answer.
+    mode="shut_first": sends ``greeting`` and shuts its write side at once, then
+        reads until the client's EOF (rec.eof) and closes. The client sees EOF and
+        can still send.
+    """
+
+    def __init__(self, mode: str, *args, greeting: bytes = b"far end closes its write side\n",
+                 reply_prefix: bytes = b"got:", **kw):
+        assert mode in ("reply_after_eof", "shut_first")
+        self.mode = mode
+        self.greeting = greeting
+        self.reply_prefix = reply_prefix
+        super().__init__(*args, **kw)
+
+    def handle(self, conn, rec):
+        if self.mode == "reply_after_eof":
+            self._read_to_eof(conn, rec)
+            reply = self.reply_prefix + rec.received_sha256.encode()
+            self._send(conn, rec, reply)
+            rec.sent_sha256 = sha256(reply)
+            conn.shutdown(socket.SHUT_WR)
+        else:
+            self._send(conn, rec, self.greeting)
+            rec.sent_sha256 = sha256(self.greeting)
+            conn.shutdown(socket.SHUT_WR)
+            self._read_to_eof(conn, rec)
+
+
+# --------------------------------------------------------------------------
+# Targets that fail in a known way
+# --------------------------------------------------------------------------
+
+class RefusedPort:
+    """A port on HOST where connect() gets ECONNREFUSED: a socket is bound to it (so
+    nobody else takes it) but never listens. ``.port``; close() releases it."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
+        self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.port = self._sock.getsockname()[1]
+        self.address = (host, self.port)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Blackhole:
+    """A HOST:PORT whose SYNs are silently dropped, so connect() times out.
+
+    Inside an isolated namespace (see ``isolated()``) it adds an nftables table
+    dropping outgoing TCP to HOST:PORT (falling back to iptables/ip6tables); the
+    rule is removed on close and disappears with the namespace anyway. Outside a
+    namespace, or when neither tool works, it fills the accept queue of a
+    listen(0) socket that never accepts (Linux then drops further SYNs).
+    ``.method`` says which ("nft", "iptables", "backlog"). Check ``probe()``
+    before relying on it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None):
+        self.host = host
+        self._socks: list[socket.socket] = []
+        self._undo: list[list[str]] = []
+        self.method = None
+        if isolated():
+            self.port = port or free_port(host)
+            if self._try_nft() or self._try_iptables():
+                self.address = (host, self.port)
+                return
+        self._backlog(port)
+        self.address = (host, self.port)
+
+    def _try_nft(self) -> bool:
+        if not shutil.which("nft"):
+            return False
+        table = f"mxtest_bh_{self.port}"
+        ipkw = "ip6" if ":" in self.host else "ip"
+        cmds = [["nft", "add", "table", "inet", table],
+                ["nft", "add", "chain", "inet", table, "out",
+                 "{ type filter hook output priority 0 ; }"],
+                ["nft", "add", "rule", "inet", table, "out", ipkw, "daddr", self.host,
+                 "tcp", "dport", str(self.port), "drop"]]
+        for c in cmds:
+            if subprocess.run(c, capture_output=True).returncode != 0:
+                subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+                return False
+        self._undo.append(["nft", "delete", "table", "inet", table])
+        self.method = "nft"
+        return True
+
+    def _try_iptables(self) -> bool:
+        tool = "ip6tables" if ":" in self.host else "iptables"
+        if not shutil.which(tool):
+            return False
+        rule = ["OUTPUT", "-p", "tcp", "-d", self.host, "--dport", str(self.port), "-j", "DROP"]
+        if subprocess.run([tool, "-A", *rule], capture_output=True).returncode != 0:
+            return False
+        self._undo.append([tool, "-D", *rule])
+        self.method = "iptables"
+        return True
+
+    def _backlog(self, port: int | None) -> None:
+        ls = socket.socket(_family(self.host), socket.SOCK_STREAM)
+        ls.bind((self.host, port or 0))
+        ls.listen(0)
+        self.port = ls.getsockname()[1]
+        self._socks.append(ls)
+        # Fill the accept queue; keep trying until a connect no longer completes.
+        for _ in range(8):
+            c = socket.socket(_family(self.host), socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect((self.host, self.port))
+            except BlockingIOError:
+                pass
+            self._socks.append(c)
+            time.sleep(0.05)
+            _, w, _ = select.select([], [c], [], 0.2)
+            if not w:
+                break
+        self.method = "backlog"
+
+    def probe(self, timeout: float = 1.0) -> bool:
+        """True if a direct connect() to the target times out (the blackhole works)."""
+        s = socket.socket(_family(self.host), socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.address)
+            return False
+        except (socket.timeout, TimeoutError):
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def close(self) -> None:
+        for c in self._undo:
+            subprocess.run(c, capture_output=True)
+        self._undo.clear()
+        for s in self._socks:
+            s.close()
+        self._socks.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
