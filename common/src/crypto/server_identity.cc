@@ -50,7 +50,7 @@ using KeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
 using CertPtr = std::unique_ptr<X509, X509Deleter>;
 
 constexpr long kValidityDays = 3650;
-constexpr long kBackdateSeconds = 3600;  // tolerate clients whose clock is a little behind
+constexpr long kBackdateSeconds = 3600;      // tolerate clients whose clock is a little behind
 constexpr size_t kMaxCommonNameLength = 64;  // ub-common-name, RFC 5280
 
 bool is_ip_literal(const std::string& name) {
@@ -134,8 +134,7 @@ CertPtr make_self_signed_certificate(EVP_PKEY* key, const std::string& common_na
       add_fixed_extension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") &&
       add_fixed_extension(cert.get(), NID_ext_key_usage, "serverAuth") &&
       add_fixed_extension(cert.get(), NID_subject_key_identifier, "hash") &&
-      add_subject_alt_name(cert.get(), common_name) &&
-      X509_sign(cert.get(), key, EVP_sha256()) > 0;
+      add_subject_alt_name(cert.get(), common_name) && X509_sign(cert.get(), key, EVP_sha256()) > 0;
   return built ? std::move(cert) : nullptr;
 }
 
@@ -155,8 +154,8 @@ bool write_new_file(const std::filesystem::path& path, mode_t mode,
     return false;
   }
   errno = 0;
-  const bool written = write_pem(file.get()) && std::fflush(file.get()) == 0 &&
-                       ::fsync(fd) == 0 && std::fclose(file.release()) == 0;
+  const bool written = write_pem(file.get()) && std::fflush(file.get()) == 0 && ::fsync(fd) == 0 &&
+                       std::fclose(file.release()) == 0;
   if (!written) {
     const std::string openssl_reason = take_openssl_error();
     err = "cannot write " + path.string() + ": " +

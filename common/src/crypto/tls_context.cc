@@ -200,8 +200,7 @@ SslCtxPtr make_client_tls_context(const ServerVerification& verification, std::s
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   if (state->pin) {
     SSL_CTX_set_cert_verify_callback(ctx.get(), verify_pinned_certificate, state);
-  } else if (SSL_CTX_load_verify_locations(ctx.get(), verification.ca_file.c_str(), nullptr) !=
-             1) {
+  } else if (SSL_CTX_load_verify_locations(ctx.get(), verification.ca_file.c_str(), nullptr) != 1) {
     err = "cannot load CA file " + verification.ca_file.string() + ": " + take_openssl_error();
     return nullptr;
   }
@@ -234,8 +233,7 @@ Sha256 spki_sha256(X509* cert) {
   unsigned char* der = nullptr;
   const int der_length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
   if (der_length > 0) {
-    EVP_Digest(der, static_cast<size_t>(der_length), digest.data(), nullptr, EVP_sha256(),
-               nullptr);
+    EVP_Digest(der, static_cast<size_t>(der_length), digest.data(), nullptr, EVP_sha256(), nullptr);
   }
   OPENSSL_free(der);
   return digest;

@@ -75,11 +75,11 @@ TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
 }
 
 void TlsEngine::start_handshake() {
-  if (!failed_ && !handshake_done_) advance_handshake();
+  if (usable() && !handshake_done_) advance_handshake();
 }
 
 bool TlsEngine::feed_ciphertext(ByteView in) {
-  if (failed_) return false;
+  if (!usable()) return false;
   size_t written = 0;
   if (!in.empty() && (BIO_write_ex(SSL_get_rbio(ssl_.get()), in.data(), in.size(), &written) != 1 ||
                       written != in.size())) {
@@ -93,7 +93,7 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
 }
 
 bool TlsEngine::write_plaintext(ByteView in) {
-  if (failed_ || close_notify_sent_) return false;
+  if (!usable() || close_notify_sent_) return false;
   if (in.empty()) return true;
   if (!handshake_done_) {
     plaintext_before_handshake_.insert(plaintext_before_handshake_.end(), in.begin(), in.end());
@@ -117,7 +117,7 @@ size_t TlsEngine::pending_ciphertext() const {
 }
 
 void TlsEngine::send_close_notify() {
-  if (failed_ || close_notify_sent_ || !handshake_done_) return;
+  if (!usable() || close_notify_sent_ || !handshake_done_) return;
   close_notify_sent_ = true;
   ERR_clear_error();
   const int result = SSL_shutdown(ssl_.get());
@@ -132,7 +132,7 @@ void TlsEngine::send_close_notify() {
 }
 
 bool TlsEngine::export_keying_material(std::span<uint8_t> out, std::string_view label) const {
-  if (failed_ || !handshake_done_) return false;
+  if (!usable() || !handshake_done_) return false;
   const bool exported = SSL_export_keying_material(ssl_.get(), out.data(), out.size(), label.data(),
                                                    label.size(), nullptr, 0, 0) == 1;
   if (!exported) ERR_clear_error();

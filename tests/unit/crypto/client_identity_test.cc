@@ -133,9 +133,9 @@ TEST(KeyFileTest, ExplainsMissingAndMalformedFiles) {
   EXPECT_NE(err.find("No such file"), std::string::npos) << err;
 
   const std::string seed = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-  for (const std::string& bad : {std::string(), std::string("\n"), seed.substr(0, 43) + "\n",
-                                 seed + "\n" + seed + "\n", "# comment\n" + seed + "\n",
-                                 std::string(1000, 'A')}) {
+  for (const std::string& bad :
+       {std::string(), std::string("\n"), seed.substr(0, 43) + "\n", seed + "\n" + seed + "\n",
+        "# comment\n" + seed + "\n", std::string(1000, 'A')}) {
     write_file(dir.path() / "bad.key", bad, fs::perms::owner_read | fs::perms::owner_write);
     err.clear();
     EXPECT_FALSE(load_key_file(dir.path() / "bad.key", err)) << bad;

@@ -44,8 +44,8 @@ TEST(HashPasswordCommandTest, AcceptsALastLineWithoutNewline) {
 }
 
 TEST(HashPasswordCommandTest, RefusesEmptyMissingAndOverlongPasswords) {
-  for (const std::string& input : {std::string("\n"), std::string("\r\n"), std::string(),
-                                   std::string(256, 'x') + "\n"}) {
+  for (const std::string& input :
+       {std::string("\n"), std::string("\r\n"), std::string(), std::string(256, 'x') + "\n"}) {
     std::istringstream in(input);
     std::ostringstream out;
     std::ostringstream err;

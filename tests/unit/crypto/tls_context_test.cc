@@ -48,11 +48,11 @@ TEST(PinTest, RejectsMalformedPins) {
   const std::string good = format_pin(counting_pin());
   EXPECT_FALSE(parse_pin(""));
   EXPECT_FALSE(parse_pin("sha256/"));
-  EXPECT_FALSE(parse_pin(good.substr(7)));                        // no prefix
-  EXPECT_FALSE(parse_pin("SHA256/" + good.substr(7)));            // prefix is case sensitive
+  EXPECT_FALSE(parse_pin(good.substr(7)));              // no prefix
+  EXPECT_FALSE(parse_pin("SHA256/" + good.substr(7)));  // prefix is case sensitive
   EXPECT_FALSE(parse_pin("sha1/" + good.substr(7)));
-  EXPECT_FALSE(parse_pin(good.substr(0, good.size() - 1)));       // no padding
-  EXPECT_FALSE(parse_pin(good + "="));                            // too long
+  EXPECT_FALSE(parse_pin(good.substr(0, good.size() - 1)));  // no padding
+  EXPECT_FALSE(parse_pin(good + "="));                       // too long
   EXPECT_FALSE(parse_pin(good + " "));
   EXPECT_FALSE(parse_pin(" " + good));
   EXPECT_FALSE(parse_pin("sha256/AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*="));  // bad char

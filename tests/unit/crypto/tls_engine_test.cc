@@ -63,8 +63,8 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 // issuer == nullptr: self-signed CA. Otherwise a leaf for the given SAN.
-CertPtr make_certificate(const char* common_name, EVP_PKEY* key, X509* issuer,
-                         EVP_PKEY* issuer_key, const char* subject_alt_name) {
+CertPtr make_certificate(const char* common_name, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
+                         const char* subject_alt_name) {
   CertPtr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), issuer == nullptr ? 1 : 2);
@@ -175,8 +175,8 @@ class TlsEngineTest : public ::testing::Test {
     const auto pin_text = write_server_identity(dir_.path(), "tunnel.example.test", err);
     ASSERT_TRUE(pin_text) << err;
     pin_ = *parse_pin(*pin_text);
-    server_context_ = make_server_tls_context(dir_.path() / kServerCertFile,
-                                              dir_.path() / kServerKeyFile, err);
+    server_context_ =
+        make_server_tls_context(dir_.path() / kServerCertFile, dir_.path() / kServerKeyFile, err);
     ASSERT_TRUE(server_context_) << err;
     client_context_ = make_client_tls_context({.pin = pin_}, err);
     ASSERT_TRUE(client_context_) << err;
@@ -214,6 +214,27 @@ TEST_F(TlsEngineTest, HandshakeNegotiatesTls13AndAlpn) {
   EXPECT_EQ(client.peer_certificate_summary(),
             "subject=CN=tunnel.example.test pin=" + format_pin(pin_));
   EXPECT_EQ(server.peer_certificate_summary(), "no peer certificate");
+}
+
+TEST_F(TlsEngineTest, HandshakeAndDataSurviveByteAtATimeDelivery) {
+  TlsEngine client(client_context_.get(), TlsEngine::Role::Client);
+  TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
+  ASSERT_TRUE(client.write_plaintext(as_bytes("AUTH")));
+  client.start_handshake();
+  const auto deliver_bytewise = [](TlsEngine& from, TlsEngine& to) {
+    Bytes flight;
+    from.take_ciphertext(flight);
+    for (const uint8_t byte : flight) ASSERT_TRUE(to.feed_ciphertext(ByteView(&byte, 1)));
+    return !flight.empty();
+  };
+  for (int round = 0; round < 10; ++round) {
+    const bool sent_up = deliver_bytewise(client, server);
+    const bool sent_down = deliver_bytewise(server, client);
+    if (!sent_up && !sent_down) break;
+  }
+  ASSERT_TRUE(client.handshake_done()) << client.error();
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  EXPECT_EQ(take_text(server), "AUTH");
 }
 
 TEST_F(TlsEngineTest, CarriesDataBothWays) {
@@ -350,6 +371,7 @@ TEST_F(TlsEngineTest, ServerRefusesClientWithoutAlpn) {
   pump(client, server);
   EXPECT_TRUE(server.failed());
   EXPECT_FALSE(server.handshake_done());
+  EXPECT_NE(server.error().find("no application protocol"), std::string::npos) << server.error();
   EXPECT_TRUE(client.failed());
   EXPECT_NE(client.error().find("no application protocol"), std::string::npos) << client.error();
 }

@@ -71,6 +71,7 @@ class TlsEngine {
     void operator()(SSL* ssl) const { SSL_free(ssl); }
   };
 
+  bool usable() const { return ssl_ && !failed_; }
   void advance_handshake();
   void complete_handshake();
   void decrypt_available_records();
