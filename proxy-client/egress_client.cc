@@ -5,7 +5,7 @@
 namespace mx {
 
 EgressClient::EgressClient(Loop& loop, ClientConfig config)
-    : loop_(loop), config_(std::move(config)), passwords_(config_.socks5.users) {}
+    : loop_(loop), config_(std::move(config)), passwords_(loop, config_.socks5.users) {}
 
 EgressClient::~EgressClient() { stop(); }
 

@@ -3,10 +3,12 @@
 #include <sodium.h>
 
 #include "mxegress/crypto/password.h"
+#include "mxegress/loop/background_work.h"
 
 namespace mx {
 
-PasswordCache::PasswordCache(const std::vector<ClientConfig::Socks5User>& users) {
+PasswordCache::PasswordCache(Loop& loop, const std::vector<ClientConfig::Socks5User>& users)
+    : loop_(loop) {
   if (sodium_init() < 0) std::abort();
   randombytes_buf(key_.data(), key_.size());
   for (const auto& user : users) hashes_[user.name] = user.password_hash;
@@ -24,22 +26,30 @@ PasswordCache::Digest PasswordCache::digest(const std::string& user,
   return out;
 }
 
-bool PasswordCache::verify(const std::string& user, std::string_view password) {
+std::shared_ptr<void> PasswordCache::verify(const std::string& user, const std::string& password,
+                                            std::function<void(bool)> done) {
   auto hash = hashes_.find(user);
-  if (hash == hashes_.end()) {
-    // Spend the same effort as for a known user, so timing does not tell
-    // which user names exist.
-    verify_password(hashes_.begin()->second, password);
-    return false;
-  }
   const Digest d = digest(user, password);
-  auto seen = verified_.find(user);
-  if (seen != verified_.end() && sodium_memcmp(seen->second.data(), d.data(), d.size()) == 0) {
-    return true;
+  if (hash != hashes_.end()) {
+    auto seen = verified_.find(user);
+    if (seen != verified_.end() && sodium_memcmp(seen->second.data(), d.data(), d.size()) == 0) {
+      done(true);
+      return nullptr;
+    }
   }
-  if (!verify_password(hash->second, password)) return false;
-  verified_[user] = d;
-  return true;
+  // An unknown user costs the same check as a known one, so timing does not
+  // tell which user names exist.
+  const bool known = hash != hashes_.end();
+  std::string stored = known ? hash->second : hashes_.begin()->second;
+  return run_in_background<bool>(
+      loop_,
+      [stored = std::move(stored), password, known] {
+        return verify_password(stored, password) && known;
+      },
+      [this, user, d, done = std::move(done)](bool ok) {
+        if (ok) verified_[user] = d;
+        done(ok);
+      });
 }
 
 }  // namespace mx

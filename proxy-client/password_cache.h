@@ -5,25 +5,33 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mxegress/config/client_config.h"
+#include "mxegress/loop/loop.h"
 
 namespace mx {
 
 class PasswordCache {
  public:
-  explicit PasswordCache(const std::vector<ClientConfig::Socks5User>& users);
+  PasswordCache(Loop& loop, const std::vector<ClientConfig::Socks5User>& users);
   bool required() const { return !hashes_.empty(); }
-  bool verify(const std::string& user, std::string_view password);
+  // Calls `done` with the verdict: at once for a remembered login, otherwise
+  // from the loop after an argon2id check on the thread pool. Dropping the
+  // returned token cancels the callback.
+  std::shared_ptr<void> verify(const std::string& user, const std::string& password,
+                               std::function<void(bool)> done);
 
  private:
   using Digest = std::array<uint8_t, 32>;
   Digest digest(const std::string& user, std::string_view password) const;
 
+  Loop& loop_;
   std::map<std::string, std::string> hashes_;  // user → argon2id hash
   std::map<std::string, Digest> verified_;     // user → digest of the password that verified
   std::array<uint8_t, 32> key_{};

@@ -122,19 +122,27 @@ bool Socks5Session::handle_login() {
     return false;
   }
   input_.erase(input_.begin(), input_.begin() + static_cast<ptrdiff_t>(r.consumed));
-  const bool ok = ctx_.passwords.verify(credentials.user, credentials.password);
+  state_ = State::CheckingLogin;
+  const std::string user = credentials.user;
+  login_check_ = ctx_.passwords.verify(user, credentials.password,
+                                       [this, user](bool ok) { on_login_checked(ok, user); });
   sodium_memzero(credentials.password.data(), credentials.password.size());
+  return false;
+}
+
+void Socks5Session::on_login_checked(bool ok, const std::string& user) {
+  if (state_ != State::CheckingLogin) return;
   Bytes out;
   socks5::encode_auth_status(out, ok);
   send_local(out);
   if (!ok) {
-    MX_LOG(Warn, kLog) << "peer=" << peer_ << " login failed for user " << log_field(credentials.user);
+    MX_LOG(Warn, kLog) << "peer=" << peer_ << " login failed for user " << log_field(user);
     finish("login failed");
-    return false;
+    return;
   }
-  user_ = credentials.user;
+  user_ = user;
   state_ = State::Request;
-  return true;
+  parse_input();  // the request may already be here
 }
 
 bool Socks5Session::handle_request() {

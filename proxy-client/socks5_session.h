@@ -36,7 +36,7 @@ class Socks5Session final : private StreamReader, private TunnelHandler {
   void start();
 
  private:
-  enum class State { Greeting, Login, Request, Connecting, Relaying, Closed };
+  enum class State { Greeting, Login, CheckingLogin, Request, Connecting, Relaying, Closed };
 
   // StreamReader: the SOCKS5 client's connection, until the relay starts.
   void on_stream_data(ByteView data) override;
@@ -50,6 +50,7 @@ class Socks5Session final : private StreamReader, private TunnelHandler {
   void parse_input();
   bool handle_greeting();
   bool handle_login();
+  void on_login_checked(bool ok, const std::string& user);
   bool handle_request();
   void on_tunnel(std::unique_ptr<Tunnel> tunnel, const std::string& error);
   void on_connect_reply(const frame::ConnectReplyMessage& reply);
@@ -69,6 +70,7 @@ class Socks5Session final : private StreamReader, private TunnelHandler {
   Target target_;
   std::unique_ptr<Tunnel> tunnel_;
   std::unique_ptr<Pump> pump_;
+  std::shared_ptr<void> login_check_;
   std::chrono::steady_clock::time_point start_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

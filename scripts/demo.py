@@ -59,7 +59,10 @@ def run(argv, **kw):
 
 
 def port_free(ip, port):
+    """Nobody listens on ip:port (TIME_WAIT leftovers of an earlier run are fine:
+    the daemons set SO_REUSEADDR, as this probe does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((ip, port))
         except OSError:

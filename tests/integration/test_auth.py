@@ -1,11 +1,10 @@
 """Authentication on both hops: the tunnel (server pin, client key) and SOCKS5 users."""
 
 import re
-import socket
 import unittest
 
 from mxtest import (EchoServer, METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USERPASS,
-                    Pair, REP_GENERAL, REP_OK, recv_exact, socks5_connect, wait_closed)
+                    Pair, REP_GENERAL, REP_OK, recv_exact, wait_closed)
 
 
 class TunnelAuthTest(unittest.TestCase):

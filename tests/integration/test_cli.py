@@ -11,8 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-import mxtest
-from mxtest import (EchoServer, Pair, REP_OK, free_port, hash_password, keygen, pubkey,
+from mxtest import (EchoServer, Pair, REP_OK, hash_password, keygen, pubkey,
                     recv_exact, run_client, run_server, server_init)
 
 RUNNERS = {"client": run_client, "server": run_server}

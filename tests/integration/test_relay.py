@@ -10,7 +10,6 @@ import threading
 import time
 import unittest
 
-import mxtest
 from mxtest import (EchoServer, HalfClosePeer, Pair, REP_OK, SourceServer,
                     pattern_bytes, recv_exact, recv_until_eof, sha256)
 

@@ -87,8 +87,10 @@ mail_owner = postfix
 setgid_group = postdrop
 maillog_file_prefixes = {base}
 maillog_file = {log}
-# one address, no DNS, nothing leaves this host
-inet_interfaces = {ip}
+# one address (the smtpd line in master.cf names it; "all" here because Postfix
+# refuses an inet_interfaces address that is not on an interface, e.g.
+# 127.0.0.2), no DNS, nothing leaves this host
+inet_interfaces = all
 inet_protocols = {protocols}
 myhostname = {hostname}
 mydomain = {domain}

@@ -35,7 +35,6 @@ Typical use::
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import hashlib
 import ipaddress
@@ -369,7 +368,8 @@ class Proc:
 
     def stop(self, timeout: float = 10.0) -> list[str]:
         """SIGTERM, wait TIMEOUT, then SIGKILL. Returns a list of problems (empty if fine):
-        died before stop() was called, did not exit on SIGTERM."""
+        died before stop() was called, did not exit on SIGTERM, exited with a status
+        other than 0 (or -SIGTERM) after it (a crash or a sanitizer exit in shutdown)."""
         problems = []
         if self.popen.poll() is not None and not self.stopping:
             self.died_on_its_own = True
@@ -386,6 +386,9 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait()
             self.stop_signal_exit = self.popen.returncode
+            if self.popen.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                problems.append(f"{self.name} exited with status {self.popen.returncode} "
+                                f"on SIGTERM (expected 0)")
         self._logf.close()
         return problems
 

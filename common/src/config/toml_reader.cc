@@ -15,6 +15,26 @@ bool is_bare_key(std::string_view key) {
   return true;
 }
 
+// toml++ nests one table per part of a dotted key and frees them
+// recursively, so a key of some ten thousand parts overflows the stack. Keys
+// and table headers never span lines, so capping the dots on any one line
+// caps the nesting.
+constexpr size_t kMaxDotsPerLine = 512;
+
+std::optional<uint32_t> first_line_with_too_many_dots(std::string_view text) {
+  uint32_t line = 1;
+  size_t dots = 0;
+  for (const char c : text) {
+    if (c == '\n') {
+      ++line;
+      dots = 0;
+    } else if (c == '.' && ++dots > kMaxDotsPerLine) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string describe_type(const toml::node& node) {
@@ -142,6 +162,12 @@ namespace toml_reader_detail {
 
 std::optional<toml::table> parse_toml(std::string_view text, const std::string& source_name,
                                       ConfigErrors& errors) {
+  if (auto line = first_line_with_too_many_dots(text)) {
+    errors.add_at(*line, 1,
+                  "more than " + std::to_string(kMaxDotsPerLine) +
+                      " dots on one line; split long lists over several lines");
+    return std::nullopt;
+  }
   try {
     return toml::parse(text, source_name);
   } catch (const toml::parse_error& failure) {

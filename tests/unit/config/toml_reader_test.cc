@@ -219,6 +219,32 @@ TEST(TomlSyntax, RejectsDuplicateKeys) {
   EXPECT_TRUE(found[0].starts_with("sample.toml:3:")) << found[0];
 }
 
+TEST(TomlSyntax, RefusesLinesWithTooManyDots) {
+  std::string deep = "x = 1\n";
+  for (int i = 0; i < 100'000; ++i) deep += "a.";
+  deep += "a = 1\n";
+  EXPECT_EQ(errors(deep),
+            (Errors{"sample.toml:2:1: more than 512 dots on one line; split long lists over "
+                    "several lines"}));
+}
+
+TEST(TomlSyntax, DottedKeysCannotSpanLines) {
+  std::string split;
+  for (int i = 0; i < 1000; ++i) split += "a.\n";
+  split += "a = 1\n";
+  const Errors found = errors(split);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(found[0].starts_with("sample.toml:1:")) << found[0];
+}
+
+TEST(TomlSyntax, AcceptsLongLinesOfValues) {
+  std::string items;
+  for (int i = 0; i < 128; ++i) items += "\"1.2.3." + std::to_string(i) + "\", ";
+  auto result = read("[section]\nname = \"x\"\nitems = [" + items + "]\n");
+  ASSERT_TRUE(result.ok()) << result.errors[0];
+  EXPECT_EQ(result.config->items.size(), 128u);
+}
+
 TEST(Quote, EscapesAndShortens) {
   EXPECT_EQ(quote("plain"), R"("plain")");
   EXPECT_EQ(quote("a\"b\\c\n\x7f"), R"("a\"b\\c\x0a\x7f")");
