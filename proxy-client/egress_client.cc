@@ -5,7 +5,13 @@
 namespace mx {
 
 EgressClient::EgressClient(Loop& loop, ClientConfig config)
-    : loop_(loop), config_(std::move(config)), passwords_(loop, config_.socks5.users) {}
+    : loop_(loop), config_(std::move(config)) {
+  if (!config_.socks5.users.empty()) {
+    std::map<std::string, std::string> users;
+    for (const auto& user : config_.socks5.users) users[user.name] = user.password_hash;
+    passwords_ = std::make_unique<PasswordCache>(loop_, std::move(users));
+  }
+}
 
 EgressClient::~EgressClient() { stop(); }
 
@@ -30,7 +36,7 @@ void EgressClient::stop() {
 }
 
 void EgressClient::on_accept(std::unique_ptr<TcpConnection> connection) {
-  ClientContext context{loop_, config_, *pool_, passwords_};
+  ClientContext context{loop_, config_, *pool_, passwords_.get()};
   auto session = std::make_unique<Socks5Session>(
       context, std::move(connection), [this](Socks5Session* s) { on_session_finished(s); });
   Socks5Session* raw = session.get();

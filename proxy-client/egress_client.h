@@ -9,7 +9,7 @@
 
 #include "mxegress/config/client_config.h"
 #include "mxegress/loop/tcp_listener.h"
-#include "password_cache.h"
+#include "mxegress/crypto/password_cache.h"
 #include "socks5_session.h"
 #include "tunnel_pool.h"
 
@@ -29,7 +29,7 @@ class EgressClient {
 
   Loop& loop_;
   ClientConfig config_;
-  PasswordCache passwords_;
+  std::unique_ptr<PasswordCache> passwords_;  // null: no SOCKS5 login
   std::unique_ptr<TunnelPool> pool_;
   std::vector<std::unique_ptr<TcpListener>> listeners_;
   std::unordered_map<Socks5Session*, std::unique_ptr<Socks5Session>> sessions_;

@@ -14,9 +14,8 @@ std::optional<Key32> decode_base64_key32(std::string_view text, std::string& why
   // Decode into room for any length, so a wrong length is told apart from bad base64.
   std::vector<unsigned char> decoded(text.size() / 4 * 3 + 3);
   size_t length = 0;
-  const int status =
-      sodium_base642bin(decoded.data(), decoded.size(), text.data(), text.size(), nullptr, &length,
-                        nullptr, sodium_base64_VARIANT_ORIGINAL);
+  const int status = sodium_base642bin(decoded.data(), decoded.size(), text.data(), text.size(),
+                                       nullptr, &length, nullptr, sodium_base64_VARIANT_ORIGINAL);
   if (status != 0) {
     why = "is not standard base64 (A-Z a-z 0-9 + / with = padding)";
     return std::nullopt;

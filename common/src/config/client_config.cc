@@ -79,7 +79,8 @@ ClientConfig::Socks5 read_socks5(TableReader& table) {
     Socks5User user = read_socks5_user(user_table);
     if (user.name.empty()) continue;
     const auto [earlier, inserted] = path_by_name.emplace(user.name, user_table.path());
-    if (!inserted) user_table.error("name", quote(user.name) + " is already used by " + earlier->second);
+    if (!inserted)
+      user_table.error("name", quote(user.name) + " is already used by " + earlier->second);
     socks5.users.push_back(std::move(user));
   }
   table.reject_unknown_keys();

@@ -105,7 +105,8 @@ void TableReader::error(std::string_view key, size_t index, std::string_view why
 TableReader TableReader::table(std::string_view key) {
   const toml::node* node = take(key);
   if (node == nullptr) return TableReader(nullptr, path_of(key), *errors_);
-  if (const toml::table* table = node->as_table()) return TableReader(table, path_of(key), *errors_);
+  if (const toml::table* table = node->as_table())
+    return TableReader(table, path_of(key), *errors_);
   error(key, "expected a table, got " + describe_type(*node));
   return silent(path_of(key), *errors_);
 }

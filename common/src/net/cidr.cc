@@ -70,9 +70,9 @@ bool Cidr::contains(const SocketAddress& address) const {
 }
 
 std::string Cidr::to_string() const {
-  const auto address = family_ == AF_INET
-                           ? SocketAddress::ipv4(std::span<const uint8_t, 4>(bytes_.data(), 4), 0)
-                           : SocketAddress::ipv6(std::span<const uint8_t, 16>(bytes_.data(), 16), 0);
+  const auto address =
+      family_ == AF_INET ? SocketAddress::ipv4(std::span<const uint8_t, 4>(bytes_.data(), 4), 0)
+                         : SocketAddress::ipv6(std::span<const uint8_t, 16>(bytes_.data(), 16), 0);
   return address.ip_string() + "/" + std::to_string(prefix_length_);
 }
 

@@ -12,7 +12,8 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view kPin = "fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI=";
 constexpr std::string_view kHash =
-    "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/UbGhqtGkG3oLT6WFxrQ5aumRsoZc2t+32GV+Q";
+    "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/"
+    "UbGhqtGkG3oLT6WFxrQ5aumRsoZc2t+32GV+Q";
 
 const std::string kMinimal = R"(
 [client]
@@ -193,8 +194,9 @@ TEST(ClientConfig, ReportsBadAddresses) {
       errors(edit("egress.example.net:8443", "egress.example.net")),
       (Errors{
           R"(client.toml: server[0].address: "egress.example.net" is not host:port (expected e.g. egress.example.net:8443))"}));
-  EXPECT_EQ(errors(edit("egress.example.net:8443", "egress.example.net:0")),
-            (Errors{R"(client.toml: server[0].address: "egress.example.net:0": port 0 is not allowed)"}));
+  EXPECT_EQ(
+      errors(edit("egress.example.net:8443", "egress.example.net:0")),
+      (Errors{R"(client.toml: server[0].address: "egress.example.net:0": port 0 is not allowed)"}));
   EXPECT_EQ(errors(edit(R"(listen = ["127.0.0.1:1080"])",
                         R"(listen = ["127.0.0.1:1080", "[::1]:1080", "127.0.0.1:1080"])")),
             (Errors{"client.toml: socks5.listen[2]: repeats socks5.listen[0]"}));
@@ -217,10 +219,9 @@ idle_timeout = "0s")")),
 }
 
 TEST(ClientConfig, ServerNeedsExactlyOneOfPinAndCa) {
-  EXPECT_EQ(
-      errors(edit("pin = ", R"(ca = "ca.pem"
+  EXPECT_EQ(errors(edit("pin = ", R"(ca = "ca.pem"
 pin = )")),
-      (Errors{"client.toml: server[0]: give either pin or ca, not both"}));
+            (Errors{"client.toml: server[0]: give either pin or ca, not both"}));
   EXPECT_EQ(
       errors(edit(R"(pin = "sha256/fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI=")", "")),
       (Errors{
@@ -268,7 +269,8 @@ password_hash = "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/UbG
 }
 
 TEST(ClientConfig, CollectsEveryError) {
-  EXPECT_EQ(errors(R"(
+  EXPECT_EQ(
+      errors(R"(
 [client]
 log_level = 1
 [[server]]
@@ -280,15 +282,15 @@ pin = "sha256/AAAA"
 [socks5]
 listen = ["nope"]
 )"),
-            (Errors{
-                "client.toml: client.key: required key is missing",
-                "client.toml: client.log_level: expected a string, got an integer",
-                R"(client.toml: server[0].address: "x" is not host:port (expected e.g. egress.example.net:8443))",
-                R"(client.toml: server[0]: pin or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))",
-                R"(client.toml: server[1].pin: the base64 after "sha256/" decodes to 3 bytes, expected 32)",
-                "client.toml: server[1]: give either pin or ca, not both",
-                R"(client.toml: socks5.listen[0]: "nope" is not IP:port (expected e.g. 0.0.0.0:8443 or [::]:8443))",
-            }));
+      (Errors{
+          "client.toml: client.key: required key is missing",
+          "client.toml: client.log_level: expected a string, got an integer",
+          R"(client.toml: server[0].address: "x" is not host:port (expected e.g. egress.example.net:8443))",
+          R"(client.toml: server[0]: pin or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))",
+          R"(client.toml: server[1].pin: the base64 after "sha256/" decodes to 3 bytes, expected 32)",
+          "client.toml: server[1]: give either pin or ca, not both",
+          R"(client.toml: socks5.listen[0]: "nope" is not IP:port (expected e.g. 0.0.0.0:8443 or [::]:8443))",
+      }));
 }
 
 TEST(ClientConfig, ReportsSyntaxErrorsWithPosition) {

@@ -59,7 +59,8 @@ TEST_F(ConfigFileTest, ErrorsNameTheFileAsGiven) {
   const fs::path path = write("client.toml", "[client]\nkey = 1\n");
   auto result = load_client_config(path);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.errors.front(), path.string() + ": client.key: expected a string, got an integer");
+  EXPECT_EQ(result.errors.front(),
+            path.string() + ": client.key: expected a string, got an integer");
 }
 
 TEST_F(ConfigFileTest, MissingFileIsAnError) {
@@ -73,7 +74,8 @@ TEST_F(ConfigFileTest, MissingFileIsAnError) {
 TEST_F(ConfigFileTest, DirectoryIsAnError) {
   auto result = load_client_config(dir_);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.errors, (std::vector<std::string>{dir_.string() + ": cannot read: not a regular file"}));
+  EXPECT_EQ(result.errors,
+            (std::vector<std::string>{dir_.string() + ": cannot read: not a regular file"}));
 }
 
 TEST_F(ConfigFileTest, UnreadableFileIsAnError) {
@@ -90,7 +92,8 @@ TEST_F(ConfigFileTest, HugeFileIsAnError) {
   const fs::path path = write("huge.toml", std::string((1 << 20) + 1, '#'));
   auto result = load_server_config(path);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.errors, (std::vector<std::string>{path.string() + ": cannot read: larger than 1 MiB"}));
+  EXPECT_EQ(result.errors,
+            (std::vector<std::string>{path.string() + ": cannot read: larger than 1 MiB"}));
 }
 
 }  // namespace

@@ -24,14 +24,16 @@ TEST(LogLevel, ParsesAndPrintsEachLevel) {
 TEST(Decoders, FilePathKeepsAbsolutePathsAndResolvesRelativeOnes) {
   auto decode = decode::file_path("/etc/mxegress");
   std::string why;
-  EXPECT_EQ(decode(toml::value<std::string>("keys/client.key"), why), "/etc/mxegress/keys/client.key");
+  EXPECT_EQ(decode(toml::value<std::string>("keys/client.key"), why),
+            "/etc/mxegress/keys/client.key");
   EXPECT_EQ(decode(toml::value<std::string>("/var/lib/client.key"), why), "/var/lib/client.key");
   EXPECT_EQ(why_refused(decode, toml::value<int64_t>(1)), "expected a string, got an integer");
   EXPECT_EQ(why_refused(decode, toml::value<std::string>("")), "must not be empty");
 }
 
 TEST(Decoders, DurationRefusesOtherTypes) {
-  EXPECT_EQ(why_refused(decode::duration, toml::value<double>(1.5)), "expected a string, got a float");
+  EXPECT_EQ(why_refused(decode::duration, toml::value<double>(1.5)),
+            "expected a string, got a float");
   EXPECT_EQ(why_refused(decode::duration, toml::array{}), "expected a string, got an array");
 }
 
@@ -48,8 +50,9 @@ TEST(Decoders, IpPortAllowsPortZeroForListeners) {
 }
 
 TEST(Decoders, ErrorValuesAreQuotedAndEscaped) {
-  EXPECT_EQ(why_refused(decode::cidr, toml::value<std::string>("a\nb")),
-            R"("a\x0ab" is not a CIDR (expected e.g. 192.0.2.0/24, 2001:db8::/32 or a single address; the bits after the prefix must be zero))");
+  EXPECT_EQ(
+      why_refused(decode::cidr, toml::value<std::string>("a\nb")),
+      R"("a\x0ab" is not a CIDR (expected e.g. 192.0.2.0/24, 2001:db8::/32 or a single address; the bits after the prefix must be zero))");
 }
 
 TEST(Decoders, PortRefusesNegativeNumbers) {

@@ -150,7 +150,8 @@ TEST(ServerConfig, ReportsMissingRequiredKeys) {
 
 TEST(ServerConfig, ReportsBadListenAddresses) {
   EXPECT_EQ(
-      errors(edit(R"(listen = ["0.0.0.0:8443"])", R"(listen = ["0.0.0.0", 8443, "[::]:8443", "[::]:8443"])")),
+      errors(edit(R"(listen = ["0.0.0.0:8443"])",
+                  R"(listen = ["0.0.0.0", 8443, "[::]:8443", "[::]:8443"])")),
       (Errors{
           R"(server.toml: server.listen[0]: "0.0.0.0" is not IP:port (expected e.g. 0.0.0.0:8443 or [::]:8443))",
           "server.toml: server.listen[1]: expected a string, got an integer",
@@ -198,9 +199,10 @@ TEST(ServerConfig, PolicyListsMayBeEmpty) {
 }
 
 TEST(ServerConfig, ReportsBadTenantNames) {
-  EXPECT_EQ(errors(edit(R"(name = "acme")", R"(name = "acme corp")")),
-            (Errors{
-                R"(server.toml: tenant[0].name: "acme corp" is not a tenant name (1 to 64 of A-Z a-z 0-9 . _ -))"}));
+  EXPECT_EQ(
+      errors(edit(R"(name = "acme")", R"(name = "acme corp")")),
+      (Errors{
+          R"(server.toml: tenant[0].name: "acme corp" is not a tenant name (1 to 64 of A-Z a-z 0-9 . _ -))"}));
   EXPECT_EQ(errors(edit(R"(name = "acme")", R"(name = ")" + std::string(65, 'a') + "\"")),
             (Errors{"server.toml: tenant[0].name: \"" + std::string(65, 'a') +
                     "\" is not a tenant name (1 to 64 of A-Z a-z 0-9 . _ -)"}));

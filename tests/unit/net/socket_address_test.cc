@@ -34,11 +34,27 @@ TEST(SocketAddress, AcceptsPortBounds) {
 }
 
 TEST(SocketAddress, RejectsMalformedText) {
-  for (const char* text :
-       {"", ":", "192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", "192.0.2.1:-1", "192.0.2.1:+25",
-        "192.0.2.1: 25", " 192.0.2.1:25", "192.0.2.256:25", "192.0.2:25", "01.2.3.4:25",
-        "mail.example.org:25", "::1:25", "[::1]", "[::1]25", "[192.0.2.1]:25", "[::1:25",
-        "[fe80::1%eth0]:25", "2001:db8::1:25", "192.0.2.1:250000"}) {
+  for (const char* text : {"",
+                           ":",
+                           "192.0.2.1",
+                           "192.0.2.1:",
+                           "192.0.2.1:65536",
+                           "192.0.2.1:-1",
+                           "192.0.2.1:+25",
+                           "192.0.2.1: 25",
+                           " 192.0.2.1:25",
+                           "192.0.2.256:25",
+                           "192.0.2:25",
+                           "01.2.3.4:25",
+                           "mail.example.org:25",
+                           "::1:25",
+                           "[::1]",
+                           "[::1]25",
+                           "[192.0.2.1]:25",
+                           "[::1:25",
+                           "[fe80::1%eth0]:25",
+                           "2001:db8::1:25",
+                           "192.0.2.1:250000"}) {
     EXPECT_FALSE(SocketAddress::parse(text)) << text;
   }
 }
@@ -126,8 +142,8 @@ TEST(HostPort, ParsesNamesAndLiterals) {
 
 TEST(HostPort, RejectsMalformedText) {
   for (const char* text : {"", "egress.example.net", "egress.example.net:", ":8443",
-                           "egress example.net:8443", "a..b:25", ".a:25", "::1:8443",
-                           "[::1]", "[not-ip]:25", "host:65536", "host:port", "ho/st:25"}) {
+                           "egress example.net:8443", "a..b:25", ".a:25", "::1:8443", "[::1]",
+                           "[not-ip]:25", "host:65536", "host:port", "ho/st:25"}) {
     EXPECT_FALSE(parse_host_port(text)) << text;
   }
   EXPECT_FALSE(parse_host_port(std::string(64, 'a') + ".example:25"));

@@ -38,8 +38,8 @@ std::optional<Key32> spki_pin(const toml::node& node, std::string& why);
 // A decoder for file names: a non-empty string, made relative to `base_dir`
 // unless absolute.
 inline auto file_path(std::filesystem::path base_dir) {
-  return [base_dir = std::move(base_dir)](const toml::node& node,
-                                          std::string& why) -> std::optional<std::filesystem::path> {
+  return [base_dir = std::move(base_dir)](
+             const toml::node& node, std::string& why) -> std::optional<std::filesystem::path> {
     std::optional<std::string> name = string(node, why);
     if (!name) return std::nullopt;
     return base_dir / *name;  // operator/ keeps an absolute right-hand side as it is

@@ -12,14 +12,14 @@
 #include <string_view>
 #include <vector>
 
-#include "mxegress/config/client_config.h"
 #include "mxegress/loop/loop.h"
 
 namespace mx {
 
 class PasswordCache {
  public:
-  PasswordCache(Loop& loop, const std::vector<ClientConfig::Socks5User>& users);
+  // users: name → argon2id hash
+  PasswordCache(Loop& loop, std::map<std::string, std::string> users);
   bool required() const { return !hashes_.empty(); }
   // Calls `done` with the verdict: at once for a remembered login, otherwise
   // from the loop after an argon2id check on the thread pool. Dropping the

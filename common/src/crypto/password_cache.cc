@@ -1,4 +1,4 @@
-#include "password_cache.h"
+#include "mxegress/crypto/password_cache.h"
 
 #include <sodium.h>
 
@@ -7,11 +7,10 @@
 
 namespace mx {
 
-PasswordCache::PasswordCache(Loop& loop, const std::vector<ClientConfig::Socks5User>& users)
-    : loop_(loop) {
+PasswordCache::PasswordCache(Loop& loop, std::map<std::string, std::string> users)
+    : loop_(loop), hashes_(std::move(users)) {
   if (sodium_init() < 0) std::abort();
   randombytes_buf(key_.data(), key_.size());
-  for (const auto& user : users) hashes_[user.name] = user.password_hash;
 }
 
 PasswordCache::Digest PasswordCache::digest(const std::string& user,
