@@ -120,9 +120,9 @@ void Socks5Session::on_relay_done(const RelayOutcome& outcome) {
                      << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
                      << " end=" << log_field(outcome.end);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_))] {});
-  if (outcome.clean && !tunnel_->dead()) {
+  if (tunnel_->session_complete()) {
     tunnel_->detach_session();
-    ctx_.pool.release(std::move(tunnel_));
+    ctx_.pool.release_after_end(std::move(tunnel_));
   }
   finish(outcome.end);
 }

@@ -129,9 +129,11 @@ class TunnelPool::Opening final : private TunnelHandler {
 // An authenticated tunnel waiting for its next session.
 class TunnelPool::Idle final : private TunnelHandler {
  public:
-  Idle(TunnelPool& pool, std::unique_ptr<Tunnel> tunnel) : pool_(pool), tunnel_(std::move(tunnel)) {
+  Idle(TunnelPool& pool, std::unique_ptr<Tunnel> tunnel, bool awaiting_end)
+      : pool_(pool), tunnel_(std::move(tunnel)), awaiting_end_(awaiting_end) {
     tunnel_->set_handler(this);
   }
+  bool ready() const { return !awaiting_end_ || tunnel_->end_received(); }
   ~Idle() override {
     if (tunnel_) tunnel_->set_handler(nullptr);
   }
@@ -144,6 +146,10 @@ class TunnelPool::Idle final : private TunnelHandler {
   void on_tunnel_ready() override {}
   void on_tunnel_frame(const frame::Frame& f) override {
     if (f.type == frame::Type::Pong) return;
+    if (f.type == frame::Type::End && awaiting_end_) {
+      awaiting_end_ = false;
+      return;
+    }
     MX_LOG(Debug, kLog) << "idle tunnel got " << frame::type_name(f.type) << ", closing it";
     tunnel_->close();
     pool_.remove_idle(this);
@@ -155,6 +161,7 @@ class TunnelPool::Idle final : private TunnelHandler {
 
   TunnelPool& pool_;
   std::unique_ptr<Tunnel> tunnel_;
+  bool awaiting_end_;
 };
 
 std::unique_ptr<TunnelPool> TunnelPool::create(Loop& loop, const ClientConfig& config,
@@ -192,9 +199,10 @@ void TunnelPool::acquire(Acquired done) {
     loop_.defer([done = std::move(done)] { done(nullptr, "client is stopping"); });
     return;
   }
-  if (!idle_.empty()) {
-    auto holder = std::make_shared<std::unique_ptr<Tunnel>>(idle_.front()->take());
-    idle_.pop_front();
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (!(*it)->ready()) continue;
+    auto holder = std::make_shared<std::unique_ptr<Tunnel>>((*it)->take());
+    idle_.erase(it);
     loop_.defer([done = std::move(done), holder] { done(std::move(*holder), {}); });
     return;
   }
@@ -234,9 +242,15 @@ void TunnelPool::forget_opening(Opening* opening) {
   }
 }
 
-void TunnelPool::release(std::unique_ptr<Tunnel> tunnel) {
+void TunnelPool::release(std::unique_ptr<Tunnel> tunnel) { add_idle(std::move(tunnel), false); }
+
+void TunnelPool::release_after_end(std::unique_ptr<Tunnel> tunnel) {
+  add_idle(std::move(tunnel), true);
+}
+
+void TunnelPool::add_idle(std::unique_ptr<Tunnel> tunnel, bool awaiting_end) {
   if (stopped_ || tunnel->dead()) return;
-  idle_.push_back(std::make_unique<Idle>(*this, std::move(tunnel)));
+  idle_.push_back(std::make_unique<Idle>(*this, std::move(tunnel), awaiting_end));
 }
 
 void TunnelPool::remove_idle(Idle* idle) {

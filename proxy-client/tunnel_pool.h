@@ -31,7 +31,11 @@ class TunnelPool {
 
   // Calls `done` later, never from inside acquire().
   void acquire(Acquired done);
+  // A tunnel whose CONNECT failed: idle at once.
   void release(std::unique_ptr<Tunnel> tunnel);
+  // A tunnel whose session ended (FIN both ways): idle once the server's END
+  // arrives, closed if anything else does.
+  void release_after_end(std::unique_ptr<Tunnel> tunnel);
   void stop();
 
   size_t idle_count() const { return idle_.size(); }
@@ -50,6 +54,7 @@ class TunnelPool {
   void open(size_t server_index, Acquired done, std::string previous_error);
   void forget_opening(Opening* opening);
   void remove_idle(Idle* idle);
+  void add_idle(std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
 
   Loop& loop_;
   const ClientConfig& config_;

@@ -179,8 +179,14 @@ void ServerTunnel::on_relay_done(const RelayOutcome& outcome) {
   log_session_end(outcome.end, outcome.bytes_a_to_b, outcome.bytes_b_to_a);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_)),
                    upstream = std::shared_ptr<TcpConnection>(std::move(upstream_))] {});
-  if (outcome.clean && !tunnel_->dead()) {
+  // FIN went both ways: whatever happened to the destination socket after
+  // that (a late reset after QUIT is common) cannot reach the client, and
+  // the tunnel is clean. END tells the client it may reuse it.
+  if (tunnel_->session_complete()) {
     tunnel_->detach_session();
+    Bytes end;
+    frame::encode_frame(end, frame::Type::End, as_bytes(outcome.clean ? "closed" : outcome.end));
+    tunnel_->send(end);
     enter_idle();
     return;
   }

@@ -43,11 +43,13 @@ const char* type_name(Type type) {
       return "PONG";
     case Type::GoAway:
       return "GOAWAY";
+    case Type::End:
+      return "END";
   }
   return "UNKNOWN";
 }
 
-bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0a; }
+bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0b; }
 
 DecodeResult decode(ByteView in) {
   DecodeResult result;

@@ -61,8 +61,11 @@ void Tunnel::die(const std::string& why) {
 
 void Tunnel::attach_session(StreamReader* reader) {
   session_ = reader;
-  fin_sent_ = false;
-  fin_received_ = false;
+  if (reader != nullptr) {
+    fin_sent_ = false;
+    fin_received_ = false;
+    end_received_ = false;
+  }
 }
 
 void Tunnel::detach_session() { session_ = nullptr; }
@@ -125,6 +128,7 @@ bool Tunnel::dispatch_one(const frame::Frame& f) {
   const bool session_frame =
       f.type == frame::Type::Data || f.type == frame::Type::Fin || f.type == frame::Type::Rst;
   if (!session_frame) {
+    if (f.type == frame::Type::End) end_received_ = true;
     if (handler_) handler_->on_tunnel_frame(f);
     return !alive.expired();
   }
@@ -185,7 +189,7 @@ void Tunnel::shutdown_write() {
 }
 
 void Tunnel::abort() {
-  if (dead_) return;
+  if (dead_ || (fin_sent_ && fin_received_)) return;
   Bytes rst;
   frame::encode_frame(rst, frame::Type::Rst, {});
   send(rst);

@@ -23,6 +23,7 @@ enum class Type : uint8_t {
   Ping = 0x08,          // keepalive while pooled; answered by Pong with the same payload
   Pong = 0x09,
   GoAway = 0x0a,        // server → client: finish the current session, then close
+  End = 0x0b,           // server → client: the session is over on the server; tunnel idle
 };
 
 inline constexpr size_t kHeaderSize = 3;

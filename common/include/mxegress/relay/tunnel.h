@@ -51,13 +51,19 @@ class Tunnel final : public Stream, private StreamReader {
   void detach_session();
   bool fin_sent() const { return fin_sent_; }
   bool fin_received() const { return fin_received_; }
+  bool session_complete() const { return fin_sent_ && fin_received_ && !dead_; }
+  // The server's END for the last session (it may arrive before the client's
+  // own relay has finished flushing).
+  bool end_received() const { return end_received_; }
 
   // Stream (the data phase)
   void set_reader(StreamReader* reader) override { attach_session(reader); }
   void write(ByteView data) override;
   size_t pending_bytes() const override;
   void shutdown_write() override;  // sends Fin
-  void abort() override;           // sends Rst, then closes the tunnel
+  // Sends Rst, then closes the tunnel; does nothing once FIN has gone both
+  // ways (the session is over on the wire: there is nothing left to reset).
+  void abort() override;
   void pause_reading() override;
   void resume_reading() override;
   std::string describe() const override;
@@ -86,6 +92,7 @@ class Tunnel final : public Stream, private StreamReader {
   bool dead_ = false;
   bool fin_sent_ = false;
   bool fin_received_ = false;
+  bool end_received_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
