@@ -3,6 +3,24 @@
 #include "mxegress/util/log.h"
 
 namespace mx {
+namespace {
+
+// When several addresses fail for different reasons, report the one that
+// tells the client most: a real connect failure, then a policy or limit
+// refusal, then "no source of this family".
+int rank(socks5::Reply reply) {
+  switch (reply) {
+    case socks5::Reply::AddressTypeNotSupported:
+    case socks5::Reply::HostUnreachable:
+      return 0;
+    case socks5::Reply::NotAllowed:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+}  // namespace
 
 socks5::Reply reply_for_connect_error(int uv_status) {
   switch (uv_status) {
@@ -26,20 +44,20 @@ socks5::Reply reply_for_connect_error(int uv_status) {
   }
 }
 
-Dialer::Dialer(Loop& loop, const DestinationPolicy& policy, std::chrono::milliseconds timeout,
+Dialer::Dialer(Loop& loop, DialRules rules, std::chrono::milliseconds timeout,
                std::string log_context)
     : loop_(loop),
-      policy_(policy),
+      rules_(rules),
       timeout_(timeout),
       log_context_(std::move(log_context)),
       deadline_(loop) {}
 
-Dialer::~Dialer() = default;
+Dialer::~Dialer() { release_attempt(); }
 
 void Dialer::dial(const Target& target, Callback done) {
   target_ = target;
   done_ = std::move(done);
-  if (!policy_.port_allowed(target.port)) {
+  if (!rules_.policy.port_allowed(target.port)) {
     complete(socks5::Reply::NotAllowed, "port " + std::to_string(target.port) + " is not allowed");
     return;
   }
@@ -58,6 +76,12 @@ void Dialer::dial(const Target& target, Callback done) {
       });
 }
 
+void Dialer::note_refusal(socks5::Reply reply, std::string detail) {
+  if (!refusal_ || rank(reply) > rank(refusal_->reply)) {
+    refusal_ = Refusal{reply, std::move(detail)};
+  }
+}
+
 void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
   if (status != 0 || addresses.empty()) {
     complete(socks5::Reply::HostUnreachable,
@@ -65,33 +89,65 @@ void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
                  (status != 0 ? uv_error_text(status) : std::string("no address")));
     return;
   }
-  std::string denial;
   for (const SocketAddress& address : addresses) {
-    if (auto reason = policy_.denied_reason(address)) {
-      denial = address.ip_string() + " is " + *reason;
+    if (auto reason = rules_.policy.denied_reason(address)) {
+      note_refusal(socks5::Reply::NotAllowed, address.ip_string() + " is " + *reason);
       continue;
     }
     candidates_.push_back(address);
   }
-  if (candidates_.empty()) {
-    complete(socks5::Reply::NotAllowed, denial);
-    return;
-  }
   try_next();
 }
 
+void Dialer::release_attempt() {
+  if (last_address_ && attempt_) rules_.lease.usage().release_destination(last_address_->ip_string());
+  if (attempt_source_ && attempt_source_->family() != 0) {
+    rules_.lease.usage().release_source(*attempt_source_);
+  }
+  attempt_source_.reset();
+  if (attempt_) {
+    // Free the socket outside its own callback.
+    loop_.defer([dead = std::shared_ptr<TcpConnection>(std::move(attempt_))] {});
+  }
+}
+
 void Dialer::try_next() {
-  if (next_candidate_ >= candidates_.size()) {
-    complete(last_failure_, last_failure_detail_);
+  while (next_candidate_ < candidates_.size()) {
+    const SocketAddress address = candidates_[next_candidate_++];
+    TenantUsage& usage = rules_.lease.usage();
+    auto source =
+        usage.pick_source(rules_.tenant.source, rules_.tenant.source_selection, address.family());
+    if (!source) {
+      // A literal of the wrong family is an address type we cannot serve; a
+      // name whose addresses are all of the wrong family is an unreachable host.
+      const bool literal = target_.kind != Target::Kind::Domain;
+      note_refusal(literal ? socks5::Reply::AddressTypeNotSupported : socks5::Reply::HostUnreachable,
+                   "tenant " + rules_.tenant.name + " has no " +
+                       (address.family() == AF_INET6 ? "IPv6" : "IPv4") + " source address");
+      continue;
+    }
+    if (auto refused = usage.admit_destination(rules_.tenant.limits, address.ip_string())) {
+      if (source->family() != 0) usage.release_source(*source);
+      note_refusal(socks5::Reply::NotAllowed, *refused);
+      continue;
+    }
+    last_address_ = address;
+    attempt_source_ = *source;
+    MX_LOG(Info, "dialer") << log_context_ << " dial target=" << target_.to_string()
+                           << " address=" << address.to_string()
+                           << (source->family() ? " from=" + source->ip_string() : "");
+    attempt_ = std::make_unique<TcpConnection>(loop_);
+    std::optional<SocketAddress> bind_from;
+    if (source->family() != 0) bind_from = SocketAddress::parse_ip(source->ip_string(), 0);
+    const int rc = attempt_->connect(address, bind_from, [this](int s) { on_connected(s); });
+    if (rc != 0) on_connected(rc);
     return;
   }
-  const SocketAddress address = candidates_[next_candidate_++];
-  last_address_ = address;
-  MX_LOG(Info, "dialer") << log_context_ << " dial target=" << target_.to_string()
-                         << " address=" << address.to_string();
-  attempt_ = std::make_unique<TcpConnection>(loop_);
-  const int rc = attempt_->connect(address, std::nullopt, [this](int status) { on_connected(status); });
-  if (rc != 0) on_connected(rc);
+  if (refusal_) {
+    complete(refusal_->reply, refusal_->detail);
+  } else {
+    complete(socks5::Reply::HostUnreachable, "no address to connect to");
+  }
 }
 
 void Dialer::on_connected(int status) {
@@ -99,10 +155,8 @@ void Dialer::on_connected(int status) {
     complete(socks5::Reply::Succeeded, "connected");
     return;
   }
-  last_failure_ = reply_for_connect_error(status);
-  last_failure_detail_ = last_address_->to_string() + ": " + uv_error_text(status);
-  // Free the failed socket outside its own callback.
-  loop_.defer([dead = std::shared_ptr<TcpConnection>(std::move(attempt_))] {});
+  note_refusal(reply_for_connect_error(status), last_address_->to_string() + ": " + uv_error_text(status));
+  release_attempt();
   try_next();
 }
 
@@ -117,8 +171,12 @@ void Dialer::complete(socks5::Reply reply, std::string detail) {
   if (reply == socks5::Reply::Succeeded) {
     result.source = attempt_->local_address();
     result.connection = std::move(attempt_);
-  } else if (attempt_) {
-    loop_.defer([dead = std::shared_ptr<TcpConnection>(std::move(attempt_))] {});
+    // The connection keeps its destination and source slots until it ends.
+    rules_.lease.hold_destination(last_address_->ip_string());
+    if (attempt_source_ && attempt_source_->family() != 0) rules_.lease.hold_source(*attempt_source_);
+    attempt_source_.reset();
+  } else {
+    release_attempt();
   }
   auto done = std::move(done_);
   done(std::move(result));

@@ -1,7 +1,9 @@
 // Opens the outbound TCP connection for one CONNECT: checks the port,
-// resolves a name off the loop, drops every address the policy denies, then
-// tries the remaining addresses in order within one connect timeout. The
-// outcome is a SOCKS5 reply code that says what really happened.
+// resolves a name off the loop, and for each resolved address in turn: the
+// deny-list, a source address of the tenant of the same family, the
+// tenant's per-destination limit; then connects from that source, all
+// within one connect timeout. The outcome is a SOCKS5 reply code that says
+// what really happened.
 #pragma once
 
 #include <chrono>
@@ -13,11 +15,13 @@
 
 #include "destination_policy.h"
 #include "mxegress/codec/socks5.h"
+#include "mxegress/config/server_config.h"
 #include "mxegress/loop/loop.h"
 #include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/timer.h"
 #include "mxegress/net/target.h"
+#include "tenant_usage.h"
 
 namespace mx {
 
@@ -26,15 +30,21 @@ struct DialResult {
   std::unique_ptr<TcpConnection> connection;  // set on success
   std::optional<SocketAddress> connected;     // the address dialed last (or connected)
   std::optional<SocketAddress> source;        // our side of the connection
-  std::string detail;                         // why, for the log
+  std::string detail;                         // why, for the log and the trail
+};
+
+// What the dialer needs to know about the tenant it dials for.
+struct DialRules {
+  const DestinationPolicy& policy;
+  const ServerConfig::Tenant& tenant;
+  UsageLease& lease;  // takes the destination and source slots of the connection made
 };
 
 class Dialer {
  public:
   using Callback = std::function<void(DialResult)>;
 
-  Dialer(Loop& loop, const DestinationPolicy& policy, std::chrono::milliseconds timeout,
-         std::string log_context);
+  Dialer(Loop& loop, DialRules rules, std::chrono::milliseconds timeout, std::string log_context);
   ~Dialer();
   Dialer(const Dialer&) = delete;
   Dialer& operator=(const Dialer&) = delete;
@@ -42,13 +52,20 @@ class Dialer {
   void dial(const Target& target, Callback done);
 
  private:
+  struct Refusal {
+    socks5::Reply reply;
+    std::string detail;
+  };
+
   void on_resolved(int status, std::vector<SocketAddress> addresses);
   void try_next();
   void on_connected(int status);
+  void release_attempt();
+  void note_refusal(socks5::Reply reply, std::string detail);
   void complete(socks5::Reply reply, std::string detail);
 
   Loop& loop_;
-  const DestinationPolicy& policy_;
+  DialRules rules_;
   std::chrono::milliseconds timeout_;
   std::string log_context_;
   Target target_;
@@ -58,8 +75,8 @@ class Dialer {
   std::vector<SocketAddress> candidates_;
   size_t next_candidate_ = 0;
   std::optional<SocketAddress> last_address_;
-  socks5::Reply last_failure_ = socks5::Reply::HostUnreachable;
-  std::string last_failure_detail_;
+  std::optional<SocketAddress> attempt_source_;
+  std::optional<Refusal> refusal_;  // the most telling reason so far, if nothing connects
   Timer deadline_;
 };
 

@@ -1,25 +1,89 @@
 #include "egress_server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "mxegress/util/log.h"
 
 namespace mx {
+namespace {
 
-EgressServer::EgressServer(Loop& loop, ServerConfig config, SslCtxPtr tls)
-    : loop_(loop),
-      config_(std::move(config)),
-      tls_(std::move(tls)),
-      tenants_(config_.tenants),
-      policy_(config_.policy.ports, config_.policy.deny, config_.policy.allow) {}
+constexpr const char* kLog = "server";
+
+// Binding port 0 on the address succeeds exactly when the address is one
+// of this host's (no IP_FREEBIND).
+std::string bind_test(const SocketAddress& address) {
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::strerror(errno);
+  auto probe = SocketAddress::parse_ip(address.ip_string(), 0);
+  const int rc = ::bind(fd, probe->sa(), probe->len());
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 ? std::string() : std::strerror(err);
+}
+
+std::map<std::string, std::string> socks5_users(const ServerConfig& config) {
+  std::map<std::string, std::string> users;
+  for (const auto& user : config.socks5.users) users[user.name] = user.password_hash;
+  return users;
+}
+
+}  // namespace
+
+std::vector<std::string> check_server_environment(const ServerConfig& config,
+                                                  const std::string& source_name) {
+  std::vector<std::string> errors;
+  for (const auto& tenant : config.tenants) {
+    for (const SocketAddress& source : tenant.source) {
+      if (std::string why = bind_test(source); !why.empty()) {
+        errors.push_back(source_name + ": tenant \"" + tenant.name + "\".source: " +
+                         source.ip_string() + " is not an address of this host (" + why + ")");
+      }
+    }
+  }
+  return errors;
+}
+
+EgressServer::EgressServer(Loop& loop, std::filesystem::path config_path, ServerConfig config,
+                           SslCtxPtr tls)
+    : loop_(loop), config_path_(std::move(config_path)), tls_(std::move(tls)) {
+  apply(std::move(config));
+}
 
 EgressServer::~EgressServer() { stop(); }
 
+void EgressServer::apply(ServerConfig config) {
+  set_log_level(config.server.log_level);
+  if (std::string err = trail_.open(config.trail.file, config.trail.to_stdout); !err.empty()) {
+    MX_LOG(Error, kLog) << err;
+  }
+  socks5_passwords_ = config.socks5.users.empty()
+                          ? nullptr
+                          : std::make_shared<PasswordCache>(loop_, socks5_users(config));
+  snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
+}
+
 std::string EgressServer::start() {
-  for (const SocketAddress& address : config_.server.listen) {
+  const ServerConfig& config = snapshot_->config();
+  auto listen_on = [this](const SocketAddress& address, bool socks5) -> std::string {
     auto listener = std::make_unique<TcpListener>(
-        loop_, [this](std::unique_ptr<TcpConnection> c) { on_accept(std::move(c)); });
+        loop_, [this, socks5](std::unique_ptr<TcpConnection> c) {
+          socks5 ? on_socks5_accept(std::move(c)) : on_tunnel_accept(std::move(c));
+        });
     if (std::string err = listener->listen(address); !err.empty()) return err;
-    MX_LOG(Info, "server") << "listening on " << listener->address().to_string();
+    MX_LOG(Info, kLog) << (socks5 ? "socks5 " : "") << "listening on "
+                       << listener->address().to_string();
     listeners_.push_back(std::move(listener));
+    return {};
+  };
+  for (const SocketAddress& address : config.server.listen) {
+    if (std::string err = listen_on(address, false); !err.empty()) return err;
+  }
+  for (const SocketAddress& address : config.socks5.listen) {
+    if (std::string err = listen_on(address, true); !err.empty()) return err;
   }
   return {};
 }
@@ -27,22 +91,78 @@ std::string EgressServer::start() {
 void EgressServer::stop() {
   listeners_.clear();
   tunnels_.clear();
+  socks5_sessions_.clear();
 }
 
-void EgressServer::on_accept(std::unique_ptr<TcpConnection> connection) {
-  ServerContext context{loop_, tls_.get(), config_, tenants_, policy_};
+void EgressServer::reload() {
+  MX_LOG(Info, kLog) << "reloading " << config_path_.string();
+  auto loaded = load_server_config(config_path_);
+  std::vector<std::string> errors = loaded.errors;
+  if (loaded.ok()) {
+    auto more = check_server_environment(*loaded.config, config_path_.string());
+    errors.insert(errors.end(), more.begin(), more.end());
+  }
+  SslCtxPtr tls;
+  if (errors.empty()) {
+    std::string err;
+    tls = make_server_tls_context(loaded.config->server.cert_file, loaded.config->server.key_file, err);
+    if (!tls) errors.push_back(config_path_.string() + ": server.cert/server.key: " + err);
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) MX_LOG(Error, kLog) << e;
+    MX_LOG(Error, kLog) << "reload refused: still running on the previous configuration";
+    return;
+  }
+  const ServerConfig& old = snapshot_->config();
+  if (old.server.listen != loaded.config->server.listen ||
+      old.socks5.listen != loaded.config->socks5.listen) {
+    MX_LOG(Warn, kLog) << "listen addresses changed: they apply after a restart";
+  }
+  tls_ = std::move(tls);
+  apply(std::move(*loaded.config));
+  for (auto& [raw, tunnel] : tunnels_) tunnel->on_reload();
+  for (auto& [raw, session] : socks5_sessions_) session->on_reload();
+  MX_LOG(Info, kLog) << "reloaded: " << snapshot_->config().tenants.size() << " tenants";
+}
+
+template <typename Map, typename Key>
+void EgressServer::forget_later(Map& map, Key key) {
+  // Destroyed on the next loop turn, once the callback that ended it unwound.
+  loop_.defer([&map, key, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.expired()) map.erase(key);
+  });
+}
+
+void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
+  EgressContext context{loop_, usage_, trail_};
   auto tunnel = std::make_unique<ServerTunnel>(
-      context, std::move(connection), [this](ServerTunnel* t) { on_tunnel_finished(t); });
+      context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
+      [this](ServerTunnel* t) { forget_later(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   raw->start();
 }
 
-void EgressServer::on_tunnel_finished(ServerTunnel* tunnel) {
-  // Destroyed on the next loop turn, once the callback that ended it unwound.
-  loop_.defer([this, tunnel, alive = std::weak_ptr<bool>(alive_)] {
-    if (!alive.expired()) tunnels_.erase(tunnel);
-  });
+void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
+  // Only addresses some user may connect from get to speak SOCKS5 at all.
+  auto peer = connection->peer_address();
+  bool known = false;
+  for (const auto& user : snapshot_->config().socks5.users) {
+    if (peer && address_in(user.from, *peer)) known = true;
+  }
+  if (!known || !socks5_passwords_) {
+    MX_LOG(Warn, "socks5") << "refused connection from " << (peer ? peer->to_string() : "?")
+                           << ": not in any user's `from`";
+    connection->close();
+    return;
+  }
+  EgressContext context{loop_, usage_, trail_};
+  auto session = std::make_unique<ServerSocks5Session>(
+      context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
+      [this](ServerSocks5Session* s) { forget_later(socks5_sessions_, s); });
+  ServerSocks5Session* raw = session.get();
+  socks5_sessions_.emplace(raw, std::move(session));
+  raw->start();
 }
 
 }  // namespace mx

@@ -56,6 +56,11 @@ int run_server(const mx::CommandLine& cl) {
     return 1;
   }
   mx::ServerConfig config = std::move(*loaded.config);
+  if (auto errors = mx::check_server_environment(config, cl.config_path); !errors.empty()) {
+    for (const auto& e : errors) std::cerr << e << "\n";
+    std::cerr << "mxegress-server: refusing to start with an invalid configuration\n";
+    return 1;
+  }
   std::string err;
   mx::SslCtxPtr tls = mx::make_server_tls_context(config.server.cert_file, config.server.key_file, err);
   if (!tls) {
@@ -67,13 +72,12 @@ int run_server(const mx::CommandLine& cl) {
               << " tenants)\n";
     return 0;
   }
-  mx::set_log_level(config.server.log_level);
   std::signal(SIGPIPE, SIG_IGN);
 
   mx::Loop loop;
   int exit_code = 0;
   {
-    mx::EgressServer server(loop, std::move(config), std::move(tls));
+    mx::EgressServer server(loop, cl.config_path, std::move(config), std::move(tls));
     if (std::string start_err = server.start(); !start_err.empty()) {
       MX_LOG(Error, "server") << start_err;
       return 1;
@@ -85,6 +89,7 @@ int run_server(const mx::CommandLine& cl) {
     };
     mx::SignalWatch term(loop, SIGTERM, shut_down);
     mx::SignalWatch interrupt(loop, SIGINT, shut_down);
+    mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(); });
     MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION << " running";
     loop.run();
   }

@@ -6,30 +6,41 @@
 namespace mx {
 namespace {
 constexpr const char* kLog = "tunnel";
+
+bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddress>& peer) {
+  if (cidrs.empty()) return true;
+  if (!peer) return false;
+  for (const Cidr& cidr : cidrs) {
+    if (cidr.contains(*peer)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-ServerTunnel::ServerTunnel(ServerContext context, std::unique_ptr<TcpConnection> connection,
-                           FinishedCallback finished)
-    : ctx_(context), finished_(std::move(finished)), timer_(context.loop) {
-  auto peer = connection->peer_address();
-  peer_ = peer ? peer->to_string() : "?";
-  tunnel_ = std::make_unique<Tunnel>(ctx_.loop, std::move(connection), ctx_.tls,
-                                     TlsEngine::Role::Server);
+ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
+                           std::unique_ptr<TcpConnection> connection, FinishedCallback finished)
+    : ctx_(context),
+      snapshots_(std::move(snapshots)),
+      finished_(std::move(finished)),
+      timer_(context.loop) {
+  peer_address_ = connection->peer_address();
+  peer_ = peer_address_ ? peer_address_->to_string() : "?";
+  tunnel_ = std::make_unique<Tunnel>(ctx_.loop, std::move(connection), tls, TlsEngine::Role::Server);
   tunnel_->set_handler(this);
 }
 
 ServerTunnel::~ServerTunnel() {
-  pump_.reset();
-  dialer_.reset();
+  session_.reset();
   tunnel_->set_handler(nullptr);
 }
 
 void ServerTunnel::start() {
   MX_LOG(Debug, kLog) << "accepted peer=" << peer_;
   tunnel_->start();
-  timer_.start(ctx_.config.server.handshake_timeout, [this] {
-    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_
-                       << " reason=" << log_field("no TLS handshake and AUTH within the handshake timeout");
+  timer_.start(snapshots_()->config().server.handshake_timeout, [this] {
+    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason="
+                       << log_field("no TLS handshake and AUTH within the handshake timeout");
     close("handshake timeout");
   });
 }
@@ -75,6 +86,18 @@ void ServerTunnel::refuse_auth(frame::AuthStatus status, const std::string& deta
   close("auth failed");
 }
 
+std::optional<std::string> ServerTunnel::key_refusal(const ServerSnapshot& snapshot,
+                                                     const ServerConfig::Tenant** tenant) const {
+  *tenant = snapshot.tenant_for_key(key_);
+  if (*tenant == nullptr) return "unknown key " + key_text_;
+  if (!(*tenant)->enabled) return "tenant " + (*tenant)->name + " is disabled";
+  if (!allowed_from((*tenant)->tunnel_from, peer_address_)) {
+    return "tenant " + (*tenant)->name + " may not open tunnels from " +
+           (peer_address_ ? peer_address_->ip_string() : "?");
+  }
+  return std::nullopt;
+}
+
 void ServerTunnel::authenticate(const frame::Frame& f) {
   auto auth = frame::parse_auth(f.payload);
   if (!auth) return refuse_auth(frame::AuthStatus::Malformed, "malformed AUTH frame");
@@ -82,15 +105,19 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
     return refuse_auth(frame::AuthStatus::UnsupportedVersion,
                        "protocol version " + std::to_string(auth->version) + " not supported");
   }
-  auto tenant = ctx_.tenants.find(auth->public_key);
-  if (!tenant) {
-    return refuse_auth(frame::AuthStatus::UnknownKey, "unknown key " + encode_key(auth->public_key));
-  }
+  key_ = auth->public_key;
+  key_text_ = encode_key(key_);
+  std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
+  const ServerConfig::Tenant* tenant = snapshot->tenant_for_key(key_);
+  if (tenant == nullptr) return refuse_auth(frame::AuthStatus::UnknownKey, "unknown key " + key_text_);
   std::array<uint8_t, 32> exporter{};
   if (!tunnel_->tls().export_keying_material(exporter, kAuthExporterLabel) ||
       !verify_auth(auth->public_key, exporter, auth->signature)) {
     return refuse_auth(frame::AuthStatus::BadSignature,
                        "bad signature for the key of tenant " + tenant->name);
+  }
+  if (auto refused = key_refusal(*snapshot, &tenant)) {
+    return refuse_auth(frame::AuthStatus::NotAllowed, *refused);
   }
   tenant_ = tenant->name;
   MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_;
@@ -104,31 +131,7 @@ void ServerTunnel::enter_idle() {
   state_ = State::Idle;
   // An idle tunnel is kept for the client's pool as long as a relayed
   // connection may stay idle.
-  timer_.start(ctx_.config.server.idle_timeout, [this] { close("idle tunnel timeout"); });
-}
-
-void ServerTunnel::start_session(const frame::Frame& f) {
-  timer_.stop();
-  bool bad_address_type = false;
-  auto target = frame::parse_connect(f.payload, bad_address_type);
-  if (!target) {
-    if (bad_address_type) {
-      MX_LOG(Warn, kLog) << "refused tenant=" << tenant_ << " peer=" << peer_
-                         << " reason=" << log_field("address type not supported");
-      send_reply(socks5::Reply::AddressTypeNotSupported, Target{});
-      enter_idle();
-      return;
-    }
-    close("protocol error: malformed CONNECT");
-    return;
-  }
-  state_ = State::Dialing;
-  target_ = *target;
-  session_start_ = std::chrono::steady_clock::now();
-  ++sessions_;
-  dialer_ = std::make_unique<Dialer>(ctx_.loop, ctx_.policy, ctx_.config.server.connect_timeout,
-                                     "tenant=" + tenant_);
-  dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
+  timer_.start(snapshots_()->config().server.idle_timeout, [this] { close("idle tunnel timeout"); });
 }
 
 void ServerTunnel::send_reply(socks5::Reply reply, const Target& bound) {
@@ -137,48 +140,52 @@ void ServerTunnel::send_reply(socks5::Reply reply, const Target& bound) {
   tunnel_->send(out);
 }
 
-void ServerTunnel::on_dialed(DialResult result) {
-  ctx_.loop.defer([dead = std::shared_ptr<Dialer>(std::move(dialer_))] {});
-  dial_ = std::move(result);
-  upstream_ = std::move(dial_.connection);
-  const Target bound = dial_.source ? dial_.source->to_target() : Target{};
-  send_reply(dial_.reply, bound);
-  if (dial_.reply != socks5::Reply::Succeeded) {
-    const bool refused = dial_.reply == socks5::Reply::NotAllowed;
-    MX_LOG(Info, kLog) << (refused ? "refused" : "failed") << " tenant=" << tenant_
-                       << " target=" << target_.to_string()
-                       << " reply=" << static_cast<int>(dial_.reply) << " reason=" << log_field(dial_.detail);
-    log_session_end(socks5::reply_name(dial_.reply), 0, 0);
+void ServerTunnel::start_session(const frame::Frame& f) {
+  timer_.stop();
+  bool bad_address_type = false;
+  auto target = frame::parse_connect(f.payload, bad_address_type);
+  if (!target) {
+    if (!bad_address_type) return close("protocol error: malformed CONNECT");
+    MX_LOG(Warn, kLog) << "refused tenant=" << tenant_ << " peer=" << peer_
+                       << " reason=" << log_field("address type not supported");
+    send_reply(socks5::Reply::AddressTypeNotSupported, Target{});
     enter_idle();
     return;
   }
-  state_ = State::Relaying;
-  upstream_->start_reading();
-  PumpOptions options;
-  options.idle_timeout = ctx_.config.server.idle_timeout;
-  pump_ = std::make_unique<Pump>(ctx_.loop, *tunnel_, *upstream_, options,
-                                 [this](const RelayOutcome& outcome) { on_relay_done(outcome); });
-  pump_->start();
+  // The rules in force now, not those of the AUTH: a reload may have
+  // changed the tenant since.
+  std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
+  const ServerConfig::Tenant* tenant = nullptr;
+  if (auto refused = key_refusal(*snapshot, &tenant)) {
+    MX_LOG(Warn, kLog) << "refused peer=" << peer_ << " target=" << target->to_string()
+                       << " reason=" << log_field(*refused);
+    send_reply(socks5::Reply::NotAllowed, Target{});
+    close(*refused);
+    return;
+  }
+  tenant_ = tenant->name;
+  state_ = State::InSession;
+  session_ = std::make_unique<EgressSession>(
+      ctx_, snapshot, *tenant, EgressOrigin{"tunnel", peer_, key_text_}, *target, *tunnel_,
+      [this](socks5::Reply reply, const Target& bound) { on_reply(reply, bound); },
+      [this](const RelayOutcome& outcome) { on_session_done(outcome); });
+  session_->start();
 }
 
-void ServerTunnel::log_session_end(const std::string& end, uint64_t up, uint64_t down) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - session_start_)
-                      .count();
-  MX_LOG(Info, "session") << "tenant=" << tenant_ << " peer=" << peer_
-                          << " target=" << target_.to_string() << " connected="
-                          << (dial_.connected ? dial_.connected->to_string() : "-")
-                          << " source=" << (dial_.source ? dial_.source->to_string() : "-")
-                          << " reply=" << static_cast<int>(dial_.reply) << " bytes_up=" << up
-                          << " bytes_down=" << down << " duration_ms=" << ms
-                          << " end=" << log_field(end);
+void ServerTunnel::on_reply(socks5::Reply reply, const Target& bound) {
+  send_reply(reply, bound);
+  if (reply == socks5::Reply::Succeeded) return;
+  // A failed CONNECT leaves the tunnel clean: it serves the next one.
+  end_session();
+  if (state_ != State::Closed) enter_idle();
 }
 
-void ServerTunnel::on_relay_done(const RelayOutcome& outcome) {
-  // a = tunnel (the client's bytes), b = upstream (the destination's bytes)
-  log_session_end(outcome.end, outcome.bytes_a_to_b, outcome.bytes_b_to_a);
-  ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_)),
-                   upstream = std::shared_ptr<TcpConnection>(std::move(upstream_))] {});
+void ServerTunnel::end_session() {
+  ctx_.loop.defer([dead = std::shared_ptr<EgressSession>(std::move(session_))] {});
+  if (retire_after_session_) close("key or tenant no longer allowed");
+}
+
+void ServerTunnel::on_session_done(const RelayOutcome& outcome) {
   // FIN went both ways: whatever happened to the destination socket after
   // that (a late reset after QUIT is common) cannot reach the client, and
   // the tunnel is clean. END tells the client it may reuse it.
@@ -187,14 +194,36 @@ void ServerTunnel::on_relay_done(const RelayOutcome& outcome) {
     Bytes end;
     frame::encode_frame(end, frame::Type::End, as_bytes(outcome.clean ? "closed" : outcome.end));
     tunnel_->send(end);
-    enter_idle();
+    end_session();
+    if (state_ != State::Closed) enter_idle();
     return;
   }
+  end_session();
   close(outcome.end);
 }
 
+void ServerTunnel::on_reload() {
+  if (state_ != State::Idle && state_ != State::InSession) return;
+  const ServerConfig::Tenant* tenant = nullptr;
+  auto refused = key_refusal(*snapshots_(), &tenant);
+  if (!refused) return;
+  if (state_ == State::Idle) {
+    MX_LOG(Info, kLog) << "closing idle tunnel peer=" << peer_ << " reason=" << log_field(*refused);
+    close(*refused);
+    return;
+  }
+  if (tenant != nullptr && !tenant->enabled) {
+    MX_LOG(Info, kLog) << "cutting session peer=" << peer_ << " reason=" << log_field(*refused);
+    session_->cut(*refused);
+    return;
+  }
+  // The key was removed or moved: the live session goes on, the tunnel then closes.
+  retire_after_session_ = true;
+}
+
 void ServerTunnel::on_tunnel_closed(const std::string& why) {
-  MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_ << " reason=" << log_field(why);
+  MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_
+                      << " reason=" << log_field(why);
   close(why);
 }
 
@@ -205,6 +234,7 @@ void ServerTunnel::close(const std::string& why) {
   }
   state_ = State::Closed;
   timer_.stop();
+  if (session_) session_->cut(why);
   tunnel_->close();
   finished_(this);
 }

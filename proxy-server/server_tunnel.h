@@ -1,71 +1,66 @@
-// The server's side of one tunnel: TLS handshake, AUTH, then any number of
-// sessions (CONNECT → dial → reply → relay) one after the other.
+// The server's side of one tunnel: TLS handshake, AUTH (key → tenant, then
+// the tenant's `enabled` and `tunnel_from`), then any number of sessions
+// (CONNECT → EgressSession → END) one after the other.
 #pragma once
 
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "dialer.h"
-#include "mxegress/config/server_config.h"
+#include "egress_session.h"
 #include "mxegress/loop/timer.h"
-#include "mxegress/relay/pump.h"
 #include "mxegress/relay/tunnel.h"
-#include "tenant_directory.h"
+#include "server_snapshot.h"
 
 namespace mx {
-
-struct ServerContext {
-  Loop& loop;
-  SSL_CTX* tls;
-  const ServerConfig& config;
-  const TenantDirectory& tenants;
-  const DestinationPolicy& policy;
-};
 
 class ServerTunnel final : private TunnelHandler {
  public:
   using FinishedCallback = std::function<void(ServerTunnel*)>;
+  using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
 
-  ServerTunnel(ServerContext context, std::unique_ptr<TcpConnection> connection,
-               FinishedCallback finished);
+  ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
+               std::unique_ptr<TcpConnection> connection, FinishedCallback finished);
   ~ServerTunnel() override;
 
   void start();
+  // A new configuration is in force: a tunnel whose key or tenant is no
+  // longer allowed closes when idle; a disabled tenant's session is cut.
+  void on_reload();
 
  private:
-  enum class State { Handshake, Authenticating, Idle, Dialing, Relaying, Closed };
+  enum class State { Handshake, Authenticating, Idle, InSession, Closed };
 
   void on_tunnel_ready() override;
   void on_tunnel_frame(const frame::Frame& f) override;
   void on_tunnel_closed(const std::string& why) override;
 
   void authenticate(const frame::Frame& f);
+  // Why this tunnel's key may not be used now (nullopt: it may).
+  std::optional<std::string> key_refusal(const ServerSnapshot& snapshot,
+                                         const ServerConfig::Tenant** tenant) const;
   void refuse_auth(frame::AuthStatus status, const std::string& detail);
   void start_session(const frame::Frame& f);
-  void on_dialed(DialResult result);
-  void on_relay_done(const RelayOutcome& outcome);
+  void on_reply(socks5::Reply reply, const Target& bound);
+  void on_session_done(const RelayOutcome& outcome);
   void send_reply(socks5::Reply reply, const Target& bound);
-  void log_session_end(const std::string& end, uint64_t up, uint64_t down);
-  void close(const std::string& why);
+  void end_session();
   void enter_idle();
+  void close(const std::string& why);
 
-  ServerContext ctx_;
+  EgressContext ctx_;
+  SnapshotSource snapshots_;
   std::string peer_;
+  std::optional<SocketAddress> peer_address_;
   std::unique_ptr<Tunnel> tunnel_;
   FinishedCallback finished_;
   State state_ = State::Handshake;
   Timer timer_;  // handshake deadline, then idle-tunnel deadline
+  Key32 key_{};
+  std::string key_text_;
   std::string tenant_;
-  // The current session
-  std::unique_ptr<Dialer> dialer_;
-  std::unique_ptr<TcpConnection> upstream_;
-  std::unique_ptr<Pump> pump_;
-  Target target_;
-  DialResult dial_;
-  std::chrono::steady_clock::time_point session_start_;
-  uint64_t sessions_ = 0;
+  bool retire_after_session_ = false;
+  std::unique_ptr<EgressSession> session_;
 };
 
 }  // namespace mx

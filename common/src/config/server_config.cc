@@ -1,15 +1,19 @@
 #include "mxegress/config/server_config.h"
 
 #include <map>
+#include <set>
 
 #include "mxegress/config/config_file.h"
 #include "mxegress/config/decoders.h"
+#include "mxegress/config/server_decoders.h"
 #include "mxegress/config/toml_reader.h"
 
 namespace mx {
 namespace {
 
 using Tenant = ServerConfig::Tenant;
+using Socks5User = ServerConfig::Socks5User;
+using SourceSelection = ServerConfig::SourceSelection;
 
 bool is_tenant_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -30,6 +34,26 @@ std::optional<std::string> tenant_name(const toml::node& node, std::string& why)
   return name;
 }
 
+std::optional<SourceSelection> source_selection(const toml::node& node, std::string& why) {
+  auto text = decode::string(node, why);
+  if (!text) return std::nullopt;
+  if (*text == "round-robin") return SourceSelection::RoundRobin;
+  if (*text == "least-used") return SourceSelection::LeastUsed;
+  why = R"(expected "round-robin" or "least-used", got )" + quote(*text);
+  return std::nullopt;
+}
+
+// Whether `key` holds a value `is(node)` is true of, found without reporting
+// anything (a later read of the key reports its problems).
+template <class Is>
+bool key_is(TableReader& table, std::string_view key, Is is) {
+  bool result = false;
+  table.optional(key, result, [&](const toml::node& node, std::string&) -> std::optional<bool> {
+    return is(node);
+  });
+  return result;
+}
+
 ServerConfig::Server read_server(TableReader& table, const std::filesystem::path& base_dir) {
   ServerConfig::Server server;
   if (table.required("listen", server.listen, decode::ip_port)) {
@@ -41,6 +65,7 @@ ServerConfig::Server read_server(TableReader& table, const std::filesystem::path
   table.optional("handshake_timeout", server.handshake_timeout, decode::duration);
   table.optional("connect_timeout", server.connect_timeout, decode::duration);
   table.optional("idle_timeout", server.idle_timeout, decode::duration);
+  table.optional("drain_timeout", server.drain_timeout, decode::duration);
   table.reject_unknown_keys();
   return server;
 }
@@ -54,12 +79,103 @@ ServerConfig::Policy read_policy(TableReader& table) {
   return policy;
 }
 
-Tenant read_tenant(TableReader& table) {
+// `defaults` is [policy]: each of ports, allow and deny the tenant leaves out
+// is taken from it.
+Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   Tenant tenant;
+  tenant.policy = defaults;
   table.required("name", tenant.name, tenant_name);
   table.required("keys", tenant.keys, decode::ed25519_public_key);
+  table.optional("enabled", tenant.enabled, decode::boolean);
+  if (table.optional("source", tenant.source, decode::ip_address)) {
+    reject_repeats(table, "source", tenant.source);
+  }
+  table.optional("source_selection", tenant.source_selection, source_selection);
+  table.optional("ports", tenant.policy.ports, decode::port);
+  table.optional("allow", tenant.policy.allow, decode::cidr);
+  table.optional("deny", tenant.policy.deny, decode::cidr);
+  table.optional("max_connections", tenant.limits.max_connections, decode::limit_count);
+  table.optional("connections_per_minute", tenant.limits.connections_per_minute,
+                 decode::limit_count);
+  table.optional("max_per_destination", tenant.limits.max_per_destination, decode::limit_count);
+  table.optional("bytes_per_day", tenant.limits.bytes_per_day, decode::byte_size);
+  table.optional("tunnel_from", tenant.tunnel_from, decode::cidr);
   table.reject_unknown_keys();
   return tenant;
+}
+
+ServerConfig::Trail read_trail(TableReader& table, const std::filesystem::path& base_dir) {
+  ServerConfig::Trail trail;
+  table.optional("file", trail.file, decode::file_path(base_dir));
+  table.optional("stdout", trail.to_stdout, decode::boolean);
+  table.reject_unknown_keys();
+  return trail;
+}
+
+constexpr std::string_view kWhyFrom =
+    R"(the password travels in clear, so pin this user to the addresses of the gateways that use it (e.g. from = ["10.0.0.0/24"]))";
+
+Socks5User read_socks5_user(TableReader& table, const std::set<std::string, std::less<>>& tenants) {
+  Socks5User user;
+  table.required("name", user.name, decode::socks5_user_name);
+  table.required("password_hash", user.password_hash, decode::argon2id_hash);
+  if (table.required("tenant", user.tenant, decode::string) && !tenants.contains(user.tenant)) {
+    table.error("tenant", "no [[tenant]] is named " + quote(user.tenant));
+  }
+  if (!table.has("from")) {
+    table.error("from", "required key is missing: " + std::string(kWhyFrom));
+  } else if (table.optional("from", user.from, decode::cidr) && user.from.empty()) {
+    table.error("from", "must list at least one CIDR: " + std::string(kWhyFrom));
+  }
+  table.reject_unknown_keys();
+  return user;
+}
+
+// [socks5] on the server: optional, but when present it must listen somewhere
+// and have users, since without users it would be an open proxy.
+ServerConfig::Socks5 read_socks5(TableReader& root, const ServerConfig& config) {
+  ServerConfig::Socks5 socks5;
+  if (!root.has("socks5")) return socks5;
+  const bool is_table =
+      key_is(root, "socks5", [](const toml::node& node) { return node.is_table(); });
+  TableReader table = root.table("socks5");  // reports a socks5 that is not a table
+  if (!is_table) return socks5;
+
+  if (table.required("listen", socks5.listen, decode::ip_port)) {
+    reject_repeats(table, "listen", socks5.listen);
+    for (size_t i = 0; i < socks5.listen.size(); ++i) {
+      for (size_t j = 0; j < config.server.listen.size(); ++j) {
+        if (socks5.listen[i].port() != 0 && socks5.listen[i] == config.server.listen[j]) {
+          table.error("listen", i, "is also server.listen[" + std::to_string(j) + "]");
+          break;
+        }
+      }
+    }
+  }
+
+  std::set<std::string, std::less<>> tenants;
+  for (const Tenant& tenant : config.tenants) tenants.insert(tenant.name);
+  std::map<std::string, std::string> path_by_name;
+  for (TableReader& user_table : table.optional_tables("user")) {
+    Socks5User user = read_socks5_user(user_table, tenants);
+    if (!user.name.empty()) {
+      const auto [earlier, inserted] = path_by_name.emplace(user.name, user_table.path());
+      if (!inserted) {
+        user_table.error("name", quote(user.name) + " is already used by " + earlier->second);
+      }
+    }
+    socks5.users.push_back(std::move(user));
+  }
+  const bool user_is_empty_list = key_is(table, "user", [](const toml::node& node) {
+    return node.is_array() && node.as_array()->empty();
+  });
+  if (!table.has("user") || user_is_empty_list) {
+    table.error("user",
+                "at least one [[socks5.user]] section is required: a SOCKS5 listener on the "
+                "server without users would be an open proxy (remove [socks5] for no listener)");
+  }
+  table.reject_unknown_keys();
+  return socks5;
 }
 
 // Tenant names are unique, and a key belongs to one tenant only: the key is
@@ -93,10 +209,13 @@ ServerConfig read_server_config(TableReader& root, const std::filesystem::path& 
   config.policy = read_policy(policy);
   TenantUniqueness uniqueness;
   for (TableReader& table : root.required_tables("tenant")) {
-    Tenant tenant = read_tenant(table);
+    Tenant tenant = read_tenant(table, config.policy);
     uniqueness.check(table, tenant);
     config.tenants.push_back(std::move(tenant));
   }
+  TableReader trail = root.table("trail");
+  config.trail = read_trail(trail, base_dir);
+  config.socks5 = read_socks5(root, config);
   return config;
 }
 

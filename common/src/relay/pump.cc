@@ -28,11 +28,14 @@ void Pump::start() {
 }
 
 void Pump::arm_idle_timer() {
-  idle_timer_.start(options_.idle_timeout, [this] {
-    streams_[0]->abort();
-    streams_[1]->abort();
-    finish(false, "idle timeout");
-  });
+  idle_timer_.start(options_.idle_timeout, [this] { abort("idle timeout"); });
+}
+
+void Pump::abort(const std::string& why) {
+  if (finished_) return;
+  streams_[0]->abort();
+  streams_[1]->abort();
+  finish(false, why);
 }
 
 void Pump::on_data(int from, ByteView data) {

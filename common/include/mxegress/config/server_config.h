@@ -27,9 +27,12 @@ struct ServerConfig {
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+    // On SIGTERM, how long to wait for live sessions before closing them.
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
   };
 
-  // [policy]: applies to every tenant. Build the destination check with
+  // [policy]: the defaults for every tenant; Tenant::policy holds what applies
+  // to each one. Build the destination check with
   // DestinationFilter(policy.deny, policy.allow).
   struct Policy {
     std::vector<uint16_t> ports = {25};  // destination ports allowed
@@ -37,15 +40,66 @@ struct ServerConfig {
     std::vector<Cidr> deny;              // always denied, whatever `allow` says
   };
 
+  // How a tenant with several source addresses of one family picks one.
+  enum class SourceSelection {
+    RoundRobin,  // "round-robin": each in turn
+    LeastUsed,   // "least-used": the one with the fewest live connections
+  };
+
+  // The limits of one tenant; 0 means unlimited for each.
+  struct Limits {
+    uint32_t max_connections = 0;         // concurrent connections of the tenant
+    uint32_t connections_per_minute = 0;  // token bucket, burst = this value
+    uint32_t max_per_destination = 0;     // concurrent connections to one destination IP
+    uint64_t bytes_per_day = 0;           // both directions, per UTC day
+  };
+
   // [[tenant]]
   struct Tenant {
     std::string name;         // unique, [A-Za-z0-9._-]{1,64}
     std::vector<Key32> keys;  // Ed25519 public keys; each belongs to one tenant only
+    bool enabled = true;      // false: every connection of the tenant is refused
+    // IP literals with port 0, no duplicates, none unspecified, IPv4-mapped
+    // ones stored as IPv4; empty = the kernel picks. Whether they exist on
+    // this host is for the server to check, not the parser.
+    std::vector<SocketAddress> source;
+    SourceSelection source_selection = SourceSelection::RoundRobin;
+    // EFFECTIVE destination rules: each of ports, allow and deny is the
+    // tenant's own when its [[tenant]] sets it, else [policy]'s.
+    Policy policy;
+    Limits limits;
+    std::vector<Cidr> tunnel_from;  // empty = any address may open tunnels for this tenant
+  };
+
+  // [trail]: one JSON line per finished or refused connection.
+  struct Trail {
+    std::filesystem::path file;  // empty = no file
+    // `stdout` in the file. Not `stdout` here: the C and C++ standards make
+    // that a macro, and some C libraries (musl) define it as `(stdout)`, which
+    // breaks `trail.stdout`.
+    bool to_stdout = false;
+  };
+
+  // [[socks5.user]]: an RFC 1929 user of the server's own SOCKS5 listener.
+  struct Socks5User {
+    std::string name;           // 1 to 255 bytes, unique
+    std::string password_hash;  // "$argon2id$..."
+    std::string tenant;         // the name of a tenant of this file
+    std::vector<Cidr> from;     // never empty: the addresses this user may come from
+  };
+
+  // [socks5]: optional; absent = no listener. When present, `listen` and
+  // `users` are both non-empty.
+  struct Socks5 {
+    std::vector<SocketAddress> listen;
+    std::vector<Socks5User> users;
   };
 
   Server server;
   Policy policy;
   std::vector<Tenant> tenants;
+  Trail trail;
+  Socks5 socks5;
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.

@@ -40,6 +40,8 @@ class Pump {
   Pump& operator=(const Pump&) = delete;
 
   void start();
+  // Ends the relay now: both streams are aborted (reset), done reports `why`.
+  void abort(const std::string& why);
   bool finished() const { return finished_; }
   const RelayOutcome& outcome() const { return outcome_; }
 

@@ -1,0 +1,128 @@
+#include "egress_session.h"
+
+#include "mxegress/util/log.h"
+
+namespace mx {
+namespace {
+constexpr const char* kLog = "session";
+}
+
+EgressSession::EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
+                             const ServerConfig::Tenant& tenant, EgressOrigin origin, Target target,
+                             Stream& downstream, ReplyCallback on_reply, DoneCallback on_done)
+    : ctx_(context),
+      snapshot_(std::move(snapshot)),
+      tenant_(tenant),
+      origin_(std::move(origin)),
+      target_(std::move(target)),
+      downstream_(downstream),
+      on_reply_(std::move(on_reply)),
+      on_done_(std::move(on_done)) {}
+
+EgressSession::~EgressSession() {
+  pump_.reset();
+  dialer_.reset();
+}
+
+void EgressSession::start(Bytes early_data) {
+  early_data_ = std::move(early_data);
+  started_wall_ = std::chrono::system_clock::now();
+  started_ = std::chrono::steady_clock::now();
+  std::shared_ptr<TenantUsage> usage = ctx_.usage.for_tenant(tenant_.name);
+  if (!tenant_.enabled) {
+    refuse(socks5::Reply::NotAllowed, "tenant is disabled");
+    return;
+  }
+  if (auto refused = usage->admit(tenant_.limits, started_, started_wall_)) {
+    refuse(socks5::Reply::NotAllowed, *refused);
+    return;
+  }
+  lease_ = std::make_unique<UsageLease>(std::move(usage));
+  DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_};
+  dialer_ = std::make_unique<Dialer>(ctx_.loop, rules, snapshot_->config().server.connect_timeout,
+                                     "tenant=" + tenant_.name);
+  dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
+}
+
+void EgressSession::refuse(socks5::Reply reply, const std::string& why) {
+  MX_LOG(Info, kLog) << "refused tenant=" << tenant_.name << " via=" << origin_.via
+                     << " peer=" << origin_.peer << " target=" << target_.to_string()
+                     << " reply=" << static_cast<int>(reply) << " reason=" << log_field(why);
+  write_trail(static_cast<int>(reply), 0, 0, why);
+  auto on_reply = std::move(on_reply_);
+  on_reply(reply, Target{});
+}
+
+void EgressSession::on_dialed(DialResult result) {
+  ctx_.loop.defer([dead = std::shared_ptr<Dialer>(std::move(dialer_))] {});
+  dial_ = std::move(result);
+  if (dial_.reply != socks5::Reply::Succeeded) {
+    if (dial_.reply == socks5::Reply::NotAllowed) {
+      refuse(dial_.reply, dial_.detail);
+      return;
+    }
+    MX_LOG(Info, kLog) << "failed tenant=" << tenant_.name << " via=" << origin_.via
+                       << " target=" << target_.to_string()
+                       << " reply=" << static_cast<int>(dial_.reply)
+                       << " reason=" << log_field(dial_.detail);
+    write_trail(static_cast<int>(dial_.reply), 0, 0, dial_.detail);
+    auto on_reply = std::move(on_reply_);
+    on_reply(dial_.reply, Target{});
+    return;
+  }
+  upstream_ = std::move(dial_.connection);
+  const Target bound = dial_.source ? dial_.source->to_target() : Target{};
+  auto on_reply = std::move(on_reply_);
+  on_reply(socks5::Reply::Succeeded, bound);
+  if (!early_data_.empty()) {
+    upstream_->write(std::move(early_data_));
+  }
+  upstream_->start_reading();
+  PumpOptions options;
+  options.idle_timeout = snapshot_->config().server.idle_timeout;
+  pump_ = std::make_unique<Pump>(ctx_.loop, downstream_, *upstream_, options,
+                                 [this](const RelayOutcome& outcome) { on_relay_done(outcome); });
+  pump_->start();
+}
+
+void EgressSession::cut(const std::string& why) {
+  if (pump_ && !pump_->finished()) pump_->abort(why);
+}
+
+void EgressSession::on_relay_done(const RelayOutcome& outcome) {
+  // a = downstream (the client's bytes), b = upstream (the destination's)
+  lease_->usage().add_bytes(outcome.bytes_a_to_b + outcome.bytes_b_to_a, std::chrono::system_clock::now());
+  write_trail(0, outcome.bytes_a_to_b, outcome.bytes_b_to_a, outcome.end);
+  ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_)),
+                   upstream = std::shared_ptr<TcpConnection>(std::move(upstream_))] {});
+  auto on_done = std::move(on_done_);
+  on_done(outcome);
+}
+
+void EgressSession::write_trail(int reply, uint64_t up, uint64_t down, const std::string& end) {
+  TrailRecord record;
+  record.time = started_wall_;
+  record.tenant = tenant_.name;
+  record.via = origin_.via;
+  record.peer = origin_.peer;
+  record.credential = origin_.credential;
+  record.target = target_.to_string();
+  if (dial_.connected) record.connected = dial_.connected->to_string();
+  if (dial_.source) record.source = dial_.source->to_string();
+  record.reply = reply;
+  record.bytes_up = up;
+  record.bytes_down = down;
+  record.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count();
+  record.end = end;
+  MX_LOG(Info, kLog) << "tenant=" << tenant_.name << " via=" << origin_.via
+                     << " peer=" << origin_.peer << " target=" << record.target
+                     << " connected=" << record.connected.value_or("-")
+                     << " source=" << record.source.value_or("-") << " reply=" << reply
+                     << " bytes_up=" << up << " bytes_down=" << down
+                     << " duration_ms=" << record.duration_ms << " end=" << log_field(end);
+  ctx_.trail.write(record);
+}
+
+}  // namespace mx

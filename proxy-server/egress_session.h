@@ -1,0 +1,77 @@
+// One connection the server makes for a tenant, whoever asked for it (a
+// tunnel's CONNECT or the server's own SOCKS5 listener): the tenant's
+// limits, the dial, the reply, the relay, the bytes counted, and the trail
+// line at the end. The asking side supplies the downstream stream and how
+// to send the reply.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dialer.h"
+#include "mxegress/relay/pump.h"
+#include "server_snapshot.h"
+#include "tenant_usage.h"
+#include "trail.h"
+
+namespace mx {
+
+struct EgressContext {
+  Loop& loop;
+  UsageRegistry& usage;
+  TrailWriter& trail;
+};
+
+struct EgressOrigin {
+  std::string via;         // "tunnel" or "socks5"
+  std::string peer;        // ip:port the request came from
+  std::string credential;  // the tunnel's public key, or the SOCKS5 user
+};
+
+class EgressSession {
+ public:
+  // Called once. Any code but Succeeded ends the session (no relay follows).
+  using ReplyCallback = std::function<void(socks5::Reply reply, const Target& bound)>;
+  // Called once after a successful reply, when the relay has ended.
+  using DoneCallback = std::function<void(const RelayOutcome& outcome)>;
+
+  EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
+                const ServerConfig::Tenant& tenant, EgressOrigin origin, Target target,
+                Stream& downstream, ReplyCallback on_reply, DoneCallback on_done);
+  ~EgressSession();
+  EgressSession(const EgressSession&) = delete;
+  EgressSession& operator=(const EgressSession&) = delete;
+
+  // `early_data`: bytes the client sent before the reply, written first.
+  void start(Bytes early_data = {});
+  // Ends a running relay with resets (the tenant was disabled).
+  void cut(const std::string& why);
+  const std::string& tenant_name() const { return tenant_.name; }
+
+ private:
+  void refuse(socks5::Reply reply, const std::string& why);
+  void on_dialed(DialResult result);
+  void on_relay_done(const RelayOutcome& outcome);
+  void write_trail(int reply, uint64_t up, uint64_t down, const std::string& end);
+
+  EgressContext ctx_;
+  std::shared_ptr<const ServerSnapshot> snapshot_;  // keeps tenant_ alive
+  const ServerConfig::Tenant& tenant_;
+  EgressOrigin origin_;
+  Target target_;
+  Stream& downstream_;
+  ReplyCallback on_reply_;
+  DoneCallback on_done_;
+  Bytes early_data_;
+  WallTime started_wall_;
+  SteadyTime started_;
+  std::unique_ptr<UsageLease> lease_;
+  std::unique_ptr<Dialer> dialer_;
+  DialResult dial_;
+  std::unique_ptr<TcpConnection> upstream_;
+  std::unique_ptr<Pump> pump_;
+};
+
+}  // namespace mx

@@ -1,0 +1,94 @@
+#include "server_socks5_session.h"
+
+#include "mxegress/util/log.h"
+
+namespace mx {
+
+bool address_in(const std::vector<Cidr>& cidrs, const SocketAddress& peer) {
+  for (const Cidr& cidr : cidrs) {
+    if (cidr.contains(peer)) return true;
+  }
+  return false;
+}
+
+ServerSocks5Session::ServerSocks5Session(EgressContext context, SnapshotSource snapshots,
+                                         std::shared_ptr<PasswordCache> passwords,
+                                         std::unique_ptr<TcpConnection> client,
+                                         FinishedCallback finished)
+    : ctx_(context),
+      snapshots_(std::move(snapshots)),
+      passwords_(std::move(passwords)),
+      client_(std::move(client)),
+      finished_(std::move(finished)) {
+  peer_address_ = client_->peer_address();
+  peer_ = peer_address_ ? peer_address_->to_string() : "?";
+}
+
+ServerSocks5Session::~ServerSocks5Session() {
+  session_.reset();
+  handshake_.reset();
+}
+
+void ServerSocks5Session::start() {
+  handshake_ = std::make_unique<Socks5Handshake>(
+      ctx_.loop, *client_, passwords_.get(), snapshots_()->config().server.handshake_timeout,
+      "peer=" + peer_ + " ", [this](Socks5Handshake::Request r) { on_request(std::move(r)); },
+      [this](const std::string& why) { finish(why); });
+  handshake_->start();
+}
+
+void ServerSocks5Session::on_request(Socks5Handshake::Request request) {
+  std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
+  const ServerConfig::Socks5User* user = snapshot->socks5_user(request.user);
+  const ServerConfig::Tenant* tenant = user ? snapshot->tenant(user->tenant) : nullptr;
+  if (tenant == nullptr || !peer_address_ || !address_in(user->from, *peer_address_)) {
+    const std::string why = tenant == nullptr
+                                ? "user " + request.user + " no longer exists"
+                                : "user " + request.user + " may not connect from " +
+                                      (peer_address_ ? peer_address_->ip_string() : "?");
+    MX_LOG(Warn, "socks5") << "refused peer=" << peer_ << " target=" << request.target.to_string()
+                           << " reason=" << log_field(why);
+    if (tenant != nullptr) {
+      TrailRecord record;
+      record.time = std::chrono::system_clock::now();
+      record.tenant = tenant->name;
+      record.via = "socks5";
+      record.peer = peer_;
+      record.credential = request.user;
+      record.target = request.target.to_string();
+      record.reply = static_cast<int>(socks5::Reply::NotAllowed);
+      record.end = why;
+      ctx_.trail.write(record);
+    }
+    handshake_->send_reply(socks5::Reply::NotAllowed, Target{});
+    finish(why);
+    return;
+  }
+  session_ = std::make_unique<EgressSession>(
+      ctx_, snapshot, *tenant, EgressOrigin{"socks5", peer_, request.user}, request.target,
+      *client_, [this](socks5::Reply reply, const Target& bound) { on_reply(reply, bound); },
+      [this](const RelayOutcome& outcome) { finish(outcome.end); });
+  session_->start(std::move(request.early_data));
+}
+
+void ServerSocks5Session::on_reply(socks5::Reply reply, const Target& bound) {
+  handshake_->send_reply(reply, bound);
+  if (reply != socks5::Reply::Succeeded) finish(socks5::reply_name(reply));
+}
+
+void ServerSocks5Session::on_reload() {
+  if (!session_) return;
+  const ServerConfig::Tenant* tenant = snapshots_()->tenant(session_->tenant_name());
+  if (tenant == nullptr || !tenant->enabled) session_->cut("tenant disabled or removed");
+}
+
+void ServerSocks5Session::finish(const std::string& why) {
+  if (finished_called_) return;
+  finished_called_ = true;
+  client_->set_reader(nullptr);
+  client_->close_after_flush();
+  MX_LOG(Debug, "socks5") << "peer=" << peer_ << " closed: " << why;
+  finished_(this);
+}
+
+}  // namespace mx

@@ -1,0 +1,51 @@
+// A SOCKS5 client of the server's own listener (for gateways that speak
+// SOCKS5 themselves, such as Exim's socks_proxy): RFC 1929 login as a user
+// mapped to a tenant, from an address that user may use, then the same
+// egress session as a tunnel's CONNECT.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "egress_session.h"
+#include "mxegress/crypto/password_cache.h"
+#include "mxegress/relay/socks5_handshake.h"
+#include "server_snapshot.h"
+
+namespace mx {
+
+class ServerSocks5Session {
+ public:
+  using FinishedCallback = std::function<void(ServerSocks5Session*)>;
+  using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
+
+  ServerSocks5Session(EgressContext context, SnapshotSource snapshots,
+                      std::shared_ptr<PasswordCache> passwords,
+                      std::unique_ptr<TcpConnection> client, FinishedCallback finished);
+  ~ServerSocks5Session();
+
+  void start();
+  void on_reload();  // a disabled tenant's session is cut
+
+ private:
+  void on_request(Socks5Handshake::Request request);
+  void on_reply(socks5::Reply reply, const Target& bound);
+  void finish(const std::string& why);
+
+  EgressContext ctx_;
+  SnapshotSource snapshots_;
+  std::shared_ptr<PasswordCache> passwords_;
+  std::unique_ptr<TcpConnection> client_;
+  std::optional<SocketAddress> peer_address_;
+  std::string peer_;
+  FinishedCallback finished_;
+  std::unique_ptr<Socks5Handshake> handshake_;
+  std::unique_ptr<EgressSession> session_;
+  bool finished_called_ = false;
+};
+
+// Whether `peer` is inside any of `cidrs`.
+bool address_in(const std::vector<Cidr>& cidrs, const SocketAddress& peer);
+
+}  // namespace mx

@@ -1,0 +1,122 @@
+#include "tenant_usage.h"
+
+#include <algorithm>
+
+namespace mx {
+
+bool TokenBucket::take(uint32_t per_minute, SteadyTime now) {
+  const double capacity = per_minute;
+  if (tokens_ < 0) {
+    tokens_ = capacity;
+  } else {
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    tokens_ = std::min(capacity, tokens_ + seconds * capacity / 60.0);
+  }
+  last_ = now;
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+std::optional<std::string> TenantUsage::admit(const ServerConfig::Limits& limits, SteadyTime now,
+                                              WallTime wall) {
+  if (limits.bytes_per_day != 0 && bytes_today(wall) >= limits.bytes_per_day) {
+    return "bytes_per_day " + std::to_string(limits.bytes_per_day) + " reached";
+  }
+  if (limits.max_connections != 0 && active_ >= limits.max_connections) {
+    return "max_connections " + std::to_string(limits.max_connections) + " reached";
+  }
+  if (limits.connections_per_minute != 0 && !bucket_.take(limits.connections_per_minute, now)) {
+    return "connections_per_minute " + std::to_string(limits.connections_per_minute) +
+           " exceeded";
+  }
+  ++active_;
+  return std::nullopt;
+}
+
+void TenantUsage::release() {
+  if (active_ > 0) --active_;
+}
+
+std::optional<std::string> TenantUsage::admit_destination(const ServerConfig::Limits& limits,
+                                                          const std::string& ip) {
+  uint32_t& count = per_destination_[ip];
+  if (limits.max_per_destination != 0 && count >= limits.max_per_destination) {
+    if (count == 0) per_destination_.erase(ip);
+    return "max_per_destination " + std::to_string(limits.max_per_destination) + " reached for " +
+           ip;
+  }
+  ++count;
+  return std::nullopt;
+}
+
+void TenantUsage::release_destination(const std::string& ip) {
+  auto it = per_destination_.find(ip);
+  if (it == per_destination_.end()) return;
+  if (--it->second == 0) per_destination_.erase(it);
+}
+
+std::optional<SocketAddress> TenantUsage::pick_source(const std::vector<SocketAddress>& sources,
+                                                      ServerConfig::SourceSelection selection,
+                                                      int family) {
+  if (sources.empty()) return SocketAddress{};
+  std::vector<const SocketAddress*> usable;
+  for (const auto& source : sources) {
+    if (source.family() == family) usable.push_back(&source);
+  }
+  if (usable.empty()) return std::nullopt;
+  const SocketAddress* chosen = nullptr;
+  if (selection == ServerConfig::SourceSelection::LeastUsed) {
+    uint32_t fewest = UINT32_MAX;
+    for (const SocketAddress* source : usable) {
+      const uint32_t in_use = per_source_[source->ip_string()];
+      if (in_use < fewest) {
+        fewest = in_use;
+        chosen = source;
+      }
+    }
+  } else {
+    chosen = usable[round_robin_++ % usable.size()];
+  }
+  ++per_source_[chosen->ip_string()];
+  return *chosen;
+}
+
+void TenantUsage::release_source(const SocketAddress& source) {
+  auto it = per_source_.find(source.ip_string());
+  if (it != per_source_.end() && it->second > 0) --it->second;
+}
+
+void TenantUsage::roll_day(WallTime wall) {
+  const int64_t day =
+      std::chrono::duration_cast<std::chrono::days>(wall.time_since_epoch()).count();
+  if (day != day_) {
+    day_ = day;
+    bytes_ = 0;
+  }
+}
+
+void TenantUsage::add_bytes(uint64_t bytes, WallTime wall) {
+  roll_day(wall);
+  bytes_ += bytes;
+}
+
+uint64_t TenantUsage::bytes_today(WallTime wall) const {
+  const int64_t day =
+      std::chrono::duration_cast<std::chrono::days>(wall.time_since_epoch()).count();
+  return day == day_ ? bytes_ : 0;
+}
+
+UsageLease::~UsageLease() {
+  if (destination_) usage_->release_destination(*destination_);
+  if (source_ && source_->family() != 0) usage_->release_source(*source_);
+  usage_->release();
+}
+
+std::shared_ptr<TenantUsage> UsageRegistry::for_tenant(const std::string& name) {
+  auto& usage = usage_[name];
+  if (!usage) usage = std::make_shared<TenantUsage>();
+  return usage;
+}
+
+}  // namespace mx

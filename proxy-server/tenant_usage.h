@@ -1,0 +1,99 @@
+// What each tenant is using right now, for its limits: concurrent
+// connections, connections per minute (token bucket), concurrent
+// connections per destination IP, bytes per UTC day, and how busy each of
+// its source addresses is. Keyed by tenant name and kept across reloads, so
+// a SIGHUP neither resets a limit nor forgets live connections.
+//
+// Pure: callers pass the time in, so tests drive the clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mxegress/config/server_config.h"
+#include "mxegress/net/socket_address.h"
+
+namespace mx {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using WallTime = std::chrono::system_clock::time_point;
+
+// Refills continuously at `per_minute` tokens a minute up to `per_minute`.
+class TokenBucket {
+ public:
+  bool take(uint32_t per_minute, SteadyTime now);
+
+ private:
+  double tokens_ = -1;  // negative: not started (starts full)
+  SteadyTime last_{};
+};
+
+class TenantUsage {
+ public:
+  // Connection-level limits; on success counts the connection as active.
+  // Otherwise returns why, naming the limit ("max_connections 10 reached").
+  std::optional<std::string> admit(const ServerConfig::Limits& limits, SteadyTime now,
+                                   WallTime wall);
+  void release();
+
+  std::optional<std::string> admit_destination(const ServerConfig::Limits& limits,
+                                               const std::string& ip);
+  void release_destination(const std::string& ip);
+
+  // The source address for a connection of `family`, or nullopt when the
+  // tenant has sources but none of that family. An empty `sources` means
+  // the kernel picks: the result is an unspecified address (family 0).
+  std::optional<SocketAddress> pick_source(const std::vector<SocketAddress>& sources,
+                                           ServerConfig::SourceSelection selection, int family);
+  void release_source(const SocketAddress& source);
+
+  void add_bytes(uint64_t bytes, WallTime wall);
+  uint64_t bytes_today(WallTime wall) const;
+  uint32_t active() const { return active_; }
+
+ private:
+  void roll_day(WallTime wall);
+
+  uint32_t active_ = 0;
+  TokenBucket bucket_;
+  std::map<std::string, uint32_t> per_destination_;
+  std::map<std::string, uint32_t> per_source_;
+  size_t round_robin_ = 0;
+  uint64_t bytes_ = 0;
+  int64_t day_ = -1;
+};
+
+// Holds what one connection counts against its tenant and gives it back when
+// destroyed.
+class UsageLease {
+ public:
+  explicit UsageLease(std::shared_ptr<TenantUsage> usage) : usage_(std::move(usage)) {}
+  ~UsageLease();
+  UsageLease(const UsageLease&) = delete;
+  UsageLease& operator=(const UsageLease&) = delete;
+
+  TenantUsage& usage() { return *usage_; }
+  void hold_destination(std::string ip) { destination_ = std::move(ip); }
+  void hold_source(SocketAddress source) { source_ = source; }
+
+ private:
+  std::shared_ptr<TenantUsage> usage_;
+  std::optional<std::string> destination_;
+  std::optional<SocketAddress> source_;
+};
+
+// Every tenant's usage, by name.
+class UsageRegistry {
+ public:
+  std::shared_ptr<TenantUsage> for_tenant(const std::string& name);
+
+ private:
+  std::map<std::string, std::shared_ptr<TenantUsage>> usage_;
+};
+
+}  // namespace mx

@@ -1,0 +1,54 @@
+// The abuse trail: one JSON object per line for every connection the server
+// was asked to make, refused and failed ones included. This is what a
+// hosting provider searches when a complaint names a source address, a
+// destination and a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "tenant_usage.h"
+
+namespace mx {
+
+struct TrailRecord {
+  WallTime time;                  // when the connection was asked for
+  std::string tenant;
+  std::string via;                // "tunnel" or "socks5"
+  std::string peer;               // where the request came from (ip:port)
+  std::string credential;         // tunnel: the client's public key; socks5: the user name
+  std::string target;             // as asked: host:port
+  std::optional<std::string> connected;  // address:port dialed (last one tried)
+  std::optional<std::string> source;     // our address:port on that connection
+  int reply = 1;                  // the SOCKS5 reply code sent
+  uint64_t bytes_up = 0;          // client → destination
+  uint64_t bytes_down = 0;        // destination → client
+  int64_t duration_ms = 0;
+  std::string end;                // why it ended: "closed", a refusal reason, an error
+};
+
+// RFC 3339 UTC with milliseconds: 2026-11-22T20:30:00.123Z
+std::string rfc3339_ms(WallTime time);
+std::string to_json_line(const TrailRecord& record);
+
+class TrailWriter {
+ public:
+  TrailWriter() = default;
+  ~TrailWriter();
+  TrailWriter(const TrailWriter&) = delete;
+  TrailWriter& operator=(const TrailWriter&) = delete;
+
+  // (Re)opens the file for appending (created 0640). Called at start and on
+  // every reload, so logrotate can move the file and send SIGHUP.
+  // Returns an error text, empty on success.
+  std::string open(const std::filesystem::path& file, bool to_stdout);
+  void write(const TrailRecord& record);
+
+ private:
+  int fd_ = -1;
+  bool to_stdout_ = false;
+};
+
+}  // namespace mx
