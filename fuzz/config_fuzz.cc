@@ -1,11 +1,12 @@
 // Feeds arbitrary text to both configuration parsers, and to the address,
-// CIDR and duration parsers they use. Nothing may crash, and a result is
+// CIDR, duration and byte size parsers they use. Nothing may crash, and a result is
 // either a configuration or at least one error.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "mxegress/config/byte_size.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/config/duration.h"
 #include "mxegress/config/server_config.h"
@@ -31,6 +32,9 @@ void parse_fragments(std::string_view text) {
   }
   (void)mx::parse_host_port(text);
   (void)mx::parse_duration(text);
+  if (auto bytes = mx::parse_byte_size(text)) {
+    if (mx::parse_byte_size(mx::format_byte_size(*bytes)) != bytes) std::abort();
+  }
 }
 
 }  // namespace

@@ -1,11 +1,21 @@
 #include "egress_client.h"
 
+#include "intercepted_session.h"
 #include "mxegress/util/log.h"
+#include "socks5_session.h"
 
 namespace mx {
+namespace {
+
+std::optional<Target> forward_target(const HostPort& target) {
+  if (auto literal = SocketAddress::parse_ip(target.host, target.port)) return literal->to_target();
+  return Target::domain_name(target.host, target.port);
+}
+
+}  // namespace
 
 EgressClient::EgressClient(Loop& loop, ClientConfig config)
-    : loop_(loop), config_(std::move(config)) {
+    : loop_(loop), config_(std::move(config)), drain_timer_(loop) {
   if (!config_.socks5.users.empty()) {
     std::map<std::string, std::string> users;
     for (const auto& user : config_.socks5.users) users[user.name] = user.password_hash;
@@ -15,18 +25,77 @@ EgressClient::EgressClient(Loop& loop, ClientConfig config)
 
 EgressClient::~EgressClient() { stop(); }
 
+std::string EgressClient::listen(const SocketAddress& address, const std::string& what,
+                                 Factory factory) {
+  auto listener = std::make_unique<TcpListener>(
+      loop_, [this, factory](std::unique_ptr<TcpConnection> connection) {
+        std::unique_ptr<LocalSession> session = factory(std::move(connection));
+        LocalSession* raw = session.get();
+        sessions_.emplace(raw, std::move(session));
+        raw->start();
+      });
+  if (std::string err = listener->listen(address); !err.empty()) return err;
+  MX_LOG(Info, "client") << what << " listening on " << listener->address().to_string();
+  listeners_.push_back(std::move(listener));
+  return {};
+}
+
 std::string EgressClient::start(ClientIdentity identity) {
   std::string err;
   pool_ = TunnelPool::create(loop_, config_, std::move(identity), err);
   if (!pool_) return err;
+  auto finished = [this](LocalSession* s) { on_session_finished(s); };
+  ClientContext context{loop_, config_, *pool_};
   for (const SocketAddress& address : config_.socks5.listen) {
-    auto listener = std::make_unique<TcpListener>(
-        loop_, [this](std::unique_ptr<TcpConnection> c) { on_accept(std::move(c)); });
-    if (std::string e = listener->listen(address); !e.empty()) return e;
-    MX_LOG(Info, "client") << "socks5 listening on " << listener->address().to_string();
-    listeners_.push_back(std::move(listener));
+    err = listen(address, "socks5", [=, this](std::unique_ptr<TcpConnection> c) {
+      return std::make_unique<Socks5Session>(context, passwords_.get(), std::move(c), finished);
+    });
+    if (!err.empty()) return err;
   }
+  if (config_.transparent) {
+    for (const SocketAddress& address : config_.transparent->listen) {
+      const auto action = config_.transparent->on_failure;
+      err = listen(address, "transparent", [=](std::unique_ptr<TcpConnection> c) {
+        return std::make_unique<InterceptedSession>(context, std::move(c), std::nullopt, action,
+                                                    "transparent", finished);
+      });
+      if (!err.empty()) return err;
+    }
+  }
+  for (const auto& forward : config_.forwards) {
+    const std::optional<Target> target = forward_target(forward.target);
+    const auto action = forward.on_failure;
+    err = listen(forward.listen, "forward to " + forward.target.to_string(),
+                 [=](std::unique_ptr<TcpConnection> c) {
+                   return std::make_unique<InterceptedSession>(context, std::move(c), target,
+                                                               action, "forward", finished);
+                 });
+    if (!err.empty()) return err;
+  }
+  pool_->start();
   return {};
+}
+
+void EgressClient::drain(std::function<void()> stopped) {
+  on_drained_ = std::move(stopped);
+  listeners_.clear();
+  if (pool_) pool_->stop();
+  if (sessions_.empty()) return finish_drain();
+  MX_LOG(Info, "client") << "draining " << sessions_.size() << " sessions (at most "
+                         << config_.client.drain_timeout.count() << " ms)";
+  drain_timer_.start(config_.client.drain_timeout, [this] {
+    MX_LOG(Warn, "client") << "drain timeout: closing " << sessions_.size() << " sessions";
+    finish_drain();
+  });
+}
+
+void EgressClient::finish_drain() {
+  drain_timer_.stop();
+  stop();
+  if (on_drained_) {
+    auto stopped = std::move(on_drained_);
+    stopped();
+  }
 }
 
 void EgressClient::stop() {
@@ -35,18 +104,11 @@ void EgressClient::stop() {
   if (pool_) pool_->stop();
 }
 
-void EgressClient::on_accept(std::unique_ptr<TcpConnection> connection) {
-  ClientContext context{loop_, config_, *pool_, passwords_.get()};
-  auto session = std::make_unique<Socks5Session>(
-      context, std::move(connection), [this](Socks5Session* s) { on_session_finished(s); });
-  Socks5Session* raw = session.get();
-  sessions_.emplace(raw, std::move(session));
-  raw->start();
-}
-
-void EgressClient::on_session_finished(Socks5Session* session) {
+void EgressClient::on_session_finished(LocalSession* session) {
   loop_.defer([this, session, alive = std::weak_ptr<bool>(alive_)] {
-    if (!alive.expired()) sessions_.erase(session);
+    if (alive.expired()) return;
+    sessions_.erase(session);
+    if (on_drained_ && sessions_.empty()) finish_drain();
   });
 }
 

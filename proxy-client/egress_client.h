@@ -1,16 +1,18 @@
-// mxegress-client at run time: the SOCKS5 listeners, the tunnel pool and
-// every live session.
+// mxegress-client at run time: the SOCKS5, transparent and forward
+// listeners, the tunnel pool, every live session, and the drain on SIGTERM.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "local_session.h"
 #include "mxegress/config/client_config.h"
-#include "mxegress/loop/tcp_listener.h"
 #include "mxegress/crypto/password_cache.h"
-#include "socks5_session.h"
+#include "mxegress/loop/tcp_listener.h"
+#include "mxegress/loop/timer.h"
 #include "tunnel_pool.h"
 
 namespace mx {
@@ -21,18 +23,25 @@ class EgressClient {
   ~EgressClient();
 
   std::string start(ClientIdentity identity);  // error text, empty on success
+  // Stops accepting; live sessions may finish within drain_timeout; then
+  // everything is closed and `stopped` runs.
+  void drain(std::function<void()> stopped);
   void stop();
 
  private:
-  void on_accept(std::unique_ptr<TcpConnection> connection);
-  void on_session_finished(Socks5Session* session);
+  using Factory = std::function<std::unique_ptr<LocalSession>(std::unique_ptr<TcpConnection>)>;
+  std::string listen(const SocketAddress& address, const std::string& what, Factory factory);
+  void on_session_finished(LocalSession* session);
+  void finish_drain();
 
   Loop& loop_;
   ClientConfig config_;
   std::unique_ptr<PasswordCache> passwords_;  // null: no SOCKS5 login
   std::unique_ptr<TunnelPool> pool_;
   std::vector<std::unique_ptr<TcpListener>> listeners_;
-  std::unordered_map<Socks5Session*, std::unique_ptr<Socks5Session>> sessions_;
+  std::unordered_map<LocalSession*, std::unique_ptr<LocalSession>> sessions_;
+  Timer drain_timer_;
+  std::function<void()> on_drained_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

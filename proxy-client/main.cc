@@ -75,13 +75,21 @@ int run_client(const mx::CommandLine& cl) {
       MX_LOG(Error, "client") << start_err;
       return 1;
     }
-    auto shut_down = [&] {
+    // SIGTERM: stop accepting, let live sessions finish (drain_timeout).
+    // SIGINT, or a second signal: stop now.
+    bool draining = false;
+    auto stop_now = [&] {
       MX_LOG(Info, "client") << "stopping";
       client.stop();
       loop.stop();
     };
-    mx::SignalWatch term(loop, SIGTERM, shut_down);
-    mx::SignalWatch interrupt(loop, SIGINT, shut_down);
+    mx::SignalWatch term(loop, SIGTERM, [&] {
+      if (draining) return stop_now();
+      draining = true;
+      MX_LOG(Info, "client") << "SIGTERM: draining";
+      client.drain([&] { loop.stop(); });
+    });
+    mx::SignalWatch interrupt(loop, SIGINT, stop_now);
     MX_LOG(Info, "client") << "mxegress-client " << MX_VERSION << " running";
     loop.run();
   }

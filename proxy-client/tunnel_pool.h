@@ -1,12 +1,23 @@
-// Authenticated tunnels to the egress server(s). A session takes one, and
-// gives it back when its relay ended cleanly, so the next session skips the
-// TLS handshake. (Issue 4 grows this into the warm pool: tunnels opened ahead
-// of demand, keepalive, several servers with health.)
+// Authenticated tunnels to the egress servers, opened ahead of demand.
+//
+// Per server: `pool` idle tunnels are kept warm (TLS done, AUTH done), so a
+// new session costs one round trip (CONNECT → reply); bursts open more, up
+// to `pool_max` kept idle; extra idle tunnels close after
+// `pool_idle_timeout`. Idle tunnels are kept alive with PING at
+// `keepalive_interval` (below cloud NAT idle timeouts) and replaced when a
+// PONG does not come back within `keepalive_timeout`.
+//
+// Servers: the lowest `priority` with a server up is used, `weight` shares
+// sessions among equals. A server whose tunnel could not be opened is down
+// until a probe every `retry_interval` succeeds; with every server down,
+// acquire() fails at once instead of hanging.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,47 +32,59 @@ namespace mx {
 
 class TunnelPool {
  public:
-  // tunnel is null on failure, with the reason in `error`.
-  using Acquired = std::function<void(std::unique_ptr<Tunnel> tunnel, const std::string& error)>;
+  struct Acquired {
+    std::unique_ptr<Tunnel> tunnel;  // null on failure
+    bool reused = false;             // came from the pool (it may have died unnoticed)
+    std::string server;              // address of the server, for logs
+    size_t server_index = 0;         // give it back with release*()
+    std::string error;               // why, on failure
+  };
+  using AcquireCallback = std::function<void(Acquired)>;
 
-  // Fails (returns null, sets err) when a server's TLS context cannot be built.
+  // Fails (null, err set) when a server's TLS context cannot be built.
   static std::unique_ptr<TunnelPool> create(Loop& loop, const ClientConfig& config,
                                             ClientIdentity identity, std::string& err);
   ~TunnelPool();
 
-  // Calls `done` later, never from inside acquire().
-  void acquire(Acquired done);
+  void start();  // opens the warm tunnels
+  // Calls `done` later, never from inside acquire(). `fresh`: do not take an
+  // idle tunnel, open a new one (the retry after a dead pooled tunnel).
+  void acquire(AcquireCallback done, bool fresh = false);
   // A tunnel whose CONNECT failed: idle at once.
-  void release(std::unique_ptr<Tunnel> tunnel);
+  void release(std::unique_ptr<Tunnel> tunnel, size_t server_index);
   // A tunnel whose session ended (FIN both ways): idle once the server's END
   // arrives, closed if anything else does.
-  void release_after_end(std::unique_ptr<Tunnel> tunnel);
-  void stop();
+  void release_after_end(std::unique_ptr<Tunnel> tunnel, size_t server_index);
+  void stop();  // closes idle tunnels and opens no more
 
-  size_t idle_count() const { return idle_.size(); }
   uint64_t handshakes() const { return handshakes_; }
+  size_t idle_count() const;
 
  private:
   class Opening;
   class Idle;
-  struct ServerEntry {
-    ClientConfig::Server config;
-    SslCtxPtr tls;
-  };
+  struct Server;
 
-  TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity,
-             std::vector<ServerEntry> servers);
-  void open(size_t server_index, Acquired done, std::string previous_error);
-  void forget_opening(Opening* opening);
+  TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity);
+  Server* choose(bool need_idle, const std::vector<Server*>& exclude);
+  void open_for_session(AcquireCallback done, std::vector<Server*> tried);
+  void maintenance_tick();
+  void open_warm(Server& server);
+  void on_open_failed(Server& server, const std::string& error);
+  void mark_up(Server& server);
+  void replenish();
+  void add_idle(Server& server, std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
   void remove_idle(Idle* idle);
-  void add_idle(std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
+  void forget_opening(Opening* opening);
 
   Loop& loop_;
   const ClientConfig& config_;
   ClientIdentity identity_;
-  std::vector<ServerEntry> servers_;
+  std::vector<std::unique_ptr<Server>> servers_;
   std::list<std::unique_ptr<Opening>> openings_;
   std::list<std::unique_ptr<Idle>> idle_;
+  Timer maintenance_;
+  std::mt19937 random_{std::random_device{}()};
   uint64_t handshakes_ = 0;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -89,7 +89,9 @@ void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
                  (status != 0 ? uv_error_text(status) : std::string("no address")));
     return;
   }
-  for (const SocketAddress& address : addresses) {
+  for (const SocketAddress& resolved : addresses) {
+    // ::ffff:a.b.c.d is an IPv4 destination: dial it as one, from an IPv4 source.
+    const SocketAddress address = resolved.unmapped();
     if (auto reason = rules_.policy.denied_reason(address)) {
       note_refusal(socks5::Reply::NotAllowed, address.ip_string() + " is " + *reason);
       continue;

@@ -94,6 +94,29 @@ void EgressServer::stop() {
   socks5_sessions_.clear();
 }
 
+void EgressServer::drain(std::function<void()> stopped) {
+  on_drained_ = std::move(stopped);
+  listeners_.clear();
+  for (auto& [raw, tunnel] : tunnels_) tunnel->on_drain();
+  const auto timeout = snapshot_->config().server.drain_timeout;
+  MX_LOG(Info, kLog) << "draining: at most " << timeout.count() << " ms for live sessions";
+  drain_timer_ = std::make_unique<Timer>(loop_);
+  drain_timer_->start(timeout, [this] {
+    MX_LOG(Warn, kLog) << "drain timeout: closing " << tunnels_.size() + socks5_sessions_.size()
+                       << " tunnels and sessions";
+    stop();
+    check_drained();
+  });
+  check_drained();
+}
+
+void EgressServer::check_drained() {
+  if (!on_drained_ || !tunnels_.empty() || !socks5_sessions_.empty()) return;
+  drain_timer_.reset();
+  auto stopped = std::move(on_drained_);
+  stopped();
+}
+
 void EgressServer::reload() {
   MX_LOG(Info, kLog) << "reloading " << config_path_.string();
   auto loaded = load_server_config(config_path_);
@@ -128,8 +151,10 @@ void EgressServer::reload() {
 template <typename Map, typename Key>
 void EgressServer::forget_later(Map& map, Key key) {
   // Destroyed on the next loop turn, once the callback that ended it unwound.
-  loop_.defer([&map, key, alive = std::weak_ptr<bool>(alive_)] {
-    if (!alive.expired()) map.erase(key);
+  loop_.defer([this, &map, key, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.expired()) return;
+    map.erase(key);
+    check_drained();
   });
 }
 

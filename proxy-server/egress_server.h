@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/loop/tcp_listener.h"
+#include "mxegress/loop/timer.h"
 #include "server_snapshot.h"
 #include "server_socks5_session.h"
 #include "server_tunnel.h"
@@ -33,6 +35,9 @@ class EgressServer {
 
   std::string start();  // error text, empty when every listener is up
   void stop();          // stops listening and closes every tunnel and session
+  // Stops listening and closes idle tunnels; live sessions may finish within
+  // drain_timeout; then everything is closed and `stopped` runs.
+  void drain(std::function<void()> stopped);
   // Re-reads the configuration file. Invalid: logs why, changes nothing.
   void reload();
 
@@ -54,6 +59,10 @@ class EgressServer {
   std::vector<std::unique_ptr<TcpListener>> listeners_;
   std::unordered_map<ServerTunnel*, std::unique_ptr<ServerTunnel>> tunnels_;
   std::unordered_map<ServerSocks5Session*, std::unique_ptr<ServerSocks5Session>> socks5_sessions_;
+  void check_drained();
+
+  std::unique_ptr<Timer> drain_timer_;
+  std::function<void()> on_drained_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -11,12 +11,14 @@
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
+#include "trail_query.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check]
        mxegress-server init DIR [NAME]
        mxegress-server hash-password
+       mxegress-server trail FILE [--tenant T] [--source IP] [--dest HOST[:PORT]] [--around TIME]
        mxegress-server --version | --help
 
 Runs the egress side of an mxegress pair: accepts TLS 1.3 tunnels from
@@ -29,6 +31,10 @@ TCP connections they ask for, within the tenant's policy.
                      NAME (default: mxegress-server) and print the pin that
                      goes into the client's [[server]] section
   hash-password      read a password on stdin, print its argon2id hash
+  trail FILE [FILTER...]
+                     search the abuse trail; see `mxegress-server trail --help`
+  SIGHUP reloads the configuration; an invalid one is refused and the
+  running one stays.
 )";
 
 int run_init(const std::vector<std::string>& args) {
@@ -82,13 +88,23 @@ int run_server(const mx::CommandLine& cl) {
       MX_LOG(Error, "server") << start_err;
       return 1;
     }
-    auto shut_down = [&] {
+    // SIGTERM: stop accepting, let live sessions finish (drain_timeout).
+    // SIGINT, or a second SIGTERM: stop now.
+    bool draining = false;
+    auto stop_now = [&] {
       MX_LOG(Info, "server") << "stopping";
       server.stop();
       loop.stop();
     };
-    mx::SignalWatch term(loop, SIGTERM, shut_down);
-    mx::SignalWatch interrupt(loop, SIGINT, shut_down);
+    mx::SignalWatch term(loop, SIGTERM, [&] {
+      if (draining) return stop_now();
+      draining = true;
+      server.drain([&] {
+        MX_LOG(Info, "server") << "stopped";
+        loop.stop();
+      });
+    });
+    mx::SignalWatch interrupt(loop, SIGINT, stop_now);
     mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(); });
     MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION << " running";
     loop.run();
@@ -116,6 +132,10 @@ int main(int argc, char** argv) {
     const std::string& command = cl.positional[0];
     if (command == "init") return run_init(cl.positional);
     if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
+    if (command == "trail") {
+      return mx::run_trail_query({cl.positional.begin() + 1, cl.positional.end()}, std::cout,
+                                 std::cerr);
+    }
     std::cerr << "mxegress-server: unknown command " << command << "\n" << kUsage;
     return 2;
   }

@@ -182,7 +182,7 @@ void ServerTunnel::on_reply(socks5::Reply reply, const Target& bound) {
 
 void ServerTunnel::end_session() {
   ctx_.loop.defer([dead = std::shared_ptr<EgressSession>(std::move(session_))] {});
-  if (retire_after_session_) close("key or tenant no longer allowed");
+  if (retire_after_session_) close("retired after its session (reload or drain)");
 }
 
 void ServerTunnel::on_session_done(const RelayOutcome& outcome) {
@@ -219,6 +219,14 @@ void ServerTunnel::on_reload() {
   }
   // The key was removed or moved: the live session goes on, the tunnel then closes.
   retire_after_session_ = true;
+}
+
+void ServerTunnel::on_drain() {
+  if (state_ == State::InSession) {
+    retire_after_session_ = true;
+    return;
+  }
+  close("server stopping");
 }
 
 void ServerTunnel::on_tunnel_closed(const std::string& why) {

@@ -27,6 +27,8 @@ class ServerTunnel final : private TunnelHandler {
   // A new configuration is in force: a tunnel whose key or tenant is no
   // longer allowed closes when idle; a disabled tenant's session is cut.
   void on_reload();
+  // The server is stopping: close now if idle, else after the session.
+  void on_drain();
 
  private:
   enum class State { Handshake, Authenticating, Idle, InSession, Closed };

@@ -14,9 +14,13 @@ Environment
 
 Main pieces
     Pair            context manager: keys, configs, both processes, logs, clean stop
+    Fleet           one server with several tenants (own sources, limits, trail,
+                    server-side SOCKS5 users) and one client per key; reload()
     socks5_connect  SOCKS5 client (greeting, RFC 1929, CONNECT/BIND/UDP, any atyp)
-    EchoServer, SinkServer, SourceServer, HalfClosePeer
+    EchoServer, SinkServer, SourceServer, HalfClosePeer, WhoAmIServer, SmtpServer
                     threaded loopback peers that record what they saw
+    add_local_address, local_port_range
+                    extra addresses on lo / a small ephemeral port range (namespace only)
     RefusedPort     a port on which connect() is refused
     Blackhole       a port on which SYNs vanish (connect() times out)
     run_client / run_server / keygen / pubkey / hash_password / server_init
@@ -75,6 +79,10 @@ __all__ = [
     "recv_exact", "recv_until_eof", "wait_closed", "pattern_bytes", "sha256",
     "free_port", "isolated", "LoopbackServer", "EchoServer", "SinkServer",
     "SourceServer", "HalfClosePeer", "PeerRecord", "RefusedPort", "Blackhole",
+    "WhoAmIServer", "read_whoami", "SmtpServer", "fmt_hostport",
+    # several tenants, reloads, addresses
+    "Fleet", "FleetClient", "RELOAD_OK_RE", "RELOAD_REFUSED_RE", "add_local_address",
+    "is_local_address", "local_port_range", "close_at_cleanup",
 ]
 
 # --------------------------------------------------------------------------
@@ -282,6 +290,79 @@ def isolated() -> bool:
         return False
 
 
+def is_local_address(ip: str) -> bool:
+    """True if IP can be bound here (it is one of this host's addresses)."""
+    with socket.socket(_family(ip), socket.SOCK_STREAM) as s:
+        try:
+            s.bind((ip, 0))
+            return True
+        except OSError:
+            return False
+
+
+def add_local_address(ip: str) -> None:
+    """Make IP an address of this host, for tenants' ``source`` lists.
+
+    All of 127.0.0.0/8 is local already; anything else (``::2``, ``::3``...) is added
+    to ``lo`` (``nodad``, so it is usable at once). Only inside an isolated namespace:
+    outside one this raises HarnessError rather than touch the real host.
+
+    Adding an IPv6 address also puts ``DUAL_STACK_V4`` (127.0.0.254/32) on ``lo``:
+    glibc's getaddrinfo(AI_ADDRCONFIG), which both programs use, ignores only
+    127.0.0.1 and ::1 when it decides which families "are configured", so a
+    namespace with ``::2`` but no IPv4 besides 127.0.0.1 would make every IPv4
+    answer vanish (even for the literal "127.0.0.1": EAI_ADDRFAMILY). The extra
+    address makes the namespace look like a dual-stack host."""
+    if ":" in ip and not is_local_address(ip) and isolated():
+        _ip_addr_add(DUAL_STACK_V4)
+    if is_local_address(ip):
+        return
+    if not isolated():
+        raise HarnessError(f"{ip} is not local and this is not an isolated namespace "
+                           f"(run under tests/run_isolated)")
+    _ip_addr_add(ip)
+    if not is_local_address(ip):
+        raise HarnessError(f"added {ip} to lo but it cannot be bound")
+
+
+#: See add_local_address().
+DUAL_STACK_V4 = "127.0.0.254"
+
+
+def _ip_addr_add(ip: str) -> None:
+    if ":" in ip:
+        argv = ["ip", "-6", "addr", "add", f"{ip}/128", "dev", "lo", "nodad"]
+    else:
+        argv = ["ip", "addr", "add", f"{ip}/32", "dev", "lo"]
+    cp = subprocess.run(argv, capture_output=True, text=True)
+    if cp.returncode != 0 and not re.search(r"exists|already assigned", cp.stderr):
+        raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
+
+
+class local_port_range:
+    """Context manager: set ``net.ipv4.ip_local_port_range`` (the ephemeral ports of
+    IPv4 and IPv6) to LOW..HIGH inside the isolated namespace, restore it on exit.
+    HarnessError outside a namespace (it would change the host)."""
+
+    PATH = "/proc/sys/net/ipv4/ip_local_port_range"
+
+    def __init__(self, low: int, high: int):
+        if not isolated():
+            raise HarnessError("local_port_range needs an isolated namespace")
+        self.value = f"{low} {high}"
+
+    def __enter__(self):
+        with open(self.PATH) as f:
+            self.saved = " ".join(f.read().split())
+        with open(self.PATH, "w") as f:
+            f.write(self.value)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with open(self.PATH, "w") as f:
+            f.write(self.saved)
+
+
 # --------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------
@@ -397,6 +478,36 @@ class Proc:
 # The pair
 # --------------------------------------------------------------------------
 
+def _shut_down(procs: Sequence[Proc | None], directory: str, stop_timeout: float,
+               in_error: bool, logs_tail) -> None:
+    """Stop PROCS in order, look for sanitizer reports in their logs, print the logs'
+    tails (LOGS_TAIL()) on failure or with MX_SHOW_LOGS, remove DIRECTORY unless
+    something failed or MX_KEEP_TMP is set, and raise HarnessError on problems
+    unless IN_ERROR (then they are only printed). Shared by Pair and Fleet."""
+    procs = [p for p in procs if p is not None]
+    problems = []
+    for p in procs:
+        problems += p.stop(stop_timeout)
+    for p in procs:
+        text = p.text()
+        m = SANITIZER_RE.search(text)
+        if m:
+            start = text.rfind("\n", 0, max(0, m.start() - 2000)) + 1
+            problems.append(f"{p.name}: sanitizer report:\n{text[start:m.start() + 6000]}")
+    failed = bool(problems) or in_error
+    if failed or os.environ.get("MX_SHOW_LOGS"):
+        sys.stderr.write(f"\n[mxtest] pair dir {directory}\n{logs_tail()}\n")
+    keep = failed or os.environ.get("MX_KEEP_TMP")
+    if not keep:
+        shutil.rmtree(directory, ignore_errors=True)
+    if problems:
+        msg = "\n".join(problems)
+        if in_error:
+            sys.stderr.write(f"[mxtest] also: {msg}\n")
+        else:
+            raise HarnessError(msg + "\n" + logs_tail())
+
+
 class Pair:
     """mxegress-server + mxegress-client on loopback, in a fresh temp dir.
 
@@ -413,6 +524,7 @@ class Pair:
                          extra {key: value} put in [server] / [client] / [socks5] / [policy]
       server_extra, client_extra   raw TOML appended to the end of each file
       tenant_name        default "acme"
+      tenant_settings    extra {key: value} put in the [[tenant]] table (source, limits...)
       wrong_pin          client pins a different server identity (verification must fail)
       unknown_key        server's tenant lists a different client key than the client's
       tunnel_host, socks_host      listen addresses (default 127.0.0.1)
@@ -437,6 +549,7 @@ class Pair:
                  server_settings: Mapping | None = None, client_settings: Mapping | None = None,
                  socks5_settings: Mapping | None = None, policy_settings: Mapping | None = None,
                  server_extra: str = "", client_extra: str = "", tenant_name: str = "acme",
+                 tenant_settings: Mapping | None = None,
                  wrong_pin: bool = False, unknown_key: bool = False,
                  tunnel_host: str = "127.0.0.1", socks_host: str = "127.0.0.1",
                  start: bool = True, ready_timeout: float = 30.0, stop_timeout: float = 10.0):
@@ -491,7 +604,9 @@ class Pair:
         policy.update(a["policy_settings"] or {})
         self.server_toml = (_toml_table("server", server) + "\n" + _toml_table("policy", policy)
                             + "\n" + _toml_table("tenant", {"name": a["tenant_name"],
-                                                            "keys": self.tenant_keys}, True)
+                                                            "keys": self.tenant_keys,
+                                                            **(a["tenant_settings"] or {})},
+                                                  True)
                             + ("\n" + a["server_extra"] if a["server_extra"] else ""))
 
         client = {"key": "client.key",
@@ -594,29 +709,8 @@ class Pair:
         if self._closed:
             return
         self._closed = True
-        problems = []
-        for p in (self.client, self.server):
-            if p is not None:
-                problems += p.stop(self.stop_timeout)
-        for p in (self.server, self.client):
-            if p is not None:
-                text = p.text()
-                m = SANITIZER_RE.search(text)
-                if m:
-                    start = text.rfind("\n", 0, max(0, m.start() - 2000)) + 1
-                    problems.append(f"{p.name}: sanitizer report:\n{text[start:m.start() + 6000]}")
-        failed = bool(problems) or in_error
-        if failed or os.environ.get("MX_SHOW_LOGS"):
-            sys.stderr.write(f"\n[mxtest] pair dir {self.dir}\n{self.logs_tail()}\n")
-        keep = failed or os.environ.get("MX_KEEP_TMP")
-        if not keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        if problems:
-            msg = "\n".join(problems)
-            if in_error:
-                sys.stderr.write(f"[mxtest] also: {msg}\n")
-            else:
-                raise HarnessError(msg + "\n" + self.logs_tail())
+        _shut_down([self.client, self.server], self.dir, self.stop_timeout, in_error,
+                   self.logs_tail)
 
     def _cleanup_after_error(self) -> None:
         try:
@@ -629,6 +723,358 @@ class Pair:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(in_error=exc_type is not None)
+
+
+# --------------------------------------------------------------------------
+# Several tenants: one server, several clients
+# --------------------------------------------------------------------------
+
+#: What ``Fleet.reload()`` waits for after SIGHUP: the server's last line of a reload.
+RELOAD_OK_RE = r"reloaded: \d+ tenants"
+RELOAD_REFUSED_RE = r"reload refused"
+
+
+class FleetClient:
+    """One mxegress-client of a Fleet: its own key (so its own tenant) and SOCKS5 port.
+
+    Attributes: name, tenant (the tenant its key was put in at start, or None),
+    key_path, pubkey, config_path, socks_addr, proc (Proc once started)."""
+
+    def __init__(self, fleet: "Fleet", name: str, tenant: str | None):
+        self.fleet = fleet
+        self.name = name
+        self.tenant = tenant
+        self.key_path = fleet.path(f"client-{name}.key")
+        self.pubkey = keygen(self.key_path)
+        self.config_path = fleet.path(f"client-{name}.toml")
+        self.socks_addr = ("127.0.0.1", free_port())
+        self.proc: Proc | None = None
+
+    def write_config(self, settings: Mapping, extra: str) -> None:
+        client = {"key": os.path.basename(self.key_path), **settings}
+        text = (_toml_table("client", client) + "\n"
+                + _toml_table("server", {"address": fmt_hostport(*self.fleet.tunnel_addr),
+                                         "pin": self.fleet.pin}, True)
+                + "\n" + _toml_table("socks5", {"listen": [fmt_hostport(*self.socks_addr)]})
+                + ("\n" + extra if extra else ""))
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def start(self) -> None:
+        self.proc = Proc(f"mxegress-client[{self.name}]", [client_bin(), "-c", self.config_path],
+                         self.fleet.path(f"client-{self.name}.log"), self.fleet.dir)
+
+    def wait_ready(self, timeout: float) -> None:
+        self.proc.wait_for(r"listening on " + re.escape(fmt_hostport(*self.socks_addr)), timeout)
+
+    def connect(self, host: str, port: int, **kw) -> "SocksResult":
+        """``socks5_connect(self.socks_addr, host, port, **kw)``."""
+        return socks5_connect(self.socks_addr, host, port, **kw)
+
+    def open(self, host: str, port: int, **kw) -> socket.socket:
+        """SOCKS5 CONNECT that must succeed; returns the socket (HarnessError otherwise)."""
+        r = self.connect(host, port, **kw)
+        if r.reply != REP_OK:
+            r.close()
+            raise HarnessError(f"client {self.name}: CONNECT {fmt_hostport(host, port)}: "
+                               f"{r.describe()}\n" + self.fleet.logs_tail())
+        return r.sock
+
+
+class Fleet:
+    """One mxegress-server with several tenants, and one mxegress-client per key.
+
+    Where ``Pair`` has one tenant and one client, a Fleet has as many as a test
+    needs, an optional SOCKS5 listener on the server, the abuse trail, and reloads::
+
+        with Fleet({"acme": {"source": ["127.0.0.2"]},
+                    "beta": {"source": ["127.0.0.3"], "max_connections": 1}},
+                   ports=[mx.port]) as fleet:
+            fleet.clients["acme"].open("127.0.0.1", mx.port)      # leaves from 127.0.0.2
+            fleet.reload(tenants={**fleet.tenants, "beta": {..., "enabled": False}})
+
+    Arguments:
+      tenants      {name: {key: value}}: one [[tenant]] each, in order; the values are
+                   written verbatim (source, ports, max_connections, tunnel_from, ...).
+                   Without "keys", a tenant's keys are the public keys of the clients
+                   mapped to it (or one spare key if none is).
+      clients      {client name: tenant name or None}; default one client per tenant,
+                   named like it. None: a client whose key is in no tenant (yet).
+      socks5_users {name: {"password": ..., "tenant": ..., "from": [...]}} (or
+                   "password_hash" verbatim): turns on the server's own [socks5]
+                   listener at ``server_socks_addr``, hashed with the server's
+                   hash-password.
+      trail        True (default): [trail] file = "trail.jsonl" (``trail_path``);
+                   False: no [trail]. trail_stdout: also ``stdout = true``.
+      ports, allow, deny, connect_timeout, handshake_timeout, idle_timeout,
+      drain_timeout, log_level, server_settings, policy_settings, server_extra,
+      client_settings, client_extra, start, ready_timeout, stop_timeout: as for Pair.
+      client_retry_interval  the clients' [client] retry_interval (default "500ms",
+                   so a client whose key was refused tries again soon after a reload)
+
+    Attributes: dir, pin, tunnel_addr, server_socks_addr (or None), server_config,
+    trail_path, tenants / socks5_users (the specs last written), clients
+    ({name: FleetClient}), server (Proc).
+
+    Reloads: ``write_server_config(tenants=..., socks5_users=..., ...)`` rewrites
+    server.toml from specs, ``write_raw_server_config(text)`` writes anything,
+    ``reload(...)`` does either, sends SIGHUP and waits for the server to log that
+    the reload was applied (or refused, with ``expect="refused"``).
+
+    Closing stops the clients, then the server, with the same checks as Pair
+    (died on its own, did not stop, sanitizer report)."""
+
+    def __init__(self, tenants: Mapping[str, Mapping], *,
+                 clients: Mapping[str, str | None] | None = None,
+                 socks5_users: Mapping[str, Mapping] | None = None,
+                 trail: bool = True, trail_stdout: bool = False,
+                 ports: Iterable[int] = (25,), allow: Iterable[str] = LOOPBACK_ALLOW,
+                 deny: Iterable[str] = (), connect_timeout: str = "2s",
+                 handshake_timeout: str = "2s", idle_timeout: str = "60s",
+                 drain_timeout: str = "1s", log_level: str = "debug",
+                 server_settings: Mapping | None = None, policy_settings: Mapping | None = None,
+                 server_extra: str = "", client_settings: Mapping | None = None,
+                 client_extra: str = "", client_retry_interval: str = "500ms",
+                 start: bool = True, ready_timeout: float = 30.0, stop_timeout: float = 10.0):
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        self.server: Proc | None = None
+        self.clients: dict[str, FleetClient] = {}
+        self._closed = False
+        self._spare = 0
+        self.dir = tempfile.mkdtemp(prefix="mxtest-fleet-")
+        os.chmod(self.dir, 0o755)
+        try:
+            self.pin = server_init(self.dir)
+            self.tunnel_addr = ("127.0.0.1", free_port())
+            self.server_socks_addr = None
+            if socks5_users:
+                port = free_port()
+                while port == self.tunnel_addr[1]:
+                    port = free_port()
+                self.server_socks_addr = ("127.0.0.1", port)
+            self.server_config = self.path("server.toml")
+            self.trail_path = self.path("trail.jsonl")
+            self._server_table = {"listen": [fmt_hostport(*self.tunnel_addr)],
+                                  "cert": "server.crt", "key": "server.key",
+                                  "connect_timeout": connect_timeout,
+                                  "handshake_timeout": handshake_timeout,
+                                  "idle_timeout": idle_timeout, "drain_timeout": drain_timeout,
+                                  "log_level": log_level, **(server_settings or {})}
+            self.policy = {"ports": list(ports), "allow": list(allow), "deny": list(deny),
+                           **(policy_settings or {})}
+            self.trail = trail
+            self.trail_stdout = trail_stdout
+            self.server_extra = server_extra
+            mapping = dict(clients) if clients is not None else {t: t for t in tenants}
+            for name, tenant in mapping.items():
+                self.clients[name] = FleetClient(self, name, tenant)
+            client_table = {"handshake_timeout": handshake_timeout,
+                            "idle_timeout": idle_timeout, "log_level": log_level,
+                            "retry_interval": client_retry_interval,
+                            **(client_settings or {})}
+            for c in self.clients.values():
+                c.write_config(client_table, client_extra)
+            self.write_server_config(tenants=tenants, socks5_users=socks5_users or {})
+            if start:
+                self.start()
+        except BaseException:
+            self._cleanup_after_error()
+            raise
+
+    # configuration -------------------------------------------------------
+    def path(self, name: str) -> str:
+        """Path of NAME inside the fleet's temp dir."""
+        return os.path.join(self.dir, name)
+
+    def spare_key(self) -> str:
+        """A fresh public key that belongs to no client (for a tenant that needs a key)."""
+        self._spare += 1
+        return keygen(self.path(f"spare-{self._spare}.key"))
+
+    def keys_of(self, tenant: str) -> list[str]:
+        """Public keys of the clients mapped to TENANT at start."""
+        return [c.pubkey for c in self.clients.values() if c.tenant == tenant]
+
+    def render_server_config(self, tenants: Mapping[str, Mapping],
+                             socks5_users: Mapping[str, Mapping],
+                             policy: Mapping | None = None, extra: str | None = None) -> str:
+        """The server.toml text for these specs (see the class docstring)."""
+        out = [_toml_table("server", self._server_table),
+               _toml_table("policy", self.policy if policy is None else policy)]
+        for name, settings in tenants.items():
+            table = {"name": name, **settings}
+            if "keys" not in table:
+                table["keys"] = self.keys_of(name) or [self.spare_key()]
+            out.append(_toml_table("tenant", table, True))
+        if self.trail:
+            out.append(_toml_table("trail", {"file": os.path.basename(self.trail_path),
+                                             "stdout": self.trail_stdout}))
+        if socks5_users:
+            if self.server_socks_addr is None:
+                raise HarnessError("socks5_users given on reload but the Fleet was started "
+                                   "without any: the server has no SOCKS5 listener")
+            out.append(_toml_table("socks5", {"listen": [fmt_hostport(*self.server_socks_addr)]}))
+            for name, u in socks5_users.items():
+                h = u.get("password_hash") or hash_password(u["password"], "server")
+                out.append(_toml_table("socks5.user", {"name": name, "password_hash": h,
+                                                       "tenant": u["tenant"],
+                                                       "from": list(u["from"])}, True))
+        extra = self.server_extra if extra is None else extra
+        if extra:
+            out.append(extra)
+        return "\n".join(out)
+
+    def write_server_config(self, *, tenants: Mapping[str, Mapping] | None = None,
+                            socks5_users: Mapping[str, Mapping] | None = None,
+                            policy: Mapping | None = None, extra: str | None = None) -> str:
+        """Rewrite server.toml from specs; what is not given stays as last written.
+        Returns the text."""
+        if tenants is not None:
+            self.tenants = {k: dict(v) for k, v in tenants.items()}
+        if socks5_users is not None:
+            self.socks5_users = {k: dict(v) for k, v in socks5_users.items()}
+        if policy is not None:
+            self.policy = dict(policy)
+        text = self.render_server_config(self.tenants, self.socks5_users, extra=extra)
+        self.write_raw_server_config(text)
+        return text
+
+    def write_raw_server_config(self, text: str) -> None:
+        """Write TEXT as server.toml (for broken configurations); specs are untouched."""
+        with open(self.server_config, "w") as f:
+            f.write(text)
+        self.server_toml = text
+
+    def reload(self, *, raw: str | None = None, expect: str = "ok", timeout: float = 15.0,
+               **specs) -> str:
+        """Write a new server.toml (RAW text, or from SPECS as for write_server_config;
+        neither: the file as it is), send SIGHUP and wait until the server logs
+        ``reloaded: N tenants`` (EXPECT="ok") or ``reload refused`` (EXPECT="refused").
+        Returns the server log written since the signal. HarnessError if the other
+        outcome is logged instead or nothing within TIMEOUT."""
+        assert expect in ("ok", "refused")
+        if raw is not None:
+            self.write_raw_server_config(raw)
+        elif specs:
+            self.write_server_config(**specs)
+        mark = self.server.mark()
+        self.server.popen.send_signal(signal.SIGHUP)
+        m = self.server.wait_for(f"({RELOAD_OK_RE})|({RELOAD_REFUSED_RE})", timeout, since=mark)
+        got = "ok" if m.group(1) else "refused"
+        text = self.server.since(mark)
+        if got != expect:
+            raise HarnessError(f"reload: expected {expect}, the server says {m.group(0)!r}\n"
+                               f"--- server log since SIGHUP ---\n{text}")
+        return text
+
+    # processes -------------------------------------------------------------
+    def start(self) -> "Fleet":
+        """Start the server (wait for its listeners), then every client at once (wait
+        for each one's SOCKS5 listener)."""
+        self.server = Proc("mxegress-server", [server_bin(), "-c", self.server_config],
+                           self.path("server.log"), self.dir)
+        self.server.wait_for(r"listening on " + re.escape(fmt_hostport(*self.tunnel_addr)),
+                             self.ready_timeout)
+        if self.server_socks_addr:
+            self.server.wait_for(r"listening on " + re.escape(fmt_hostport(
+                *self.server_socks_addr)), self.ready_timeout)
+        for c in self.clients.values():
+            c.start()
+        for c in self.clients.values():
+            c.wait_ready(self.ready_timeout)
+        return self
+
+    def procs(self) -> list[Proc]:
+        return [p for p in [self.server] + [c.proc for c in self.clients.values()] if p]
+
+    def check(self) -> None:
+        """Raise HarnessError now if a process died or a sanitizer reported something."""
+        problems = []
+        for p in self.procs():
+            if not p.alive():
+                problems.append(f"{p.name} exited with status {p.popen.returncode}")
+            if SANITIZER_RE.search(p.text()):
+                problems.append(f"{p.name}: sanitizer report in its log")
+        if problems:
+            raise HarnessError("; ".join(problems) + "\n" + self.logs_tail(200))
+
+    def logs_tail(self, lines: int = 60) -> str:
+        """Every program's last LINES log lines, labelled (the server's first)."""
+        return "\n".join(f"--- {p.name} log ({p.log_path}) ---\n{p.tail(lines)}"
+                         for p in self.procs())
+
+    def dial_lines(self, since: int = 0) -> list[str]:
+        """Server log lines after SINCE that record an outbound dial (``dial target=``)."""
+        return [l for l in self.server.since(since).splitlines() if "dial target=" in l]
+
+    def server_socks(self, host: str, port: int, user: str, password: str,
+                     **kw) -> "SocksResult":
+        """SOCKS5 CONNECT through the server's own listener, as USER."""
+        return socks5_connect(self.server_socks_addr, host, port, username=user,
+                              password=password, **kw)
+
+    # trail -------------------------------------------------------------------
+    def trail_records(self) -> list[dict]:
+        """Every JSON line of the trail file so far, parsed (a bad line raises)."""
+        try:
+            with open(self.trail_path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(l) for l in lines if l.strip()]
+
+    def trail_mark(self) -> int:
+        """Number of trail lines so far; pass it to ``wait_trail``."""
+        return len(self.trail_records())
+
+    def wait_trail(self, since: int, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        """Wait until at least COUNT lines were added after SINCE (a trail_mark());
+        returns the new records."""
+        deadline = time.monotonic() + timeout
+        while True:
+            new = self.trail_records()[since:]
+            if len(new) >= count:
+                return new
+            if time.monotonic() > deadline:
+                raise HarnessError(f"trail: {len(new)} new line(s) within {timeout}s, "
+                                   f"expected {count}\n" + self.logs_tail(30))
+            time.sleep(0.02)
+
+    # tear-down ---------------------------------------------------------------
+    def close(self, in_error: bool = False) -> None:
+        """Stop the clients, then the server; like Pair.close()."""
+        if self._closed:
+            return
+        self._closed = True
+        _shut_down([c.proc for c in self.clients.values()] + [self.server], self.dir,
+                   self.stop_timeout, in_error, self.logs_tail)
+
+    def _cleanup_after_error(self) -> None:
+        try:
+            self.close(in_error=True)
+        except Exception:
+            pass
+
+    def __enter__(self) -> "Fleet":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(in_error=exc_type is not None)
+
+
+def close_at_cleanup(testcase, closable) -> None:
+    """Register on TESTCASE (a unittest.TestCase) a cleanup that closes CLOSABLE (a
+    Pair or Fleet started inside the test): as a failure of its own if the test
+    passed, or quietly printing the logs' tails and keeping the temp dir if the test
+    already failed (``close(in_error=True)``)."""
+
+    def cleanup():
+        outcome = getattr(testcase, "_outcome", None)
+        failed = outcome is not None and not getattr(outcome, "success", True)
+        closable.close(in_error=failed)
+
+    testcase.addCleanup(cleanup)
 
 
 # --------------------------------------------------------------------------
@@ -881,6 +1327,7 @@ class PeerRecord:
     sent_sha256: str = ""
     error: str = ""
     done: threading.Event = field(default_factory=threading.Event)
+    extra: dict = field(default_factory=dict)   # peer-specific (SmtpServer: the envelope)
 
 
 class LoopbackServer:
@@ -1096,6 +1543,101 @@ class HalfClosePeer(LoopbackServer):
             rec.sent_sha256 = sha256(self.greeting)
             conn.shutdown(socket.SHUT_WR)
             self._read_to_eof(conn, rec)
+
+
+class WhoAmIServer(LoopbackServer):
+    """A test MX that says who it sees: on each connection it first sends
+    ``peer=IP:PORT\n`` (the address it accepted from, IPv6 in brackets), then echoes
+    every byte until EOF. Read that line with ``read_whoami(sock)``; the same address
+    is in ``records[i].peer``."""
+
+    keep_data = False
+
+    def handle(self, conn, rec):
+        self._send(conn, rec, f"peer={fmt_hostport(rec.peer[0], rec.peer[1])}\n".encode())
+        h = hashlib.sha256()
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                rec.eof = True
+                break
+            h.update(data)
+            rec.received_len += len(data)
+            self._send(conn, rec, data)
+        rec.received_sha256 = h.hexdigest()
+        conn.shutdown(socket.SHUT_WR)
+
+
+def read_whoami(sock: socket.socket) -> tuple[str, int]:
+    """Read the ``peer=IP:PORT`` line of a WhoAmIServer; returns (ip, port)."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        b = sock.recv(1)
+        if not b:
+            raise EOFError(f"EOF in the peer= line after {bytes(line)!r}")
+        line += b
+    text = line.decode().strip()
+    m = re.fullmatch(r"peer=\[?([0-9A-Fa-f.:]+?)\]?:(\d+)", text)
+    if not m:
+        raise SocksProtocolError(f"not a peer= line: {text!r}")
+    return m.group(1), int(m.group(2))
+
+
+class SmtpServer(LoopbackServer):
+    """A minimal SMTP receiver (enough for curl's smtp://): 220 greeting naming the
+    peer it sees, EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT. Per connection
+    ``rec.extra`` gets ``helo``, ``mail_from``, ``rcpt_to`` (list), ``data`` (bytes,
+    dot-unstuffed) and ``quit`` (True after QUIT); ``rec.peer`` is who connected."""
+
+    keep_data = False
+
+    def handle(self, conn, rec):
+        f = conn.makefile("rb")
+        ex = rec.extra
+        ex.update(helo=None, mail_from=None, rcpt_to=[], data=None, quit=False)
+
+        def say(line: str) -> None:
+            self._send(conn, rec, line.encode() + b"\r\n")
+
+        say(f"220 mx.test ESMTP peer={fmt_hostport(rec.peer[0], rec.peer[1])}")
+        while True:
+            raw = f.readline(4096)
+            if not raw:
+                rec.eof = True
+                return
+            rec.received_len += len(raw)
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                ex["helo"] = line[5:].strip()
+                say("250 mx.test" if verb == "HELO" else "250-mx.test\r\n250 8BITMIME")
+            elif verb == "MAIL":
+                ex["mail_from"] = line.split(":", 1)[1].strip() if ":" in line else ""
+                say("250 ok")
+            elif verb == "RCPT":
+                ex["rcpt_to"].append(line.split(":", 1)[1].strip() if ":" in line else "")
+                say("250 ok")
+            elif verb == "DATA":
+                say("354 go ahead")
+                body = bytearray()
+                while True:
+                    l = f.readline(1 << 20)
+                    if not l:
+                        return
+                    rec.received_len += len(l)
+                    if l in (b".\r\n", b".\n"):
+                        break
+                    body += l[1:] if l.startswith(b"..") else l
+                ex["data"] = bytes(body)
+                say("250 queued")
+            elif verb in ("RSET", "NOOP"):
+                say("250 ok")
+            elif verb == "QUIT":
+                ex["quit"] = True
+                say("221 bye")
+                return
+            else:
+                say("502 not implemented")
 
 
 # --------------------------------------------------------------------------

@@ -76,6 +76,10 @@ std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why
   if (!address) {
     if (SocketAddress::parse(*text)) {
       why = quote(*text) + " has a port; give the address alone " + std::string(kExample);
+    } else if (text->starts_with('[') && text->ends_with(']') &&
+               SocketAddress::parse_ip(std::string_view(*text).substr(1, text->size() - 2), 0)) {
+      why = quote(*text) +
+            " has brackets; write IPv6 addresses without them here (e.g. 2001:db8::10)";
     } else if (text->find('/') != std::string::npos) {
       why = quote(*text) + " is a prefix; give single addresses " + std::string(kExample);
     } else if (std::ranges::any_of(*text, [](unsigned char c) { return std::isalpha(c) != 0; }) &&

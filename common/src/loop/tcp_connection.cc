@@ -278,6 +278,12 @@ void TcpConnection::abort() {
   }
 }
 
+int TcpConnection::fd() const {
+  uv_os_fd_t fd = -1;
+  if (closed_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return -1;
+  return fd;
+}
+
 std::optional<SocketAddress> TcpConnection::local_address() const {
   sockaddr_storage ss{};
   int len = sizeof ss;

@@ -9,6 +9,11 @@ CommandLine parse_command_line(int argc, char** argv, std::string default_config
   cl.config_path = std::move(default_config);
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
+    // After a subcommand, every argument is the subcommand's own.
+    if (!cl.positional.empty()) {
+      cl.positional.emplace_back(arg);
+      continue;
+    }
     if (arg == "-c" || arg == "--config") {
       if (i + 1 >= argc) {
         cl.error = std::string(arg) + " needs a file name";

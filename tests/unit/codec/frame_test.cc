@@ -67,9 +67,9 @@ Bytes payload_of(const Bytes& frame) { return Bytes(frame.begin() + kHeaderSize,
 // Two extensions: type 0x07 with "abc", and type 0xfe with an empty value.
 const Bytes kExtensions = hex("07 0003 616263  fe 0000");
 
-constexpr std::array<Type, 10> kAllTypes = {
-    Type::Auth, Type::AuthResult, Type::Connect, Type::ConnectReply, Type::Data,
-    Type::Fin,  Type::Rst,        Type::Ping,    Type::Pong,         Type::GoAway};
+constexpr std::array<Type, 11> kAllTypes = {
+    Type::Auth, Type::AuthResult, Type::Connect, Type::ConnectReply, Type::Data, Type::Fin,
+    Type::Rst,  Type::Ping,       Type::Pong,    Type::GoAway,       Type::End};
 
 const std::array<uint8_t, 16> kDocIPv6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                           0,    0,    0,    0,    0, 0, 0, 1};  // 2001:db8::1
@@ -123,7 +123,8 @@ TEST(FrameTest, TypeNamesMatchTheProtocolDocument) {
   EXPECT_STREQ(type_name(Type::Ping), "PING");
   EXPECT_STREQ(type_name(Type::Pong), "PONG");
   EXPECT_STREQ(type_name(Type::GoAway), "GOAWAY");
-  EXPECT_STREQ(type_name(static_cast<Type>(0x0b)), "UNKNOWN");
+  EXPECT_STREQ(type_name(Type::End), "END");
+  EXPECT_STREQ(type_name(static_cast<Type>(0x0c)), "UNKNOWN");
 }
 
 TEST(FrameTest, HeaderIsTypeThenBigEndianLength) {
@@ -237,7 +238,7 @@ TEST(FrameTest, StreamSplitAtEveryOffsetYieldsTheSameFrames) {
 }
 
 TEST(FrameTest, UnknownTypeIsAnError) {
-  for (int type : {0x00, 0x0b, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x0c, 0x10, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE("type " + std::to_string(type));
     EXPECT_FALSE(is_known_type(static_cast<uint8_t>(type)));
     Bytes in = {static_cast<uint8_t>(type), 0x00, 0x02, 0xaa, 0xbb};
@@ -279,6 +280,12 @@ TEST(FrameTest, AuthHasTheDocumentedLayout) {
   EXPECT_EQ(out[4 + 31], 31);    // last key byte
   EXPECT_EQ(out[4 + 32], 0xff);  // first signature byte
   EXPECT_EQ(out.back(), 0xff - 63);
+}
+
+TEST(FrameTest, EndMatchesTheProtocolExample) {
+  Bytes out;
+  encode_frame(out, Type::End, text_bytes("closed"));
+  EXPECT_EQ(out, hex("0b 0006 636c6f736564"));
 }
 
 TEST(FrameTest, AuthResultMatchesTheProtocolExample) {

@@ -41,9 +41,9 @@ TEST(ByteSize, ParsesEachUnit) {
 
 TEST(ByteSize, RejectsAnythingElse) {
   for (const char* text :
-       {"", "B", "GiB", "50", "-1B", "+1B", "1.5GiB", " 1B", "1B ", "50 GiB", "1b", "1kb", "1Kb",
-        "1kiB", "1KIB", "1gb", "1G", "1Gi", "1K", "1PB", "1PiB", "1EiB", "1Bytes", "1e3B", "0x10B",
-        "1GiB1", "1_000B"}) {
+       {"",       "B",   "GiB",  "50",   "-1B",    "+1B",  "1.5GiB", " 1B",   "1B ",
+        "50 GiB", "1b",  "1kb",  "1Kb",  "1kiB",   "1KIB", "1gb",    "1G",    "1Gi",
+        "1K",     "1PB", "1PiB", "1EiB", "1Bytes", "1e3B", "0x10B",  "1GiB1", "1_000B"}) {
     bool too_large = true;
     EXPECT_FALSE(parse_byte_size(text, &too_large)) << text;
     EXPECT_FALSE(too_large) << text;
@@ -76,9 +76,10 @@ TEST(ByteSize, FormatsTheExactFormWithTheSmallestNumber) {
 }
 
 TEST(ByteSize, FormatRoundTrips) {
-  for (const uint64_t bytes : {uint64_t{0}, uint64_t{1}, uint64_t{999}, uint64_t{1000},
-                               uint64_t{1024}, uint64_t{4096}, uint64_t{1'500'000},
-                               50ull << 30, 3ull << 40, 7'000'000'000'000ull, kMax, kMax - 1}) {
+  const uint64_t sizes[] = {0,    1,         999,         1000,       1024,
+                            4096, 1'500'000, 50ull << 30, 3ull << 40, 7'000'000'000'000,
+                            kMax, kMax - 1};
+  for (const uint64_t bytes : sizes) {
     EXPECT_EQ(parse_byte_size(format_byte_size(bytes)), bytes) << bytes;
   }
 }

@@ -308,6 +308,38 @@ TEST_F(PumpTest, AWriteThatFailsAtOnceEndsTheRelay) {
   EXPECT_EQ(outcome_.bytes_a_to_b, 5u);
 }
 
+TEST_F(PumpTest, AbortResetsBothStreamsAndReportsWhy) {
+  start(small_options(20ms));
+  EXPECT_CALL(b_, write(_));
+  EXPECT_CALL(a_, abort());
+  EXPECT_CALL(b_, abort());
+  a_reader_->on_stream_data(as_bytes("abc"));
+  pump_->abort("tenant disabled");
+  ASSERT_EQ(done_calls_, 1);
+  EXPECT_FALSE(outcome_.clean);
+  EXPECT_EQ(outcome_.end, "tenant disabled");
+  EXPECT_EQ(outcome_.bytes_a_to_b, 3u);
+  pump_->abort("again");  // finished: no second abort of either stream, no second done
+  run_loop();             // and the idle timer was stopped
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome_.end, "tenant disabled");
+}
+
+TEST_F(PumpTest, AbortAfterTheRelayEndedCleanlyDoesNothing) {
+  start();
+  EXPECT_CALL(a_, shutdown_write());
+  EXPECT_CALL(b_, shutdown_write());
+  a_reader_->on_stream_eof();
+  b_reader_->on_stream_eof();
+  a_reader_->on_stream_shutdown_done();
+  b_reader_->on_stream_shutdown_done();
+  ASSERT_EQ(done_calls_, 1);
+  pump_->abort("too late");
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_TRUE(outcome_.clean);
+  EXPECT_EQ(outcome_.end, "closed");
+}
+
 TEST_F(PumpTest, IdleTimeoutAbortsBoth) {
   const uint64_t started = uv_now(loop_.get());
   start(small_options(50ms));

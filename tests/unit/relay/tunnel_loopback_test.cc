@@ -330,6 +330,58 @@ TEST_F(TunnelLoopbackTest, AbortResetsThePeersSession) {
   EXPECT_EQ(server_reader.errors, 1);
 }
 
+// Once FIN has gone both ways the session is over on the wire: abort() (a late
+// socket error at either end) sends no RST and the tunnel stays usable.
+TEST_F(TunnelLoopbackTest, AbortAfterFinBothWaysLeavesTheTunnelUp) {
+  connect_and_handshake();
+  RecordingReader client_reader;
+  RecordingReader server_reader;
+  client_->set_reader(&client_reader);
+  server_->set_reader(&server_reader);
+  client_->shutdown_write();
+  server_->shutdown_write();
+  ASSERT_TRUE(run_until([&] { return client_reader.eof == 1 && server_reader.eof == 1; }));
+  EXPECT_TRUE(client_->session_complete());
+  EXPECT_TRUE(server_->session_complete());
+
+  client_->abort();
+  EXPECT_FALSE(client_->dead());
+  client_->detach_session();
+  server_->detach_session();
+  client_->send(ping_frame({7}));
+  ASSERT_TRUE(run_until([&] { return server_handler_.frames.size() == 1; }));
+  EXPECT_EQ(server_handler_.frames[0].type, frame::Type::Ping);
+  EXPECT_EQ(server_reader.errors, 0) << server_reader.error;
+  EXPECT_EQ(server_handler_.closed, 0) << server_handler_.closed_why;
+  EXPECT_FALSE(server_->dead());
+
+  // The next session starts afresh: FIN state is reset, and abort() resets again.
+  RecordingReader next_server_reader;
+  client_->set_reader(&client_reader);
+  server_->set_reader(&next_server_reader);
+  EXPECT_FALSE(client_->fin_sent());
+  EXPECT_FALSE(client_->session_complete());
+  client_->abort();
+  EXPECT_TRUE(client_->dead());
+  ASSERT_TRUE(run_until([&] { return next_server_reader.errors == 1; }));
+  EXPECT_EQ(next_server_reader.error, "session reset by peer");
+}
+
+TEST_F(TunnelLoopbackTest, EndFromTheServerIsRecordedAndHandedToTheHandler) {
+  connect_and_handshake();
+  RecordingReader client_reader;
+  client_->set_reader(&client_reader);
+  EXPECT_FALSE(client_->end_received());
+  Bytes end;
+  frame::encode_frame(end, frame::Type::End, as_bytes("closed"));
+  server_->send(end);
+  ASSERT_TRUE(run_until([&] { return client_handler_.frames.size() == 1; }));
+  EXPECT_EQ(client_handler_.frames[0].type, frame::Type::End);
+  EXPECT_TRUE(client_->end_received());
+  client_->set_reader(&client_reader);  // a new session forgets the last END
+  EXPECT_FALSE(client_->end_received());
+}
+
 TEST_F(TunnelLoopbackTest, ClosingATunnelTellsThePeer) {
   connect_and_handshake();
   client_->close();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -23,6 +24,16 @@ struct ClientConfig {
     LogLevel log_level = LogLevel::Info;
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+    // On SIGTERM: stop accepting, let live sessions finish this long, then exit.
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+    // PING on idle pooled tunnels this often; below 4 minutes (Azure NAT).
+    std::chrono::milliseconds keepalive_interval = std::chrono::seconds(60);
+    // No PONG within this: the tunnel is dead. Below keepalive_interval.
+    std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(10);
+    // Idle tunnels above a server's `pool` are closed after this long.
+    std::chrono::milliseconds pool_idle_timeout = std::chrono::minutes(5);
+    // A server marked down is probed this often.
+    std::chrono::milliseconds retry_interval = std::chrono::seconds(10);
   };
 
   // [[server]]: how to reach and verify one mxegress-server.
@@ -33,6 +44,10 @@ struct ClientConfig {
     std::optional<std::filesystem::path> ca_file;  // CA bundle (PEM)
     // Name sent as SNI and, with ca_file, verified; defaults to address.host.
     std::string server_name;
+    uint32_t priority = 10;  // lower is preferred (like SRV); 0..65535
+    uint32_t weight = 100;   // share among servers of equal priority; 1..65535
+    uint32_t pool = 2;       // idle authenticated tunnels kept warm; 0..1024
+    uint32_t pool_max = 32;  // most idle tunnels kept (bursts grow the pool); pool..4096
   };
 
   // [[socks5.user]]: an RFC 1929 username and its password's Argon2id hash.
@@ -41,15 +56,37 @@ struct ClientConfig {
     std::string password_hash;
   };
 
-  // [socks5]
+  // [socks5] (optional): an empty `listen` means no [socks5] section.
   struct Socks5 {
     std::vector<SocketAddress> listen;
     std::vector<Socks5User> users;  // empty: no authentication
   };
 
+  // What the SMTP client of a transparent or forwarded connection sees when
+  // no tunnel to its destination can be had: an abortive close (RST), or an
+  // SMTP "421 4.4.x <reason>" greeting and then a close.
+  enum class FailureAction { Reset, Reply421 };
+
+  // [transparent]: connections redirected by nftables/iptables, tunnelled to
+  // their original destination (SO_ORIGINAL_DST).
+  struct Transparent {
+    std::vector<SocketAddress> listen;  // at least one
+    FailureAction on_failure = FailureAction::Reset;
+  };
+
+  // [[forward]]: every connection to `listen` is tunnelled to `target`.
+  struct Forward {
+    SocketAddress listen;
+    HostPort target;  // a name or an IP literal; port 1..65535
+    FailureAction on_failure = FailureAction::Reset;
+  };
+
+  // At least one of socks5 (non-empty listen), transparent and forwards is set.
   Client client;
   std::vector<Server> servers;
   Socks5 socks5;
+  std::optional<Transparent> transparent;  // [transparent]
+  std::vector<Forward> forwards;           // [[forward]]
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.

@@ -32,6 +32,7 @@ class TcpConnection final : public Stream {
   void start_reading();
 
   std::optional<SocketAddress> local_address() const;
+  int fd() const;  // the socket, for options libuv does not wrap; -1 when closed
   std::optional<SocketAddress> peer_address() const;
 
   // Stream

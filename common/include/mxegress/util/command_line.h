@@ -12,7 +12,7 @@ struct CommandLine {
   bool check = false;
   bool version = false;
   bool help = false;
-  std::vector<std::string> positional;  // subcommand and its arguments
+  std::vector<std::string> positional;  // subcommand and its arguments (options included)
   std::string error;                    // set when the command line is unusable
 };
 

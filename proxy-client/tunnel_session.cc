@@ -1,0 +1,159 @@
+#include "tunnel_session.h"
+
+#include "mxegress/util/log.h"
+
+namespace mx {
+namespace {
+
+constexpr const char* kLog = "session";
+// The server answers CONNECT within its own connect_timeout (default 30 s);
+// this bound only catches a server that never answers.
+constexpr std::chrono::seconds kReplyTimeout{120};
+
+}  // namespace
+
+TunnelSession::TunnelSession(ClientContext context, TcpConnection& local, std::string peer,
+                             Target target, ReplyCallback on_reply, DoneCallback on_done)
+    : ctx_(context),
+      local_(local),
+      peer_(std::move(peer)),
+      target_(std::move(target)),
+      on_reply_(std::move(on_reply)),
+      on_done_(std::move(on_done)),
+      reply_timer_(context.loop) {}
+
+TunnelSession::~TunnelSession() {
+  *alive_ = false;
+  pump_.reset();
+  if (tunnel_) {
+    tunnel_->set_handler(nullptr);
+    tunnel_->close();
+  }
+}
+
+void TunnelSession::start(Bytes early_data) {
+  start_ = std::chrono::steady_clock::now();
+  early_data_ = std::move(early_data);
+  acquire(false);
+}
+
+void TunnelSession::acquire(bool fresh) {
+  std::weak_ptr<bool> alive = alive_;
+  ctx_.pool.acquire(
+      [this, alive](TunnelPool::Acquired acquired) {
+        if (alive.expired()) return;  // the tunnel, if any, closes with `acquired`
+        on_tunnel(std::move(acquired));
+      },
+      fresh);
+}
+
+void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
+  if (!acquired.tunnel) {
+    fail(socks5::Reply::GeneralFailure, "no tunnel: " + acquired.error);
+    return;
+  }
+  tunnel_ = std::move(acquired.tunnel);
+  server_index_ = acquired.server_index;
+  server_ = acquired.server;
+  reused_ = acquired.reused;
+  tunnel_->set_handler(this);
+  Bytes out;
+  frame::encode_connect(out, target_);
+  tunnel_->send(out);
+  reply_timer_.start(kReplyTimeout, [this] {
+    drop_tunnel();
+    fail(socks5::Reply::GeneralFailure, "no CONNECT reply from " + server_);
+  });
+}
+
+void TunnelSession::drop_tunnel() {
+  if (!tunnel_) return;
+  tunnel_->set_handler(nullptr);
+  tunnel_->close();
+  ctx_.loop.defer([dead = std::shared_ptr<Tunnel>(std::move(tunnel_))] {});
+}
+
+void TunnelSession::on_tunnel_frame(const frame::Frame& f) {
+  if (f.type == frame::Type::ConnectReply) {
+    if (auto reply = frame::parse_connect_reply(f.payload)) {
+      on_connect_reply(*reply);
+      return;
+    }
+  }
+  if (f.type == frame::Type::Pong || f.type == frame::Type::End) return;
+  drop_tunnel();
+  fail(socks5::Reply::GeneralFailure,
+       std::string("protocol error: unexpected ") + frame::type_name(f.type));
+}
+
+void TunnelSession::on_tunnel_closed(const std::string& why) {
+  reply_timer_.stop();
+  ctx_.loop.defer([dead = std::shared_ptr<Tunnel>(std::move(tunnel_))] {});
+  if (reused_ && !retried_) {
+    // A pooled tunnel died unnoticed (server restarted, NAT dropped it): the
+    // CONNECT never reached a live server, so it is safe to send it again.
+    retried_ = true;
+    MX_LOG(Info, kLog) << "peer=" << peer_ << " pooled tunnel to " << server_ << " was dead (" << why
+                       << "); retrying on a fresh tunnel";
+    acquire(true);
+    return;
+  }
+  fail(socks5::Reply::GeneralFailure, "tunnel to " + server_ + " closed: " + why);
+}
+
+void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
+  reply_timer_.stop();
+  const auto code = static_cast<socks5::Reply>(reply.reply);
+  if (code != socks5::Reply::Succeeded) {
+    MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
+                       << " reply=" << static_cast<int>(reply.reply) << " ("
+                       << socks5::reply_name(code) << ") via " << server_;
+    // The tunnel did its job and stays clean: it serves the next session.
+    tunnel_->set_handler(nullptr);
+    ctx_.pool.release(std::move(tunnel_), server_index_);
+    auto on_reply = std::move(on_reply_);
+    on_reply(code, reply.bound, socks5::reply_name(code));
+    return;
+  }
+  MX_LOG(Debug, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
+                      << " connected from " << reply.bound.to_string() << " via " << server_;
+  tunnel_->set_handler(nullptr);
+  auto on_reply = std::move(on_reply_);
+  on_reply(code, reply.bound, "connected");
+  if (!early_data_.empty()) {
+    tunnel_->write(early_data_);
+    early_data_.clear();
+  }
+  PumpOptions options;
+  options.idle_timeout = ctx_.config.client.idle_timeout;
+  pump_ = std::make_unique<Pump>(ctx_.loop, local_, *tunnel_, options,
+                                 [this](const RelayOutcome& o) { on_relay_done(o); });
+  pump_->start();
+}
+
+void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start_)
+                      .count();
+  MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " via=" << server_
+                     << " bytes_up=" << outcome.bytes_a_to_b
+                     << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
+                     << " end=" << log_field(outcome.end);
+  ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_))] {});
+  if (tunnel_->session_complete()) {
+    tunnel_->detach_session();
+    ctx_.pool.release_after_end(std::move(tunnel_), server_index_);
+  }
+  auto on_done = std::move(on_done_);
+  on_done(outcome.end);
+}
+
+void TunnelSession::fail(socks5::Reply reply, const std::string& why) {
+  MX_LOG(Warn, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
+                     << " reply=" << static_cast<int>(reply) << " " << why;
+  if (!on_reply_) return;
+  auto on_reply = std::move(on_reply_);
+  on_reply(reply, Target{}, why);
+}
+
+}  // namespace mx

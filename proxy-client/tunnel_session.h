@@ -1,0 +1,75 @@
+// Carries one local connection to its target through a tunnel: a tunnel
+// from the pool, CONNECT, the server's reply (handed to the front that
+// accepted the connection: SOCKS5, transparent or forward), the relay, and
+// the tunnel back to the pool. A pooled tunnel that turns out dead before
+// the reply is replaced once by a fresh one, unseen by the gateway.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mxegress/codec/socks5.h"
+#include "mxegress/config/client_config.h"
+#include "mxegress/crypto/password_cache.h"
+#include "mxegress/loop/tcp_connection.h"
+#include "mxegress/loop/timer.h"
+#include "mxegress/relay/pump.h"
+#include "mxegress/relay/tunnel.h"
+#include "tunnel_pool.h"
+
+namespace mx {
+
+struct ClientContext {
+  Loop& loop;
+  const ClientConfig& config;
+  TunnelPool& pool;
+};
+
+class TunnelSession final : private TunnelHandler {
+ public:
+  // Once. Any code but Succeeded ends the session (no relay follows).
+  using ReplyCallback = std::function<void(socks5::Reply reply, const Target& bound, const std::string& why)>;
+  // Once, after a successful reply, when the relay has ended.
+  using DoneCallback = std::function<void(const std::string& end)>;
+
+  TunnelSession(ClientContext context, TcpConnection& local, std::string peer, Target target,
+                ReplyCallback on_reply, DoneCallback on_done);
+  ~TunnelSession() override;
+  TunnelSession(const TunnelSession&) = delete;
+  TunnelSession& operator=(const TunnelSession&) = delete;
+
+  void start(Bytes early_data = {});
+
+ private:
+  void on_tunnel_ready() override {}
+  void on_tunnel_frame(const frame::Frame& f) override;
+  void on_tunnel_closed(const std::string& why) override;
+
+  void acquire(bool fresh);
+  void on_tunnel(TunnelPool::Acquired acquired);
+  void on_connect_reply(const frame::ConnectReplyMessage& reply);
+  void on_relay_done(const RelayOutcome& outcome);
+  void fail(socks5::Reply reply, const std::string& why);
+  void drop_tunnel();
+
+  ClientContext ctx_;
+  TcpConnection& local_;
+  std::string peer_;
+  Target target_;
+  ReplyCallback on_reply_;
+  DoneCallback on_done_;
+  Bytes early_data_;
+  Timer reply_timer_;
+  std::unique_ptr<Tunnel> tunnel_;
+  size_t server_index_ = 0;
+  std::string server_;
+  bool reused_ = false;
+  bool retried_ = false;
+  std::unique_ptr<Pump> pump_;
+  std::chrono::steady_clock::time_point start_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mx

@@ -1,0 +1,50 @@
+// Reading the abuse trail back: one flat JSON object per line (what
+// to_json_line in trail.h writes) and its RFC 3339 times.
+//
+// The parser is deliberately small and strict: an object whose values are
+// strings (all JSON escapes, \uXXXX with surrogate pairs), integers (no
+// fraction, no exponent, int64 range) or null. Nested objects, arrays,
+// booleans, floats, duplicate names or anything after the closing brace make
+// the line malformed. Pure: no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "trail.h"
+
+namespace mx {
+
+struct JsonValue {
+  enum class Kind { String, Integer, Null };
+  Kind kind = Kind::Null;
+  std::string string;   // Kind::String: the unescaped bytes (UTF-8)
+  int64_t integer = 0;  // Kind::Integer
+};
+
+// The fields in the order they appear; names are unique.
+using JsonObject = std::vector<std::pair<std::string, JsonValue>>;
+
+// nullopt and `error` set ("at byte 17: expected ':'") when `line` is not one
+// flat object. Whitespace around tokens is allowed, a trailing '\r' too.
+std::optional<JsonObject> parse_json_object(std::string_view line, std::string& error);
+
+// "2026-11-22T20:30:00Z", "2026-11-22T20:30:00.123Z",
+// "2026-11-22T21:30:00+01:00" (RFC 3339 date-time; 't'/'z' in lower case and
+// a space for 'T' accepted). Fractions finer than a millisecond are
+// truncated. A leap second (:60) counts as the first second of the next
+// minute.
+std::optional<WallTime> parse_rfc3339(std::string_view text);
+
+// One trail line into a record. Required: strings time (RFC 3339), tenant,
+// via, peer, target, end; exactly one of the strings key or user (the
+// credential); connected and source, each a string or null; integers reply
+// (0..255), bytes_up, bytes_down, duration_ms (all >= 0). Unknown fields of
+// those types are ignored, so older query tools read newer trails.
+std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& error);
+
+}  // namespace mx

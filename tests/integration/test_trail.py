@@ -1,0 +1,256 @@
+"""The abuse trail: one JSON line per connection the server was asked to make.
+
+Every field is checked for a success (exact byte counts, the source the far end
+saw, the time the connection was asked for), refusals (a limit, a port, the
+deny-list), a failure (connection refused), a name target, and the server's own
+SOCKS5 listener (`user` instead of `key`, the exact peer). The trail goes to
+the file and, with `stdout = true`, to standard output as the same line. Last,
+`mxegress-server trail` finds a connection by source, destination and time.
+"""
+
+import datetime
+import json
+import re
+import socket
+import time
+import unittest
+
+from mxtest import (Fleet, REP_NOT_ALLOWED, REP_OK, REP_REFUSED, RefusedPort, SourceServer,
+                    pattern_bytes, recv_until_eof, run_server)
+
+FIELDS = {"time", "tenant", "via", "peer", "target", "connected", "source", "reply",
+          "bytes_up", "bytes_down", "duration_ms", "end"}
+TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+DOWN = 5000
+UP = 12345
+
+
+def parse_time(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class TrailTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.source = SourceServer(DOWN, "127.0.0.1")
+        cls.refused = RefusedPort("127.0.0.1")
+        cls.closed_port = 2525      # allowed by policy, nothing listens there
+        try:
+            cls.fleet = Fleet(
+                {"acme": {"source": ["127.0.0.2"]},
+                 "capped": {"source": ["127.0.0.3"], "max_connections": 1}},
+                ports=[cls.source.port, cls.refused.port, 25], trail_stdout=True,
+                socks5_users={"gw": {"password": "pw", "tenant": "acme",
+                                     "from": ["127.0.0.1/32"]}})
+        except BaseException:
+            cls.source.close()
+            cls.refused.close()
+            raise
+        cls.acme = cls.fleet.clients["acme"]
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.fleet.close()
+        finally:
+            cls.source.close()
+            cls.refused.close()
+
+    def setUp(self):
+        self.fleet.check()
+
+    def one_line(self, since):
+        """The single trail line written after SINCE (waits for it; fails on more)."""
+        recs = self.fleet.wait_trail(since, 1)
+        time.sleep(0.1)
+        recs = self.fleet.trail_records()[since:]
+        self.assertEqual(len(recs), 1, f"one line per connection: {recs}")
+        return recs[0]
+
+    def check_common(self, t, *, tenant, via, target, reply, before, after):
+        self.assertEqual(set(t) - {"key", "user"}, FIELDS, t)
+        self.assertEqual(len(set(t) & {"key", "user"}), 1, "key or user, not both")
+        self.assertRegex(t["time"], TIME_RE)
+        stamp = parse_time(t["time"])
+        self.assertGreaterEqual(stamp, before.replace(microsecond=before.microsecond // 1000
+                                                      * 1000), "time is not before the request")
+        self.assertLessEqual(stamp, after, "time is when it was asked for")
+        self.assertEqual((t["tenant"], t["via"], t["target"], t["reply"]),
+                         (tenant, via, target, reply), t)
+        self.assertIsInstance(t["duration_ms"], int)
+        self.assertGreaterEqual(t["duration_ms"], 0)
+        self.assertIsInstance(t["end"], str)
+        self.assertNotEqual(t["end"], "")
+        if via == "tunnel":
+            self.assertEqual(t["key"], self.acme.pubkey if tenant == "acme"
+                             else self.fleet.clients[tenant].pubkey)
+            # the peer is the client's tunnel connection, as the server authenticated it
+            self.assertRegex(t["peer"], r"^127\.0\.0\.1:\d+$")
+            self.assertRegex(self.fleet.server.text(),
+                             rf"auth ok tenant={tenant} peer={re.escape(t['peer'])}\b")
+        # the same line on stdout (in the server's log)
+        line = json.dumps(t, separators=(",", ":"))
+        self.assertIn(line, self.fleet.server.text(), "stdout = true copies the line")
+
+    # ------------------------------------------------------------------
+    def test_success_every_field(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        t0 = time.monotonic()
+        r = self.acme.connect("127.0.0.1", self.source.port)
+        after = utcnow()
+        self.addCleanup(r.close)
+        self.assertEqual(r.reply, REP_OK, r.describe())
+        time.sleep(0.3)
+        r.sock.sendall(pattern_bytes(UP, seed=11))
+        r.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(len(recv_until_eof(r.sock)), DOWN)
+        rec = self.source.wait_finished(10)
+        r.close()
+        t = self.one_line(since)
+        wall_ms = (time.monotonic() - t0) * 1000
+        self.check_common(t, tenant="acme", via="tunnel", target=f"127.0.0.1:{self.source.port}",
+                          reply=0, before=before, after=after)
+        self.assertEqual(t["connected"], f"127.0.0.1:{self.source.port}")
+        self.assertEqual(t["source"], f"127.0.0.2:{rec.peer[1]}", "the source the far end saw")
+        self.assertEqual(t["source"], "%s:%d" % r.bound, "= BND.ADDR:BND.PORT")
+        self.assertEqual((t["bytes_up"], t["bytes_down"]), (UP, DOWN))
+        self.assertEqual(rec.received_len, UP)
+        self.assertGreaterEqual(t["duration_ms"], 300)
+        self.assertLessEqual(t["duration_ms"], wall_ms + 50)
+        self.assertEqual(t["end"], "closed")
+
+    def test_refused_by_a_limit(self):
+        held = self.fleet.clients["capped"].open("127.0.0.1", self.source.port)
+        self.addCleanup(held.close)
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.fleet.clients["capped"].connect("127.0.0.1", self.source.port)
+        after = utcnow()
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe())
+        t = self.one_line(since)
+        self.check_common(t, tenant="capped", via="tunnel",
+                          target=f"127.0.0.1:{self.source.port}", reply=2,
+                          before=before, after=after)
+        self.assertEqual((t["connected"], t["source"], t["bytes_up"], t["bytes_down"]),
+                         (None, None, 0, 0))
+        self.assertEqual(t["end"], "max_connections 1 reached")
+
+    def test_refused_by_policy_port(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.acme.connect("127.0.0.1", 587)
+        after = utcnow()
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe())
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="tunnel", target="127.0.0.1:587", reply=2,
+                          before=before, after=after)
+        self.assertEqual((t["connected"], t["source"], t["bytes_up"], t["bytes_down"]),
+                         (None, None, 0, 0))
+        self.assertIn("port 587 is not allowed", t["end"])
+
+    def test_refused_by_the_deny_list(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.acme.connect("10.0.0.1", 25)
+        after = utcnow()
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe())
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="tunnel", target="10.0.0.1:25", reply=2,
+                          before=before, after=after)
+        self.assertEqual((t["connected"], t["source"]), (None, None))
+        self.assertIn("10.0.0.1 is private (10.0.0.0/8)", t["end"])
+
+    def test_failed_connection_refused(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.acme.connect("127.0.0.1", self.refused.port)
+        after = utcnow()
+        r.close()
+        self.assertEqual(r.reply, REP_REFUSED, r.describe())
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="tunnel",
+                          target=f"127.0.0.1:{self.refused.port}", reply=REP_REFUSED,
+                          before=before, after=after)
+        self.assertEqual(t["connected"], f"127.0.0.1:{self.refused.port}", "the address dialed")
+        if t["source"] is not None:
+            self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$")
+        self.assertEqual((t["bytes_up"], t["bytes_down"]), (0, 0))
+        self.assertIn("refused", t["end"].lower())
+
+    def test_name_target_as_asked(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.acme.connect("localhost", self.source.port)
+        after = utcnow()
+        self.assertEqual(r.reply, REP_OK, r.describe())
+        r.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(len(recv_until_eof(r.sock)), DOWN)
+        r.close()
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="tunnel", target=f"localhost:{self.source.port}",
+                          reply=0, before=before, after=after)
+        self.assertEqual(t["connected"], f"127.0.0.1:{self.source.port}")
+        self.assertEqual((t["bytes_up"], t["bytes_down"]), (0, DOWN))
+
+    def test_server_socks5_line_has_the_user_and_exact_peer(self):
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        r = self.fleet.server_socks("127.0.0.1", self.source.port, "gw", "pw")
+        after = utcnow()
+        self.assertEqual(r.reply, REP_OK, r.describe())
+        local = r.sock.getsockname()
+        r.sock.sendall(b"x" * 100)
+        r.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(len(recv_until_eof(r.sock)), DOWN)
+        r.close()
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="socks5", target=f"127.0.0.1:{self.source.port}",
+                          reply=0, before=before, after=after)
+        self.assertEqual(t["user"], "gw")
+        self.assertNotIn("key", t)
+        self.assertEqual(t["peer"], "%s:%d" % local[:2], "the SOCKS5 client's own address")
+        self.assertEqual((t["bytes_up"], t["bytes_down"]), (100, DOWN))
+        self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$")
+
+    def test_trail_query_finds_the_connection(self):
+        """`mxegress-server trail FILE --source IP --dest IP:PORT --around TIME --json`
+        answers "who connected from S to D around T" with exactly that line."""
+        since = self.fleet.trail_mark()
+        r = self.acme.connect("127.0.0.1", self.source.port)
+        self.assertEqual(r.reply, REP_OK, r.describe())
+        r.sock.shutdown(socket.SHUT_WR)
+        recv_until_eof(r.sock)
+        r.close()
+        t = self.one_line(since)
+        src_ip = t["source"].rsplit(":", 1)[0]
+        cp = run_server("trail", self.fleet.trail_path, "--source", t["source"],
+                        "--dest", t["connected"], "--around", t["time"], "--window", "1s",
+                        "--json")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        found = [json.loads(l) for l in cp.stdout.splitlines() if l.strip()]
+        self.assertEqual(found, [t])
+        # by source IP alone and tenant: every acme line from that address
+        cp = run_server("trail", self.fleet.trail_path, "--source", src_ip, "--tenant", "acme",
+                        "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        found = [json.loads(l) for l in cp.stdout.splitlines() if l.strip()]
+        self.assertIn(t, found)
+        self.assertTrue(all(x["tenant"] == "acme" and x["source"].startswith(src_ip + ":")
+                            for x in found), found)
+        # the other tenant never left from there
+        cp = run_server("trail", self.fleet.trail_path, "--source", src_ip, "--tenant",
+                        "capped", "--json")
+        self.assertEqual((cp.returncode, cp.stdout.strip()), (1, ""), cp.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
