@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     require(r.consumed >= kHeaderSize && r.consumed <= rest.size(), "Ok length out of range");
-    require(r.consumed == kHeaderSize + r.frame.payload.size(), "Ok length is not header + payload");
+    require(r.consumed == kHeaderSize + r.frame.payload.size(),
+            "Ok length is not header + payload");
     require(r.frame.payload.size() <= kMaxPayload, "payload above the maximum");
     require(r.frame.payload.data() == rest.data() + kHeaderSize, "payload not in place");
     require(is_known_type(static_cast<uint8_t>(r.frame.type)), "Ok with an unknown type");

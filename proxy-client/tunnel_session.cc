@@ -107,7 +107,8 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
   if (code != socks5::Reply::Succeeded) {
     MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
                        << " reply=" << static_cast<int>(reply.reply) << " ("
-                       << socks5::reply_name(code) << ") via " << server_;
+                       << socks5::reply_name(code) << ") via=" << server_
+                       << " tunnel=" << (reused_ ? "pooled" : "fresh");
     // The tunnel did its job and stays clean: it serves the next session.
     tunnel_->set_handler(nullptr);
     ctx_.pool.release(std::move(tunnel_), server_index_);
@@ -136,7 +137,7 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
                       std::chrono::steady_clock::now() - start_)
                       .count();
   MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " via=" << server_
-                     << " bytes_up=" << outcome.bytes_a_to_b
+                     << " tunnel=" << (reused_ ? "pooled" : "fresh") << " bytes_up=" << outcome.bytes_a_to_b
                      << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
                      << " end=" << log_field(outcome.end);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_))] {});

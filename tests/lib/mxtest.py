@@ -77,7 +77,7 @@ __all__ = [
     "REP_CMD_NOT_SUPPORTED", "REP_ATYP_NOT_SUPPORTED", "REPLY_NAMES",
     # sockets and peers
     "recv_exact", "recv_until_eof", "wait_closed", "pattern_bytes", "sha256",
-    "free_port", "isolated", "LoopbackServer", "EchoServer", "SinkServer",
+    "free_port", "listen_port", "isolated", "LoopbackServer", "EchoServer", "SinkServer",
     "SourceServer", "HalfClosePeer", "PeerRecord", "RefusedPort", "Blackhole",
     "WhoAmIServer", "read_whoami", "SmtpServer", "fmt_hostport",
     # several tenants, reloads, addresses
@@ -280,6 +280,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+_LISTEN_PORTS_TAKEN: set = set()
+
+
+def listen_port(host: str = "127.0.0.1") -> int:
+    """A free port for a program under test to listen on, below the ephemeral range
+    (10000-32767) and never handed out twice by this process.
+
+    ``free_port()`` returns an ephemeral port: when several programs start at once,
+    one's outbound connection may take the port another is about to listen on."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(10000, 32768)
+        if port in _LISTEN_PORTS_TAKEN:
+            continue
+        with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _LISTEN_PORTS_TAKEN.add(port)
+        return port
+    raise HarnessError("no free listening port below 32768")
 
 
 def isolated() -> bool:
@@ -747,7 +771,7 @@ class FleetClient:
         self.key_path = fleet.path(f"client-{name}.key")
         self.pubkey = keygen(self.key_path)
         self.config_path = fleet.path(f"client-{name}.toml")
-        self.socks_addr = ("127.0.0.1", free_port())
+        self.socks_addr = ("127.0.0.1", listen_port())
         self.proc: Proc | None = None
 
     def write_config(self, settings: Mapping, extra: str) -> None:
@@ -846,13 +870,10 @@ class Fleet:
         os.chmod(self.dir, 0o755)
         try:
             self.pin = server_init(self.dir)
-            self.tunnel_addr = ("127.0.0.1", free_port())
+            self.tunnel_addr = ("127.0.0.1", listen_port())
             self.server_socks_addr = None
             if socks5_users:
-                port = free_port()
-                while port == self.tunnel_addr[1]:
-                    port = free_port()
-                self.server_socks_addr = ("127.0.0.1", port)
+                self.server_socks_addr = ("127.0.0.1", listen_port())
             self.server_config = self.path("server.toml")
             self.trail_path = self.path("trail.jsonl")
             self._server_table = {"listen": [fmt_hostport(*self.tunnel_addr)],
@@ -1039,6 +1060,22 @@ class Fleet:
             if time.monotonic() > deadline:
                 raise HarnessError(f"trail: {len(new)} new line(s) within {timeout}s, "
                                    f"expected {count}\n" + self.logs_tail(30))
+            time.sleep(0.02)
+
+    def wait_trail_match(self, since: int = 0, timeout: float = 10.0, pred=None,
+                         **fields) -> dict:
+        """Wait for the first trail record after SINCE whose FIELDS have these values
+        (``target="localhost:25", via="socks5"``) and for which PRED(record) is true;
+        returns it. Lines of other, late-ending connections are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for rec in self.trail_records()[since:]:
+                if all(rec.get(k) == v for k, v in fields.items()) and (pred is None
+                                                                         or pred(rec)):
+                    return rec
+            if time.monotonic() > deadline:
+                raise HarnessError(f"trail: no line with {fields} within {timeout}s; new "
+                                   f"lines: {self.trail_records()[since:]}")
             time.sleep(0.02)
 
     # tear-down ---------------------------------------------------------------

@@ -66,6 +66,7 @@ ServerConfig::Server read_server(TableReader& table, const std::filesystem::path
   table.optional("connect_timeout", server.connect_timeout, decode::duration);
   table.optional("idle_timeout", server.idle_timeout, decode::duration);
   table.optional("drain_timeout", server.drain_timeout, decode::duration);
+  table.optional("threads", server.threads, decode::thread_count);
   table.reject_unknown_keys();
   return server;
 }

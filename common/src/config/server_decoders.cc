@@ -26,6 +26,15 @@ std::optional<bool> boolean(const toml::node& node, std::string& why) {
   return std::nullopt;
 }
 
+std::optional<uint32_t> thread_count(const toml::node& node, std::string& why) {
+  auto value = limit_count(node, why);
+  if (value && *value > 256) {
+    why = "expected 0 (one per core) to 256 threads, got " + std::to_string(*value);
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::optional<uint32_t> limit_count(const toml::node& node, std::string& why) {
   const auto* number = node.as_integer();
   if (number == nullptr) {

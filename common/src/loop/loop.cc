@@ -10,10 +10,18 @@ Loop::Loop() {
   uv_timer_init(&loop_, deferred_timer_);
   deferred_timer_->data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(deferred_timer_));
+  posted_async_ = new uv_async_t;
+  uv_async_init(&loop_, posted_async_, &Loop::on_posted);
+  posted_async_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(posted_async_));
 }
 
 Loop::~Loop() {
+  on_posted(posted_async_);
   run_deferred();
+  posted_async_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(posted_async_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
   deferred_timer_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(deferred_timer_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -38,6 +46,25 @@ void Loop::defer(std::function<void()> work) {
     uv_ref(reinterpret_cast<uv_handle_t*>(deferred_timer_));
     uv_timer_start(deferred_timer_, &Loop::on_deferred_timer, 0, 0);
   }
+}
+
+void Loop::post(std::function<void()> work) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(work));
+  }
+  uv_async_send(posted_async_);
+}
+
+void Loop::on_posted(uv_async_t* async) {
+  auto* self = static_cast<Loop*>(async->data);
+  if (self == nullptr) return;
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(self->posted_mutex_);
+    batch.swap(self->posted_);
+  }
+  for (auto& work : batch) work();
 }
 
 void Loop::on_deferred_timer(uv_timer_t* timer) {

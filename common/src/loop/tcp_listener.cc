@@ -1,5 +1,11 @@
 #include "mxegress/loop/tcp_listener.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "mxegress/util/log.h"
 
 namespace mx {
@@ -20,8 +26,18 @@ void TcpListener::close() {
            [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
 }
 
-std::string TcpListener::listen(const SocketAddress& address, int backlog) {
+std::string TcpListener::listen(const SocketAddress& address, bool reuse_port, int backlog) {
   const unsigned flags = address.family() == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+  if (reuse_port) {
+    // libuv 1.44 cannot set SO_REUSEPORT itself: make the socket here.
+    const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        uv_tcp_open(handle_, fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return "cannot create a socket for " + address.to_string() + ": " + std::strerror(errno);
+    }
+  }
   if (int rc = uv_tcp_bind(handle_, address.sa(), flags); rc != 0) {
     return "cannot bind " + address.to_string() + ": " + uv_error_text(rc);
   }

@@ -71,6 +71,7 @@ void Tunnel::attach_session(StreamReader* reader) {
 void Tunnel::detach_session() { session_ = nullptr; }
 
 void Tunnel::on_stream_data(ByteView data) {
+  std::weak_ptr<bool> alive = alive_;
   if (!tls_.feed_ciphertext(data)) {
     flush_ciphertext();  // a TLS alert, if the engine produced one
     die("TLS: " + tls_.error());
@@ -79,11 +80,12 @@ void Tunnel::on_stream_data(ByteView data) {
   flush_ciphertext();
   if (!ready_ && tls_.handshake_done()) {
     ready_ = true;
-    std::weak_ptr<bool> alive = alive_;
     if (handler_) handler_->on_tunnel_ready();
     if (alive.expired() || dead_) return;
   }
   dispatch_frames();
+  // A frame handler may have destroyed this tunnel.
+  if (alive.expired()) return;
   if (!dead_ && tls_.peer_closed()) die("peer closed the tunnel");
 }
 

@@ -165,11 +165,10 @@ listen = ["127.0.0.1:10025", "10025", 5])"),
 }
 
 TEST(ClientConfigFrontEnds, ReportsBadForwards) {
-  EXPECT_EQ(errors("[[forward]]\n"),
-            (Errors{
-                "client.toml: forward[0].listen: required key is missing",
-                "client.toml: forward[0].target: required key is missing",
-            }));
+  EXPECT_EQ(errors("[[forward]]\n"), (Errors{
+                                         "client.toml: forward[0].listen: required key is missing",
+                                         "client.toml: forward[0].target: required key is missing",
+                                     }));
   EXPECT_EQ(
       errors(R"([[forward]]
 listen = "localhost:2525"
@@ -187,15 +186,22 @@ target = "mx.example.org:0"
 }
 
 TEST(ClientConfigFrontEnds, ReportsWrongSectionTypes) {
-  EXPECT_EQ(errors("transparent = 1\n"),
+  // Root keys go before the first table.
+  auto root_errors = [](std::string_view root_keys) {
+    auto result =
+        parse_client_config(std::string(root_keys) + kBase, "client.toml", "/etc/mxegress");
+    EXPECT_FALSE(result.ok());
+    return result.errors;
+  };
+  EXPECT_EQ(root_errors("transparent = 1\n"),
             (Errors{"client.toml: transparent: expected a table, got an integer"}));
-  EXPECT_EQ(errors("socks5 = \"127.0.0.1:1080\"\n"),
+  EXPECT_EQ(root_errors("socks5 = \"127.0.0.1:1080\"\n"),
             (Errors{"client.toml: socks5: expected a table, got a string"}));
+  EXPECT_EQ(root_errors("forward = []\n"),
+            (Errors{"client.toml: forward: at least one [[forward]] section is required"}));
   EXPECT_EQ(
       errors("[forward]\nlisten = \"127.0.0.1:2525\"\ntarget = \"mx.example.org:25\"\n"),
       (Errors{"client.toml: forward: expected an array of tables ([[forward]]), got a table"}));
-  EXPECT_EQ(errors("forward = []\n"),
-            (Errors{"client.toml: forward: at least one [[forward]] section is required"}));
 }
 
 TEST(ClientConfigFrontEnds, RejectsUnknownKeys) {

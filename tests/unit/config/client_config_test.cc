@@ -151,7 +151,8 @@ TEST(ClientConfig, ReportsMissingRequiredKeys) {
   EXPECT_EQ(errors(""), (Errors{
                             "client.toml: client.key: required key is missing",
                             "client.toml: server: at least one [[server]] section is required",
-                            "client.toml: at least one of [socks5], [transparent] or [[forward]] is required: nothing would accept connections",
+                            "client.toml: at least one of [socks5], [transparent] or [[forward]] "
+                            "is required: nothing would accept connections",
                         }));
   EXPECT_EQ(errors(edit(R"(address = "egress.example.net:8443")", "")),
             (Errors{"client.toml: server[0].address: required key is missing"}));

@@ -18,8 +18,8 @@ const WallTime kMidnight = WallTime{} + days(20779);
 
 SocketAddress ip(std::string_view text) { return *SocketAddress::parse_ip(text, 0); }
 
-ServerConfig::Limits limits(uint32_t max_connections, uint32_t per_minute,
-                            uint32_t per_destination, uint64_t bytes_per_day) {
+ServerConfig::Limits limits(uint32_t max_connections, uint32_t per_minute, uint32_t per_destination,
+                            uint64_t bytes_per_day) {
   ServerConfig::Limits l;
   l.max_connections = max_connections;
   l.connections_per_minute = per_minute;
@@ -84,7 +84,8 @@ TEST(TokenBucket, LowerRateClampsTheTokens) {
 
 TEST(TenantUsage, NoLimitsAdmitsEverything) {
   TenantUsage usage;
-  for (int i = 0; i < 1000; ++i) ASSERT_EQ(usage.admit(limits(0, 0, 0, 0), kStart, kMidnight), std::nullopt);
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(usage.admit(limits(0, 0, 0, 0), kStart, kMidnight), std::nullopt);
   EXPECT_EQ(usage.active(), 1000u);
 }
 
@@ -297,7 +298,8 @@ TEST(UsageLease, GivesEverythingBackWhenDestroyed) {
 
     EXPECT_EQ(usage->active(), 1u);
     EXPECT_EQ(usage->admit(l, kStart, kMidnight), "max_connections 1 reached");
-    EXPECT_EQ(usage->admit_destination(l, "192.0.2.1"), "max_per_destination 1 reached for 192.0.2.1");
+    EXPECT_EQ(usage->admit_destination(l, "192.0.2.1"),
+              "max_per_destination 1 reached for 192.0.2.1");
   }
   EXPECT_EQ(usage->active(), 0u);
   EXPECT_EQ(usage->admit_destination(l, "192.0.2.1"), std::nullopt);

@@ -75,7 +75,11 @@ TEST(TrailJson, NonAsciiPassesThroughUnescaped) {
   TrailRecord r = tunnel_record();
   r.end = "caf\xc3\xa9 / slash";
   const std::string line = to_json_line(r);
-  EXPECT_NE(line.find(R"("end":"caf)" "\xc3\xa9" R"( / slash"})"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("end":"caf)"
+                      "\xc3\xa9"
+                      R"( / slash"})"),
+            std::string::npos)
+      << line;
 }
 
 TEST(TrailJson, OneLineEachWhateverTheContent) {
@@ -132,7 +136,7 @@ TEST_F(TrailWriterTest, CreatesTheFileNotWorldReadable) {
   const fs::path file = dir_ / "trail.json";
   TrailWriter writer;
   ASSERT_EQ(writer.open(file, false), "");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 0007, 0u) << std::oct << st.st_mode;

@@ -29,6 +29,8 @@ struct ServerConfig {
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
     // On SIGTERM, how long to wait for live sessions before closing them.
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+    // Event-loop threads, each with its own listeners (SO_REUSEPORT); 0 = one per core.
+    uint32_t threads = 0;
   };
 
   // [policy]: the defaults for every tenant; Tenant::policy holds what applies

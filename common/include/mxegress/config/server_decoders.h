@@ -17,6 +17,8 @@ namespace mx::decode {
 std::optional<bool> boolean(const toml::node& node, std::string& why);
 // An integer 0..4294967295, for limits where 0 means unlimited.
 std::optional<uint32_t> limit_count(const toml::node& node, std::string& why);
+// An integer 0..256: event-loop threads, 0 meaning one per core.
+std::optional<uint32_t> thread_count(const toml::node& node, std::string& why);
 // An integer number of bytes (0 or more), or a string such as "50GiB"
 // (see byte_size.h).
 std::optional<uint64_t> byte_size(const toml::node& node, std::string& why);

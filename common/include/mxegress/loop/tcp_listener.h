@@ -23,8 +23,10 @@ class TcpListener {
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
 
-  // Binds and listens; returns an error text, empty on success.
-  std::string listen(const SocketAddress& address, int backlog = 1024);
+  // Binds and listens; returns an error text, empty on success. With
+  // `reuse_port`, several listeners (one per loop thread) share the address
+  // and the kernel spreads connections over them.
+  std::string listen(const SocketAddress& address, bool reuse_port = false, int backlog = 1024);
   SocketAddress address() const;
   void close();
 
