@@ -42,7 +42,7 @@ uint8_t g_in[kChunk];
 enum class Kind : uint8_t { BulkListener, SmtpListener, Signal, Bulk, Smtp };
 
 struct Conn {
-  Kind kind;
+  Kind kind = Kind::Bulk;
   int fd = -1;
   // bulk
   uint8_t header[8]{};
@@ -82,7 +82,7 @@ int listen_on(const char* host, int port) {
 
 void watch(Conn* c, bool out, int op) {
   epoll_event ev{};
-  ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+  ev.events = out ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
   ev.data.ptr = c;
   if (epoll_ctl(g_epoll, op, c->fd, &ev) < 0) die("epoll_ctl");
   c->want_out = out;
@@ -112,7 +112,7 @@ void accept_all(int lfd, Kind kind) {
     ++g_accepted;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Conn* c = new Conn{};
+    Conn* c = new Conn;
     c->kind = kind;
     c->fd = fd;
     if (kind == Kind::Smtp) {
@@ -232,8 +232,11 @@ int main(int argc, char** argv) {
 
   g_epoll = epoll_create1(EPOLL_CLOEXEC);
   if (g_epoll < 0) die("epoll_create1");
-  Conn bulk_l{Kind::BulkListener, listen_on(host, bulk_port)};
-  Conn smtp_l{Kind::SmtpListener, listen_on(host, smtp_port)};
+  Conn bulk_l, smtp_l, sig_c;
+  bulk_l.kind = Kind::BulkListener;
+  bulk_l.fd = listen_on(host, bulk_port);
+  smtp_l.kind = Kind::SmtpListener;
+  smtp_l.fd = listen_on(host, smtp_port);
   watch(&bulk_l, false, EPOLL_CTL_ADD);
   watch(&smtp_l, false, EPOLL_CTL_ADD);
 
@@ -243,7 +246,8 @@ int main(int argc, char** argv) {
   sigaddset(&mask, SIGINT);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  Conn sig_c{Kind::Signal, signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)};
+  sig_c.kind = Kind::Signal;
+  sig_c.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sig_c.fd < 0) die("signalfd");
   watch(&sig_c, false, EPOLL_CTL_ADD);
 

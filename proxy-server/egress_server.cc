@@ -47,35 +47,32 @@ std::vector<std::string> check_server_environment(const ServerConfig& config,
   return errors;
 }
 
-EgressServer::EgressServer(Loop& loop, std::filesystem::path config_path, ServerConfig config,
-                           SslCtxPtr tls)
-    : loop_(loop), config_path_(std::move(config_path)), tls_(std::move(tls)) {
-  apply(std::move(config));
+EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
+                           std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls)
+    : loop_(loop), shared_(shared), tls_(std::move(tls)) {
+  set_snapshot(std::move(snapshot));
 }
 
 EgressServer::~EgressServer() { stop(); }
 
-void EgressServer::apply(ServerConfig config) {
-  set_log_level(config.server.log_level);
-  if (std::string err = trail_.open(config.trail.file, config.trail.to_stdout); !err.empty()) {
-    MX_LOG(Error, kLog) << err;
-  }
+void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) {
+  const ServerConfig& config = snapshot->config();
   socks5_passwords_ = config.socks5.users.empty()
                           ? nullptr
                           : std::make_shared<PasswordCache>(loop_, socks5_users(config));
-  snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
+  snapshot_ = std::move(snapshot);
 }
 
-std::string EgressServer::start() {
+std::string EgressServer::start(bool reuse_port) {
   const ServerConfig& config = snapshot_->config();
-  auto listen_on = [this](const SocketAddress& address, bool socks5) -> std::string {
+  auto listen_on = [this, reuse_port](const SocketAddress& address, bool socks5) -> std::string {
     auto listener = std::make_unique<TcpListener>(
         loop_, [this, socks5](std::unique_ptr<TcpConnection> c) {
           socks5 ? on_socks5_accept(std::move(c)) : on_tunnel_accept(std::move(c));
         });
-    if (std::string err = listener->listen(address); !err.empty()) return err;
-    MX_LOG(Info, kLog) << (socks5 ? "socks5 " : "") << "listening on "
-                       << listener->address().to_string();
+    if (std::string err = listener->listen(address, reuse_port); !err.empty()) return err;
+    MX_LOG(Debug, kLog) << (socks5 ? "socks5 " : "") << "thread listening on "
+                        << listener->address().to_string();
     listeners_.push_back(std::move(listener));
     return {};
   };
@@ -98,10 +95,8 @@ void EgressServer::drain(std::function<void()> stopped) {
   on_drained_ = std::move(stopped);
   listeners_.clear();
   for (auto& [raw, tunnel] : tunnels_) tunnel->on_drain();
-  const auto timeout = snapshot_->config().server.drain_timeout;
-  MX_LOG(Info, kLog) << "draining: at most " << timeout.count() << " ms for live sessions";
   drain_timer_ = std::make_unique<Timer>(loop_);
-  drain_timer_->start(timeout, [this] {
+  drain_timer_->start(snapshot_->config().server.drain_timeout, [this] {
     MX_LOG(Warn, kLog) << "drain timeout: closing " << tunnels_.size() + socks5_sessions_.size()
                        << " tunnels and sessions";
     stop();
@@ -117,35 +112,11 @@ void EgressServer::check_drained() {
   stopped();
 }
 
-void EgressServer::reload() {
-  MX_LOG(Info, kLog) << "reloading " << config_path_.string();
-  auto loaded = load_server_config(config_path_);
-  std::vector<std::string> errors = loaded.errors;
-  if (loaded.ok()) {
-    auto more = check_server_environment(*loaded.config, config_path_.string());
-    errors.insert(errors.end(), more.begin(), more.end());
-  }
-  SslCtxPtr tls;
-  if (errors.empty()) {
-    std::string err;
-    tls = make_server_tls_context(loaded.config->server.cert_file, loaded.config->server.key_file, err);
-    if (!tls) errors.push_back(config_path_.string() + ": server.cert/server.key: " + err);
-  }
-  if (!errors.empty()) {
-    for (const auto& e : errors) MX_LOG(Error, kLog) << e;
-    MX_LOG(Error, kLog) << "reload refused: still running on the previous configuration";
-    return;
-  }
-  const ServerConfig& old = snapshot_->config();
-  if (old.server.listen != loaded.config->server.listen ||
-      old.socks5.listen != loaded.config->socks5.listen) {
-    MX_LOG(Warn, kLog) << "listen addresses changed: they apply after a restart";
-  }
+void EgressServer::apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls) {
   tls_ = std::move(tls);
-  apply(std::move(*loaded.config));
+  set_snapshot(std::move(snapshot));
   for (auto& [raw, tunnel] : tunnels_) tunnel->on_reload();
   for (auto& [raw, session] : socks5_sessions_) session->on_reload();
-  MX_LOG(Info, kLog) << "reloaded: " << snapshot_->config().tenants.size() << " tenants";
 }
 
 template <typename Map, typename Key>
@@ -159,7 +130,7 @@ void EgressServer::forget_later(Map& map, Key key) {
 }
 
 void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
-  EgressContext context{loop_, usage_, trail_};
+  EgressContext context{loop_, shared_.usage, shared_.trail};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
       [this](ServerTunnel* t) { forget_later(tunnels_, t); });
@@ -181,7 +152,7 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     connection->close();
     return;
   }
-  EgressContext context{loop_, usage_, trail_};
+  EgressContext context{loop_, shared_.usage, shared_.trail};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
       [this](ServerSocks5Session* s) { forget_later(socks5_sessions_, s); });

@@ -28,39 +28,49 @@ namespace mx {
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name);
 
+// What the loop threads share. Both members are thread-safe.
+struct SharedServerState {
+  UsageRegistry usage;
+  TrailWriter trail;
+};
+
+using SharedSslCtx = std::shared_ptr<SSL_CTX>;
+
+// The server on one loop thread: its listeners (SO_REUSEPORT when there
+// are several threads), its tunnels and sessions. Every call is made on
+// that thread.
 class EgressServer {
  public:
-  EgressServer(Loop& loop, std::filesystem::path config_path, ServerConfig config, SslCtxPtr tls);
+  EgressServer(Loop& loop, SharedServerState& shared, std::shared_ptr<const ServerSnapshot> snapshot,
+               SharedSslCtx tls);
   ~EgressServer();
 
-  std::string start();  // error text, empty when every listener is up
-  void stop();          // stops listening and closes every tunnel and session
+  std::string start(bool reuse_port);  // error text, empty when every listener is up
+  void stop();  // stops listening and closes every tunnel and session
   // Stops listening and closes idle tunnels; live sessions may finish within
   // drain_timeout; then everything is closed and `stopped` runs.
   void drain(std::function<void()> stopped);
-  // Re-reads the configuration file. Invalid: logs why, changes nothing.
-  void reload();
+  // A reloaded configuration: new sessions use it; tunnels and sessions
+  // that it no longer allows are closed or cut.
+  void apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls);
 
  private:
   void on_tunnel_accept(std::unique_ptr<TcpConnection> connection);
   void on_socks5_accept(std::unique_ptr<TcpConnection> connection);
-  void apply(ServerConfig config);
+  void set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot);
   std::shared_ptr<const ServerSnapshot> snapshot() const { return snapshot_; }
   template <typename Map, typename Key>
   void forget_later(Map& map, Key key);
+  void check_drained();
 
   Loop& loop_;
-  std::filesystem::path config_path_;
+  SharedServerState& shared_;
   std::shared_ptr<const ServerSnapshot> snapshot_;
-  SslCtxPtr tls_;
-  UsageRegistry usage_;
-  TrailWriter trail_;
+  SharedSslCtx tls_;
   std::shared_ptr<PasswordCache> socks5_passwords_;  // sessions share it across reloads
   std::vector<std::unique_ptr<TcpListener>> listeners_;
   std::unordered_map<ServerTunnel*, std::unique_ptr<ServerTunnel>> tunnels_;
   std::unordered_map<ServerSocks5Session*, std::unique_ptr<ServerSocks5Session>> socks5_sessions_;
-  void check_drained();
-
   std::unique_ptr<Timer> drain_timer_;
   std::function<void()> on_drained_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -3,7 +3,7 @@
 #include <csignal>
 #include <iostream>
 
-#include "egress_server.h"
+#include "server_runtime.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/server_identity.h"
@@ -83,30 +83,27 @@ int run_server(const mx::CommandLine& cl) {
   mx::Loop loop;
   int exit_code = 0;
   {
-    mx::EgressServer server(loop, cl.config_path, std::move(config), std::move(tls));
+    mx::ServerRuntime server(loop, cl.config_path, std::move(config), std::move(tls));
     if (std::string start_err = server.start(); !start_err.empty()) {
       MX_LOG(Error, "server") << start_err;
       return 1;
     }
     // SIGTERM: stop accepting, let live sessions finish (drain_timeout).
     // SIGINT, or a second SIGTERM: stop now.
-    bool draining = false;
-    auto stop_now = [&] {
-      MX_LOG(Info, "server") << "stopping";
-      server.stop();
+    bool stopping = false;
+    auto stopped = [&] {
+      MX_LOG(Info, "server") << "stopped";
       loop.stop();
     };
     mx::SignalWatch term(loop, SIGTERM, [&] {
-      if (draining) return stop_now();
-      draining = true;
-      server.drain([&] {
-        MX_LOG(Info, "server") << "stopped";
-        loop.stop();
-      });
+      if (stopping) return server.stop(stopped);
+      stopping = true;
+      server.drain(stopped);
     });
-    mx::SignalWatch interrupt(loop, SIGINT, stop_now);
+    mx::SignalWatch interrupt(loop, SIGINT, [&] { server.stop(stopped); });
     mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(); });
     MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION << " running";
+    // Signal watchers keep the main loop alive; the threads do the work.
     loop.run();
   }
   return exit_code;

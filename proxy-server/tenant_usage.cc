@@ -20,7 +20,8 @@ bool TokenBucket::take(uint32_t per_minute, SteadyTime now) {
 
 std::optional<std::string> TenantUsage::admit(const ServerConfig::Limits& limits, SteadyTime now,
                                               WallTime wall) {
-  if (limits.bytes_per_day != 0 && bytes_today(wall) >= limits.bytes_per_day) {
+  std::lock_guard lock(mutex_);
+  if (limits.bytes_per_day != 0 && bytes_today_locked(wall) >= limits.bytes_per_day) {
     return "bytes_per_day " + std::to_string(limits.bytes_per_day) + " reached";
   }
   if (limits.max_connections != 0 && active_ >= limits.max_connections) {
@@ -35,11 +36,13 @@ std::optional<std::string> TenantUsage::admit(const ServerConfig::Limits& limits
 }
 
 void TenantUsage::release() {
+  std::lock_guard lock(mutex_);
   if (active_ > 0) --active_;
 }
 
 std::optional<std::string> TenantUsage::admit_destination(const ServerConfig::Limits& limits,
                                                           const std::string& ip) {
+  std::lock_guard lock(mutex_);
   uint32_t& count = per_destination_[ip];
   if (limits.max_per_destination != 0 && count >= limits.max_per_destination) {
     if (count == 0) per_destination_.erase(ip);
@@ -51,6 +54,7 @@ std::optional<std::string> TenantUsage::admit_destination(const ServerConfig::Li
 }
 
 void TenantUsage::release_destination(const std::string& ip) {
+  std::lock_guard lock(mutex_);
   auto it = per_destination_.find(ip);
   if (it == per_destination_.end()) return;
   if (--it->second == 0) per_destination_.erase(it);
@@ -59,6 +63,7 @@ void TenantUsage::release_destination(const std::string& ip) {
 std::optional<SocketAddress> TenantUsage::pick_source(const std::vector<SocketAddress>& sources,
                                                       ServerConfig::SourceSelection selection,
                                                       int family) {
+  std::lock_guard lock(mutex_);
   if (sources.empty()) return SocketAddress{};
   std::vector<const SocketAddress*> usable;
   for (const auto& source : sources) {
@@ -76,13 +81,15 @@ std::optional<SocketAddress> TenantUsage::pick_source(const std::vector<SocketAd
       }
     }
   } else {
-    chosen = usable[round_robin_++ % usable.size()];
+    size_t& turn = family == AF_INET6 ? round_robin_v6_ : round_robin_v4_;
+    chosen = usable[turn++ % usable.size()];
   }
   ++per_source_[chosen->ip_string()];
   return *chosen;
 }
 
 void TenantUsage::release_source(const SocketAddress& source) {
+  std::lock_guard lock(mutex_);
   auto it = per_source_.find(source.ip_string());
   if (it != per_source_.end() && it->second > 0) --it->second;
 }
@@ -97,11 +104,22 @@ void TenantUsage::roll_day(WallTime wall) {
 }
 
 void TenantUsage::add_bytes(uint64_t bytes, WallTime wall) {
+  std::lock_guard lock(mutex_);
   roll_day(wall);
   bytes_ += bytes;
 }
 
 uint64_t TenantUsage::bytes_today(WallTime wall) const {
+  std::lock_guard lock(mutex_);
+  return bytes_today_locked(wall);
+}
+
+uint32_t TenantUsage::active() const {
+  std::lock_guard lock(mutex_);
+  return active_;
+}
+
+uint64_t TenantUsage::bytes_today_locked(WallTime wall) const {
   const int64_t day =
       std::chrono::duration_cast<std::chrono::days>(wall.time_since_epoch()).count();
   return day == day_ ? bytes_ : 0;
@@ -114,6 +132,7 @@ UsageLease::~UsageLease() {
 }
 
 std::shared_ptr<TenantUsage> UsageRegistry::for_tenant(const std::string& name) {
+  std::lock_guard lock(mutex_);
   auto& usage = usage_[name];
   if (!usage) usage = std::make_shared<TenantUsage>();
   return usage;

@@ -4,13 +4,16 @@
 // its source addresses is. Keyed by tenant name and kept across reloads, so
 // a SIGHUP neither resets a limit nor forgets live connections.
 //
-// Pure: callers pass the time in, so tests drive the clock.
+// Callers pass the time in, so tests drive the clock. Thread-safe: the
+// server's loop threads share one registry, so a limit holds for the tenant
+// as a whole.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,16 +57,19 @@ class TenantUsage {
 
   void add_bytes(uint64_t bytes, WallTime wall);
   uint64_t bytes_today(WallTime wall) const;
-  uint32_t active() const { return active_; }
+  uint32_t active() const;
 
  private:
   void roll_day(WallTime wall);
+  uint64_t bytes_today_locked(WallTime wall) const;
 
+  mutable std::mutex mutex_;
   uint32_t active_ = 0;
   TokenBucket bucket_;
   std::map<std::string, uint32_t> per_destination_;
   std::map<std::string, uint32_t> per_source_;
-  size_t round_robin_ = 0;
+  size_t round_robin_v4_ = 0;  // one rotation per family, so interleaved
+  size_t round_robin_v6_ = 0;  // IPv4 and IPv6 connections do not skew each other
   uint64_t bytes_ = 0;
   int64_t day_ = -1;
 };
@@ -93,6 +99,7 @@ class UsageRegistry {
   std::shared_ptr<TenantUsage> for_tenant(const std::string& name);
 
  private:
+  std::mutex mutex_;
   std::map<std::string, std::shared_ptr<TenantUsage>> usage_;
 };
 

@@ -122,6 +122,7 @@ std::string TrailWriter::open(const std::filesystem::path& file, bool to_stdout)
     fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) return "cannot open trail file " + file.string() + ": " + std::strerror(errno);
   }
+  std::lock_guard lock(mutex_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   to_stdout_ = to_stdout;
@@ -129,8 +130,9 @@ std::string TrailWriter::open(const std::filesystem::path& file, bool to_stdout)
 }
 
 void TrailWriter::write(const TrailRecord& record) {
-  if (fd_ < 0 && !to_stdout_) return;
   const std::string line = to_json_line(record);
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0 && !to_stdout_) return;
   // One write(2) per line with O_APPEND: lines never interleave.
   if (fd_ >= 0 && !write_all(fd_, line)) {
     MX_LOG(Error, "trail") << "cannot write the trail: " << std::strerror(errno);

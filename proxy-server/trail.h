@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,7 @@ struct TrailRecord {
 std::string rfc3339_ms(WallTime time);
 std::string to_json_line(const TrailRecord& record);
 
+// Thread-safe: the server's loop threads share one writer.
 class TrailWriter {
  public:
   TrailWriter() = default;
@@ -47,6 +49,7 @@ class TrailWriter {
   void write(const TrailRecord& record);
 
  private:
+  std::mutex mutex_;
   int fd_ = -1;
   bool to_stdout_ = false;
 };

@@ -51,7 +51,8 @@ from mxtest import (HarnessError, Proc, SANITIZER_RE, client_bin, fmt_hostport, 
 
 __all__ = [
     "Deployment", "ServerNode", "ClientNode", "Netns", "link", "SenderPostfix",
-    "count_lines", "tunnels_established", "toml_table", "sweep_stale_namespaces",
+    "count_lines", "tunnels_established", "client_ports_of_tunnels", "ResetFlows",
+    "toml_table", "sweep_stale_namespaces",
 ]
 
 
@@ -82,6 +83,53 @@ def tunnels_established(port: int, netns: "Netns | None" = None) -> int:
     if cp.returncode != 0:
         raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
     return len([l for l in cp.stdout.splitlines() if l.strip()])
+
+
+def client_ports_of_tunnels(port: int, netns: "Netns | None" = None) -> list[int]:
+    """Local ports of the established connections TO port PORT (the client ends of the
+    tunnels to a server listening on PORT in this namespace)."""
+    argv = ["ss", "-Htn", "state", "established", f"( dport = :{port} )"]
+    if netns is not None:
+        argv = ["ip", "netns", "exec", netns.name] + argv
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    if cp.returncode != 0:
+        raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
+    ports = []
+    for line in cp.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4:  # Recv-Q Send-Q Local:Port Peer:Port
+            ports.append(int(fields[2].rsplit(":", 1)[1]))
+    return ports
+
+
+class ResetFlows:
+    """Make established TCP flows dead the way a lost NAT mapping or a restarted peer
+    does: an nftables rule answers every further packet the client sends on them with
+    a TCP RST (``reject with tcp reset`` in the output hook), so the next write fails
+    with ECONNRESET. New connections (other source ports) are not affected. The rule
+    (a table of its own) goes on close(), and with the namespace anyway."""
+
+    def __init__(self, dport: int, sports: Sequence[int]):
+        if not sports:
+            raise HarnessError("ResetFlows: no flows given")
+        self.table = f"mxtest_reset_{dport}_{sports[0]}"
+        ports = ", ".join(str(p) for p in sports)
+        ruleset = (f"table inet {self.table} {{\n"
+                   f"  chain out {{ type filter hook output priority 0; policy accept;\n"
+                   f"    tcp dport {dport} tcp sport {{ {ports} }} reject with tcp reset\n"
+                   f"  }}\n}}\n")
+        cp = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
+        if cp.returncode != 0:
+            raise HarnessError(f"nft: {cp.stderr.strip()}\n{ruleset}")
+
+    def close(self) -> None:
+        subprocess.run(["nft", "delete", "table", "inet", self.table], capture_output=True)
+
+    def __enter__(self) -> "ResetFlows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _wait(predicate, timeout: float, what: str, context=lambda: "", interval: float = 0.05):
@@ -329,7 +377,7 @@ class _Node:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
 
-    def signal(self, sig: int) -> None:
+    def send_signal(self, sig: int) -> None:
         self.proc.popen.send_signal(sig)
 
     def kill(self, sig: int = signal.SIGKILL, wait: bool = True) -> None:

@@ -555,6 +555,8 @@ TEST_F(TrailQueryTest, HumanOutput) {
   s.connected.reset();
   s.source.reset();
   s.reply = 2;
+  s.bytes_up = 0;
+  s.bytes_down = 0;
   const Result result = run({write_records("t.json", {r, s})});
   EXPECT_EQ(result.code, 0);
   EXPECT_EQ(result.err, "");

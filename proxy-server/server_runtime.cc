@@ -1,0 +1,155 @@
+#include "server_runtime.h"
+
+#include "mxegress/util/log.h"
+
+namespace mx {
+namespace {
+constexpr const char* kLog = "server";
+
+SharedSslCtx share(SslCtxPtr tls) { return SharedSslCtx(tls.release(), SSL_CTX_free); }
+}  // namespace
+
+ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
+                             ServerConfig config, SslCtxPtr tls)
+    : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
+  set_log_level(config.server.log_level);
+  if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout); !err.empty()) {
+    MX_LOG(Error, kLog) << err;
+  }
+  snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
+}
+
+ServerRuntime::~ServerRuntime() {
+  for (auto& worker : workers_) {
+    std::lock_guard lock(worker->mutex);
+    if (worker->loop != nullptr) {
+      worker->loop->post([w = worker.get()] {
+        // Null when the thread already left its loop (the task then runs
+        // from the Loop's destructor).
+        if (w->server == nullptr) return;
+        w->server->stop();
+        w->loop->stop();
+      });
+    }
+  }
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+void ServerRuntime::run_worker(Worker& worker, std::promise<std::string>& started) {
+  Loop loop;
+  EgressServer server(loop, shared_, snapshot_, tls_);
+  std::string err = server.start(workers_.size() > 1);
+  {
+    std::lock_guard lock(worker.mutex);
+    if (err.empty()) {
+      worker.loop = &loop;
+      worker.server = &server;
+    }
+  }
+  started.set_value(err);
+  if (!err.empty()) return;
+  loop.run();
+  std::lock_guard lock(worker.mutex);
+  server.stop();
+  worker.loop = nullptr;
+  worker.server = nullptr;
+}
+
+std::string ServerRuntime::start() {
+  const uint32_t configured = snapshot_->config().server.threads;
+  const size_t count = configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& worker : workers_) {
+    std::promise<std::string> started;
+    std::future<std::string> result = started.get_future();
+    worker->thread = std::thread([this, w = worker.get(), &started] { run_worker(*w, started); });
+    if (std::string err = result.get(); !err.empty()) return err;
+  }
+  const ServerConfig& config = snapshot_->config();
+  for (const SocketAddress& address : config.server.listen) {
+    MX_LOG(Info, kLog) << "listening on " << address.to_string() << " (" << count << " threads)";
+  }
+  for (const SocketAddress& address : config.socks5.listen) {
+    MX_LOG(Info, kLog) << "socks5 listening on " << address.to_string();
+  }
+  return {};
+}
+
+void ServerRuntime::on_each(std::function<void(EgressServer&, std::function<void()>)> work,
+                            std::function<void()> all_done) {
+  auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
+  auto finish_one = [this, remaining, all_done] {
+    if (--*remaining == 0) main_loop_.post(all_done);
+  };
+  for (auto& worker : workers_) {
+    std::lock_guard lock(worker->mutex);
+    if (worker->loop == nullptr) {
+      finish_one();
+      continue;
+    }
+    worker->loop->post([w = worker.get(), work, finish_one] {
+      if (w->server == nullptr) return finish_one();
+      work(*w->server, finish_one);
+    });
+  }
+}
+
+void ServerRuntime::reload() {
+  MX_LOG(Info, kLog) << "reloading " << config_path_.string();
+  auto loaded = load_server_config(config_path_);
+  std::vector<std::string> errors = loaded.errors;
+  if (loaded.ok()) {
+    auto more = check_server_environment(*loaded.config, config_path_.string());
+    errors.insert(errors.end(), more.begin(), more.end());
+  }
+  SslCtxPtr tls;
+  if (errors.empty()) {
+    std::string err;
+    tls = make_server_tls_context(loaded.config->server.cert_file, loaded.config->server.key_file, err);
+    if (!tls) errors.push_back(config_path_.string() + ": server.cert/server.key: " + err);
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) MX_LOG(Error, kLog) << e;
+    MX_LOG(Error, kLog) << "reload refused: still running on the previous configuration";
+    return;
+  }
+  const ServerConfig& old = snapshot_->config();
+  if (old.server.listen != loaded.config->server.listen ||
+      old.socks5.listen != loaded.config->socks5.listen || old.server.threads != loaded.config->server.threads) {
+    MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
+  }
+  set_log_level(loaded.config->server.log_level);
+  if (std::string err = shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
+      !err.empty()) {
+    MX_LOG(Error, kLog) << err;
+  }
+  snapshot_ = std::make_shared<const ServerSnapshot>(std::move(*loaded.config));
+  tls_ = share(std::move(tls));
+  const size_t tenants = snapshot_->config().tenants.size();
+  on_each(
+      [snapshot = snapshot_, tls = tls_](EgressServer& server, std::function<void()> done) {
+        server.apply(snapshot, tls);
+        done();
+      },
+      [tenants] { MX_LOG(Info, kLog) << "reloaded: " << tenants << " tenants"; });
+}
+
+void ServerRuntime::drain(std::function<void()> stopped) {
+  MX_LOG(Info, kLog) << "draining: at most " << snapshot_->config().server.drain_timeout.count()
+                     << " ms for live sessions";
+  on_each([](EgressServer& server, std::function<void()> done) { server.drain(done); },
+          std::move(stopped));
+}
+
+void ServerRuntime::stop(std::function<void()> stopped) {
+  on_each(
+      [](EgressServer& server, std::function<void()> done) {
+        server.stop();
+        done();
+      },
+      std::move(stopped));
+}
+
+}  // namespace mx

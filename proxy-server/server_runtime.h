@@ -1,0 +1,55 @@
+// The whole server process: one EgressServer per loop thread (listeners
+// shared with SO_REUSEPORT, so the kernel spreads tunnels over the cores),
+// and, on the main thread, what concerns all of them: reload on SIGHUP
+// (parsed and validated once, then handed to every thread) and the drain
+// on SIGTERM.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "egress_server.h"
+
+namespace mx {
+
+class ServerRuntime {
+ public:
+  ServerRuntime(Loop& main_loop, std::filesystem::path config_path, ServerConfig config,
+                SslCtxPtr tls);
+  ~ServerRuntime();  // stops every thread and joins it
+
+  std::string start();  // error text, empty when every thread listens
+  void reload();
+  void drain(std::function<void()> stopped);
+  void stop(std::function<void()> stopped);
+  size_t threads() const { return workers_.size(); }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::mutex mutex;  // guards loop: null once the thread has left its loop
+    Loop* loop = nullptr;
+    EgressServer* server = nullptr;
+  };
+
+  void run_worker(Worker& worker, std::promise<std::string>& started);
+  // Runs `work` on every worker's loop; `all_done` on the main loop once each
+  // worker has called its `done`.
+  void on_each(std::function<void(EgressServer&, std::function<void()> done)> work,
+               std::function<void()> all_done);
+
+  Loop& main_loop_;
+  std::filesystem::path config_path_;
+  std::shared_ptr<const ServerSnapshot> snapshot_;
+  SharedSslCtx tls_;
+  SharedServerState shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace mx
