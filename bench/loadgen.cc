@@ -578,10 +578,32 @@ int run_idle() {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 0) > 0) ++dead;
   }
+  // End every session as an SMTP client would: QUIT, then wait for the
+  // destination to close first. The TIME_WAIT then stays with the destination's
+  // port, not with an ephemeral port of the proxy, which a proxy that binds
+  // before it connects (Dante) would otherwise run out of on the next run.
+  static const char kQuit[] = "QUIT\r\n";
   for (int fd : fds)
-    if (fd >= 0) close(fd);
-  std::fprintf(stderr, "[%s idle] %s; %d of %d connections had closed or sent bytes while idle\n", g_opt.label.c_str(),
-               sig > 0 ? "stopped by signal" : "hold time over", dead, open);
+    if (fd >= 0) send(fd, kQuit, sizeof kQuit - 1, MSG_NOSIGNAL);
+  const auto close_deadline = Clock::now() + std::chrono::seconds(10);
+  int unclosed = 0;
+  for (int fd : fds) {
+    if (fd < 0) continue;
+    char buf[512];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(close_deadline - Clock::now()).count();
+      pollfd p{fd, POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
+        ++unclosed;
+        break;
+      }
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+    }
+    close(fd);
+  }
+  std::fprintf(stderr, "[%s idle] %s; %d of %d connections had closed or sent bytes while idle; %d not closed by the destination after QUIT\n",
+               g_opt.label.c_str(), sig > 0 ? "stopped by signal" : "hold time over", dead, open, unclosed);
   return failed.load() == 0 ? 0 : 1;
 }
 

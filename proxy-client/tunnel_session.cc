@@ -58,8 +58,24 @@ void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
   reused_ = acquired.reused;
   tunnel_->set_handler(this);
   Bytes out;
+  if (reused_) {
+    // A pooled tunnel may have died silently (a frozen server, a NAT that
+    // dropped the flow). PING goes first and costs no round trip; without a
+    // PONG within keepalive_timeout the CONNECT goes to a fresh tunnel.
+    frame::encode_frame(out, frame::Type::Ping, as_bytes("connect?"));
+    awaiting_pong_ = true;
+  }
   frame::encode_connect(out, target_);
   tunnel_->send(out);
+  if (reused_) {
+    reply_timer_.start(ctx_.config.client.keepalive_timeout,
+                       [this] { on_tunnel_closed("no PONG within keepalive_timeout"); });
+    return;
+  }
+  start_reply_timer();
+}
+
+void TunnelSession::start_reply_timer() {
   reply_timer_.start(kReplyTimeout, [this] {
     drop_tunnel();
     fail(socks5::Reply::GeneralFailure, "no CONNECT reply from " + server_);
@@ -80,6 +96,11 @@ void TunnelSession::on_tunnel_frame(const frame::Frame& f) {
       return;
     }
   }
+  if (f.type == frame::Type::Pong && awaiting_pong_) {
+    awaiting_pong_ = false;  // alive: now wait for the CONNECT reply proper
+    start_reply_timer();
+    return;
+  }
   if (f.type == frame::Type::Pong || f.type == frame::Type::End) return;
   drop_tunnel();
   fail(socks5::Reply::GeneralFailure,
@@ -88,7 +109,8 @@ void TunnelSession::on_tunnel_frame(const frame::Frame& f) {
 
 void TunnelSession::on_tunnel_closed(const std::string& why) {
   reply_timer_.stop();
-  ctx_.loop.defer([dead = std::shared_ptr<Tunnel>(std::move(tunnel_))] {});
+  awaiting_pong_ = false;
+  drop_tunnel();
   if (reused_ && !retried_) {
     // A pooled tunnel died unnoticed (server restarted, NAT dropped it): the
     // CONNECT never reached a live server, so it is safe to send it again.

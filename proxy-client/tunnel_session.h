@@ -51,6 +51,7 @@ class TunnelSession final : private TunnelHandler {
   void on_tunnel(TunnelPool::Acquired acquired);
   void on_connect_reply(const frame::ConnectReplyMessage& reply);
   void on_relay_done(const RelayOutcome& outcome);
+  void start_reply_timer();
   void fail(socks5::Reply reply, const std::string& why);
   void drop_tunnel();
 
@@ -67,6 +68,7 @@ class TunnelSession final : private TunnelHandler {
   std::string server_;
   bool reused_ = false;
   bool retried_ = false;
+  bool awaiting_pong_ = false;
   std::unique_ptr<Pump> pump_;
   std::chrono::steady_clock::time_point start_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

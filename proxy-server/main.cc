@@ -18,7 +18,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check]
        mxegress-server init DIR [NAME]
        mxegress-server hash-password
-       mxegress-server trail FILE [--tenant T] [--source IP] [--dest HOST[:PORT]] [--around TIME]
+       mxegress-server trail FILE... [--tenant T] [--source IP[:PORT]] [--dest HOST|IP[:PORT]]
+                             [--around TIME [--window D]] [--since T] [--until T] [--json]
        mxegress-server --version | --help
 
 Runs the egress side of an mxegress pair: accepts TLS 1.3 tunnels from

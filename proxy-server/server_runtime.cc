@@ -98,6 +98,13 @@ void ServerRuntime::on_each(std::function<void(EgressServer&, std::function<void
 
 void ServerRuntime::reload() {
   MX_LOG(Info, kLog) << "reloading " << config_path_.string();
+  // Reopen the trail first, whatever the new file says: logrotate moved it
+  // and sent SIGHUP, and a refused reload must not keep writing there.
+  const ServerConfig& current = snapshot_->config();
+  if (std::string err = shared_.trail.open(current.trail.file, current.trail.to_stdout);
+      !err.empty()) {
+    MX_LOG(Error, kLog) << err;
+  }
   auto loaded = load_server_config(config_path_);
   std::vector<std::string> errors = loaded.errors;
   if (loaded.ok()) {

@@ -212,12 +212,15 @@ void ServerTunnel::on_reload() {
     close(*refused);
     return;
   }
-  if (tenant != nullptr && !tenant->enabled) {
+  // The tenant of the live session was disabled or removed: it is cut. Only a
+  // removed key of a tenant still in force lets its session finish (the
+  // tunnel then closes).
+  const ServerConfig::Tenant* session_tenant = snapshots_()->tenant(tenant_);
+  if (session_tenant == nullptr || !session_tenant->enabled) {
     MX_LOG(Info, kLog) << "cutting session peer=" << peer_ << " reason=" << log_field(*refused);
     session_->cut(*refused);
     return;
   }
-  // The key was removed or moved: the live session goes on, the tunnel then closes.
   retire_after_session_ = true;
 }
 

@@ -16,7 +16,7 @@ import unittest
 
 import mxtest
 from mxtest import REP_GENERAL, REP_OK, EchoServer
-from netns import Deployment
+from netns import Deployment, close_at_cleanup
 
 HANDSHAKE_TIMEOUT = 2.0
 MARGIN = 1.5          # ASan builds on two cores
@@ -46,7 +46,7 @@ class FailoverTest(unittest.TestCase):
         self.echo = EchoServer()
         self.addCleanup(self.echo.close)
         self.dep = Deployment(prefix="mxfailover-")
-        mxtest.close_at_cleanup(self, self.dep)
+        close_at_cleanup(self, self.dep)
         tenants = [{"name": "acme", "keys": []}]
         self.a = self.dep.server("a", listen=("127.0.0.1", mxtest.free_port()),
                                  tenants=tenants, ports=[self.echo.port])

@@ -542,6 +542,8 @@ class Pair:
       users              {name: password} -> [[socks5.user]] with hash-password hashes
       user_hashes        {name: "$argon2id$..."} used verbatim
       connect_timeout, handshake_timeout, idle_timeout   duration strings ("2s")
+      drain_timeout      both programs' drain on SIGTERM, default "1s" (a test that
+                         leaves a session open must not make the stop time out)
       client_handshake_timeout, client_idle_timeout      override for the client only
       log_level          both programs, default "debug"
       server_settings, client_settings, socks5_settings, policy_settings
@@ -568,7 +570,8 @@ class Pair:
                  deny: Iterable[str] = (), users: Mapping[str, str] | None = None,
                  user_hashes: Mapping[str, str] | None = None,
                  connect_timeout: str = "2s", handshake_timeout: str = "2s",
-                 idle_timeout: str = "60s", client_handshake_timeout: str | None = None,
+                 idle_timeout: str = "60s", drain_timeout: str = "1s",
+                 client_handshake_timeout: str | None = None,
                  client_idle_timeout: str | None = None, log_level: str = "debug",
                  server_settings: Mapping | None = None, client_settings: Mapping | None = None,
                  socks5_settings: Mapping | None = None, policy_settings: Mapping | None = None,
@@ -622,7 +625,8 @@ class Pair:
         server = {"listen": [fmt_hostport(*self.tunnel_addr)], "cert": "server.crt",
                   "key": "server.key", "connect_timeout": a["connect_timeout"],
                   "handshake_timeout": a["handshake_timeout"],
-                  "idle_timeout": a["idle_timeout"], "log_level": a["log_level"]}
+                  "idle_timeout": a["idle_timeout"], "drain_timeout": a["drain_timeout"],
+                  "log_level": a["log_level"]}
         server.update(a["server_settings"] or {})
         policy = {"ports": list(a["ports"]), "allow": list(a["allow"]), "deny": list(a["deny"])}
         policy.update(a["policy_settings"] or {})
@@ -636,7 +640,7 @@ class Pair:
         client = {"key": "client.key",
                   "handshake_timeout": a["client_handshake_timeout"] or a["handshake_timeout"],
                   "idle_timeout": a["client_idle_timeout"] or a["idle_timeout"],
-                  "log_level": a["log_level"]}
+                  "drain_timeout": a["drain_timeout"], "log_level": a["log_level"]}
         client.update(a["client_settings"] or {})
         socks5 = {"listen": [fmt_hostport(*self.socks_addr)]}
         socks5.update(a["socks5_settings"] or {})
@@ -821,7 +825,8 @@ class Fleet:
       tenants      {name: {key: value}}: one [[tenant]] each, in order; the values are
                    written verbatim (source, ports, max_connections, tunnel_from, ...).
                    Without "keys", a tenant's keys are the public keys of the clients
-                   mapped to it (or one spare key if none is).
+                   mapped to it (or one spare key of its own, the same on every
+                   rewrite, if none is).
       clients      {client name: tenant name or None}; default one client per tenant,
                    named like it. None: a client whose key is in no tenant (yet).
       socks5_users {name: {"password": ..., "tenant": ..., "from": [...]}} (or
@@ -866,6 +871,7 @@ class Fleet:
         self.clients: dict[str, FleetClient] = {}
         self._closed = False
         self._spare = 0
+        self._tenant_spares: dict[str, str] = {}
         self.dir = tempfile.mkdtemp(prefix="mxtest-fleet-")
         os.chmod(self.dir, 0o755)
         try:
@@ -893,6 +899,7 @@ class Fleet:
             client_table = {"handshake_timeout": handshake_timeout,
                             "idle_timeout": idle_timeout, "log_level": log_level,
                             "retry_interval": client_retry_interval,
+                            "drain_timeout": drain_timeout,
                             **(client_settings or {})}
             for c in self.clients.values():
                 c.write_config(client_table, client_extra)
@@ -926,7 +933,9 @@ class Fleet:
         for name, settings in tenants.items():
             table = {"name": name, **settings}
             if "keys" not in table:
-                table["keys"] = self.keys_of(name) or [self.spare_key()]
+                if not self.keys_of(name) and name not in self._tenant_spares:
+                    self._tenant_spares[name] = self.spare_key()
+                table["keys"] = self.keys_of(name) or [self._tenant_spares[name]]
             out.append(_toml_table("tenant", table, True))
         if self.trail:
             out.append(_toml_table("trail", {"file": os.path.basename(self.trail_path),
@@ -1106,12 +1115,19 @@ def close_at_cleanup(testcase, closable) -> None:
     passed, or quietly printing the logs' tails and keeping the temp dir if the test
     already failed (``close(in_error=True)``)."""
 
-    def cleanup():
-        outcome = getattr(testcase, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        closable.close(in_error=failed)
+    testcase.addCleanup(lambda: closable.close(in_error=test_failed_so_far(testcase)))
 
-    testcase.addCleanup(cleanup)
+
+def test_failed_so_far(testcase) -> bool:
+    """True if TESTCASE (a running unittest.TestCase) has already recorded an error or
+    failure. Works inside cleanups: there ``_outcome.success`` reads True again,
+    because unittest runs each cleanup in a fresh testPartExecutor, so the result's
+    error and failure lists are consulted instead."""
+    outcome = getattr(testcase, "_outcome", None)
+    result = getattr(outcome, "result", None)
+    if result is None:
+        return False
+    return any(t is testcase for t, _ in list(result.errors) + list(result.failures))
 
 
 # --------------------------------------------------------------------------

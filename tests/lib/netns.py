@@ -20,13 +20,18 @@ Main pieces
     link            a veth pair between two namespaces, with addresses
     SenderPostfix   a private Postfix used as the SENDING gateway (no smtpd; mail is
                     submitted with ``sendmail -C DIR``), relayhost = IP literals
-    count_lines, tunnels_established
-                    log and socket counting helpers
+    count_lines, tunnels_established, client_ports_of_tunnels
+                    log and socket counting helpers (``ss`` for live tunnels)
+    ResetFlows      nftables answers further packets of given tunnels with a RST:
+                    pooled tunnels that died unnoticed (lost NAT mapping)
+    sweep_stale_namespaces
+                    removes ``mxt<pid>-*`` namespaces of test processes that are gone
 
 Programs started inside ``Netns.entered()`` run in that namespace: Python's
-subprocess forks from the calling thread, and a thread's network namespace is
-what ``setns(2)`` changed. No ``ip netns exec`` (it would fork-less exec, but it
-also remounts /sys), so signals go straight to the program's pid.
+subprocess forks from the calling thread, and setns(2) changed that thread's network
+namespace only. Long-running programs are started that way rather than under ``ip
+netns exec``, so their pid is the program's own (signals, pdeathsig) and nothing is
+remounted; one-shot commands (nft, sysctl, ss) use ``Netns.exec``.
 """
 
 from __future__ import annotations
@@ -46,13 +51,13 @@ import time
 from typing import Iterable, Mapping, Sequence
 
 import mxtest
-from mxtest import (HarnessError, Proc, SANITIZER_RE, client_bin, fmt_hostport, free_port,
+from mxtest import (close_at_cleanup, test_failed_so_far, HarnessError, Proc, SANITIZER_RE, client_bin, fmt_hostport, free_port,
                     keygen, server_bin, server_init, socks5_connect, toml_value)
 
 __all__ = [
     "Deployment", "ServerNode", "ClientNode", "Netns", "link", "SenderPostfix",
     "count_lines", "tunnels_established", "client_ports_of_tunnels", "ResetFlows",
-    "toml_table", "sweep_stale_namespaces",
+    "toml_table", "sweep_stale_namespaces", "close_at_cleanup", "test_failed_so_far",
 ]
 
 
@@ -361,8 +366,11 @@ class _Node:
     def start(self, netns: Netns | None = None, wait: bool = True) -> "_Node":
         """Start the program (in NETNS if given, else where it last ran) and wait for
         each of its listeners to log ``listening on``."""
-        if self.proc is not None and self.proc.alive():
-            raise HarnessError(f"{self.label()} is already running")
+        if self.proc is not None:
+            if self.proc.alive():
+                raise HarnessError(f"{self.label()} is already running")
+            self.old_procs.append(self.proc)
+            self.proc = None
         if netns is not None:
             self.netns = netns
         self.write_config()
@@ -389,19 +397,17 @@ class _Node:
             self.proc.popen.wait(10)
 
     def restart(self, wait: bool = True) -> "_Node":
-        """Start the same program again (after kill()), appending to the same log."""
-        if self.proc is not None:
-            self.old_procs.append(self.proc)
-            if self.proc.alive():
-                raise HarnessError(f"{self.label()}: restart while still running")
-        self.proc = None
+        """Start the same program again (after kill() or stop()), same log."""
         return self.start(wait=wait)
 
     def stop(self, timeout: float = 10.0) -> list[str]:
+        """SIGTERM (SIGKILL after TIMEOUT); problems as Proc.stop() reports them. The
+        node can be started again afterwards."""
         problems = []
         for p in self.old_procs + ([self.proc] if self.proc else []):
-            problems += p.stop(timeout)
-        self.old_procs = []
+            if not getattr(p, "_mx_stopped", False):
+                problems += p.stop(timeout)
+                p._mx_stopped = True
         return problems
 
 

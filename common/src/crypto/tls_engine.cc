@@ -4,7 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "mxegress/crypto/tls_context.h"
@@ -19,11 +21,52 @@ struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
 
-BIO* new_memory_bio() {
-  BIO* bio = BIO_new(BIO_s_mem());
-  // An empty BIO means "more bytes later", never end of stream.
-  if (bio != nullptr) BIO_set_mem_eof_return(bio, -1);
-  return bio;
+// A BIO over TlsEngine::Io: reads consume Io::input, writes append to
+// Io::output. One method object for the process, made on first use.
+template <typename Io>
+BIO_METHOD* span_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mxegress span");
+    BIO_meth_set_write_ex(m, [](BIO* bio, const char* data, size_t len, size_t* written) {
+      auto* io = static_cast<Io*>(BIO_get_data(bio));
+      io->output.insert(io->output.end(), data, data + len);
+      *written = len;
+      return 1;
+    });
+    BIO_meth_set_read_ex(m, [](BIO* bio, char* data, size_t len, size_t* read) {
+      auto* io = static_cast<Io*>(BIO_get_data(bio));
+      BIO_clear_retry_flags(bio);
+      if (io->input.empty()) {
+        BIO_set_retry_read(bio);  // more bytes later, never end of stream
+        *read = 0;
+        return 0;
+      }
+      const size_t n = std::min(len, io->input.size());
+      std::memcpy(data, io->input.data(), n);
+      io->input = io->input.subspan(n);
+      *read = n;
+      return 1;
+    });
+    BIO_meth_set_ctrl(m, [](BIO* bio, int cmd, long, void*) -> long {
+      auto* io = static_cast<Io*>(BIO_get_data(bio));
+      switch (cmd) {
+        case BIO_CTRL_FLUSH:
+          return 1;
+        case BIO_CTRL_PENDING:
+          return static_cast<long>(io->input.size());
+        case BIO_CTRL_WPENDING:
+          return static_cast<long>(io->output.size());
+        default:
+          return 0;
+      }
+    });
+    BIO_meth_set_create(m, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
 }
 
 std::string subject_of(X509* cert) {
@@ -59,13 +102,14 @@ std::string describe_verify_failure(const SSL* ssl, long verify_result) {
 TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
   ERR_clear_error();
   ssl_.reset(ctx != nullptr ? SSL_new(ctx) : nullptr);
-  std::unique_ptr<BIO, BioDeleter> in(new_memory_bio());
-  std::unique_ptr<BIO, BioDeleter> out(new_memory_bio());
-  if (!ssl_ || !in || !out) {
+  BIO* bio = BIO_new(span_bio_method<Io>());
+  if (!ssl_ || bio == nullptr) {
+    BIO_free(bio);
     fail("cannot create TLS connection");
     return;
   }
-  SSL_set_bio(ssl_.get(), in.release(), out.release());
+  BIO_set_data(bio, io_.get());
+  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; SSL_free frees it once
   if (role == Role::Server) {
     SSL_set_accept_state(ssl_.get());
     return;
@@ -80,16 +124,23 @@ void TlsEngine::start_handshake() {
 
 bool TlsEngine::feed_ciphertext(ByteView in) {
   if (!usable()) return false;
-  size_t written = 0;
-  if (!in.empty() && (BIO_write_ex(SSL_get_rbio(ssl_.get()), in.data(), in.size(), &written) != 1 ||
-                      written != in.size())) {
-    fail("cannot buffer received TLS data");
-    return false;
-  }
+  io_->input = in;
   if (!handshake_done_) advance_handshake();
   // In TLS 1.3 the client's first application data may arrive with its Finished.
   if (handshake_done_ && !failed_) decrypt_available_records();
+  // OpenSSL has read everything (a partial record waits in its own buffer);
+  // the span belongs to the caller and must not outlive this call.
+  io_->input = {};
   return !failed_;
+}
+
+void TlsEngine::release_idle_memory() {
+  // After a burst the vector may hold megabytes of capacity; an idle tunnel
+  // keeps none.
+  if (plaintext_.empty() && plaintext_.capacity() > 4096) Bytes().swap(plaintext_);
+  // OpenSSL's own record buffers (SSL_MODE_RELEASE_BUFFERS frees them too,
+  // but not in every state): nothing buffered means nothing to keep.
+  if (ssl_ && plaintext_.empty()) SSL_free_buffers(ssl_.get());
 }
 
 bool TlsEngine::write_plaintext(ByteView in) {
@@ -103,18 +154,17 @@ bool TlsEngine::write_plaintext(ByteView in) {
 }
 
 void TlsEngine::take_ciphertext(Bytes& out) {
-  const size_t pending = pending_ciphertext();
-  if (pending == 0) return;
-  const size_t old_size = out.size();
-  out.resize(old_size + pending);
-  size_t read = 0;
-  BIO_read_ex(SSL_get_wbio(ssl_.get()), out.data() + old_size, pending, &read);
-  out.resize(old_size + read);
+  if (!io_ || io_->output.empty()) return;
+  if (out.empty()) {
+    out.swap(io_->output);  // hand the buffer over whole: no copy
+    Bytes().swap(io_->output);
+    return;
+  }
+  out.insert(out.end(), io_->output.begin(), io_->output.end());
+  Bytes().swap(io_->output);
 }
 
-size_t TlsEngine::pending_ciphertext() const {
-  return ssl_ ? BIO_ctrl_pending(SSL_get_wbio(ssl_.get())) : 0;
-}
+size_t TlsEngine::pending_ciphertext() const { return io_ ? io_->output.size() : 0; }
 
 void TlsEngine::send_close_notify() {
   if (!usable() || close_notify_sent_ || !handshake_done_) return;

@@ -11,7 +11,17 @@ struct Resolution::Request {
 };
 
 Resolution::Resolution(Loop& loop, const std::string& host, uint16_t port, Callback done)
-    : request_(new Request{{}, this, std::move(done)}) {
+    : request_(nullptr) {
+  // An IP literal needs no resolver (and AI_ADDRCONFIG could even refuse
+  // 127.0.0.1 on a host whose only IPv4 address is loopback).
+  if (auto literal = SocketAddress::parse_ip(host, port)) {
+    std::weak_ptr<bool> alive = alive_;
+    loop.defer([done = std::move(done), address = *literal, alive] {
+      if (!alive.expired()) done(0, {address});
+    });
+    return;
+  }
+  request_ = new Request{{}, this, std::move(done)};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -261,7 +261,9 @@ void TcpConnection::on_shutdown(uv_shutdown_t* req, int status) {
   TcpConnection* self = owner_of(req->handle);
   delete req;
   if (self == nullptr || status == UV_ECANCELED) return;
-  if (status != 0) {
+  // ENOTCONN: the peer closed (and reset) before our FIN left, as an SMTP
+  // server does after 221. This direction is over all the same.
+  if (status != 0 && status != UV_ENOTCONN) {
     self->fail("shutdown: " + uv_error_text(status));
     return;
   }

@@ -122,6 +122,7 @@ void Tunnel::dispatch_frames() {
     plain.erase(plain.begin(), plain.begin() + static_cast<ptrdiff_t>(plaintext_offset_));
     plaintext_offset_ = 0;
   }
+  tls_.release_idle_memory();
 }
 
 // Returns false when the tunnel may have been destroyed by the callback.

@@ -1,5 +1,8 @@
-// One TLS connection as a codec over two memory BIOs: ciphertext in and out,
-// plaintext in and out, no sockets and no loop (style convention 2).
+// One TLS connection as a codec: ciphertext in and out, plaintext in and out,
+// no sockets and no loop (style convention 2). OpenSSL reads ciphertext
+// straight from the span given to feed_ciphertext() and writes it into a
+// vector that take_ciphertext() hands over whole: no memory BIO copies, and
+// nothing retained between bursts, so an idle tunnel costs little memory.
 //
 // Usage: start_handshake() on the client, then for every read from the socket
 // feed_ciphertext(), consume plaintext(), and send what take_ciphertext() yields;
@@ -40,6 +43,9 @@ class TlsEngine {
 
   // Decrypted bytes not yet consumed; the caller erases what it used.
   Bytes& plaintext() { return plaintext_; }
+  // Frees the plaintext buffer's capacity when it is empty: call it after
+  // consuming plaintext(), so an idle connection keeps no burst-sized buffer.
+  void release_idle_memory();
 
   // Encrypts in. Before the handshake completes the bytes are held and encrypted
   // right after completion (never sent to an unverified peer). false on fatal error
@@ -80,6 +86,14 @@ class TlsEngine {
 
   // Owns both memory BIOs: SSL_get_rbio() is the ciphertext we received,
   // SSL_get_wbio() the ciphertext to send. Null only after a setup failure or a move.
+  // The buffers OpenSSL's BIO reads from and writes to. On the heap so that
+  // the BIO's pointer to them survives a move of the engine.
+  struct Io {
+    ByteView input;  // the span being fed; empty outside feed_ciphertext()
+    Bytes output;    // ciphertext not yet taken
+  };
+
+  std::unique_ptr<Io> io_ = std::make_unique<Io>();
   std::unique_ptr<SSL, SslDeleter> ssl_;
   Bytes plaintext_;
   Bytes plaintext_before_handshake_;
