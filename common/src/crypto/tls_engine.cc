@@ -16,6 +16,7 @@ namespace mx {
 namespace {
 
 constexpr size_t kMaxRecordPlaintext = 16 * 1024;
+constexpr size_t kKeptPlaintextCapacity = 80 * 1024;
 
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -137,10 +138,15 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
 void TlsEngine::release_idle_memory() {
   // After a burst the vector may hold megabytes of capacity; an idle tunnel
   // keeps none.
-  if (plaintext_.empty() && plaintext_.capacity() > 4096) Bytes().swap(plaintext_);
-  // OpenSSL's own record buffers (SSL_MODE_RELEASE_BUFFERS frees them too,
-  // but not in every state): nothing buffered means nothing to keep.
-  if (ssl_ && plaintext_.empty()) SSL_free_buffers(ssl_.get());
+  // Keep up to one read's worth (reused during a transfer); give back what
+  // a burst left (OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS).
+  if (plaintext_.empty() && plaintext_.capacity() > kKeptPlaintextCapacity) Bytes().swap(plaintext_);
+}
+
+void TlsEngine::reserve_ciphertext(size_t plaintext_bytes) {
+  // Each record adds at most 22 bytes (header, content type, GCM tag).
+  const size_t records = plaintext_bytes / kMaxRecordPlaintext + 1;
+  if (io_) io_->output.reserve(io_->output.size() + plaintext_bytes + records * 22);
 }
 
 bool TlsEngine::write_plaintext(ByteView in) {

@@ -214,13 +214,40 @@ void TcpConnection::fail(const std::string& why) {
   if (reader_) reader_->on_stream_error(why);
 }
 
-void TcpConnection::write(ByteView data) { write(Bytes(data.begin(), data.end())); }
+void TcpConnection::write(ByteView data) {
+  if (closed_ || data.empty()) return;
+  // Nothing queued: offer the bytes to the kernel straight from the caller's
+  // buffer; only what it does not take now is copied into a request.
+  if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_)) == 0) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
+                               static_cast<unsigned>(data.size()));
+    const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), &buf, 1);
+    if (written < 0 && written != UV_EAGAIN) {
+      fail("write: " + uv_error_text(written));
+      return;
+    }
+    if (written > 0) data = data.subspan(static_cast<size_t>(written));
+    if (data.empty()) return;
+  }
+  write(Bytes(data.begin(), data.end()));
+}
 
 void TcpConnection::write(Bytes&& data) {
   if (closed_ || data.empty()) return;
+  size_t offset = 0;
+  if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_)) == 0) {
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), &buf, 1);
+    if (written < 0 && written != UV_EAGAIN) {
+      fail("write: " + uv_error_text(written));
+      return;
+    }
+    if (written > 0) offset = static_cast<size_t>(written);
+    if (offset == data.size()) return;
+  }
   auto* w = new WriteRequest{{}, std::move(data)};
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()),
-                             static_cast<unsigned>(w->data.size()));
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data() + offset),
+                             static_cast<unsigned>(w->data.size() - offset));
   if (int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(handle_), &buf, 1,
                         &TcpConnection::on_write);
       rc != 0) {

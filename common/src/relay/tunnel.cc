@@ -160,8 +160,10 @@ bool Tunnel::dispatch_one(const frame::Frame& f) {
 
 void Tunnel::write(ByteView data) {
   if (dead_) return;
-  Bytes frame_bytes;
-  frame_bytes.reserve(std::min(data.size(), frame::kMaxDataPayload) + frame::kHeaderSize);
+  const size_t frames = data.size() / frame::kMaxDataPayload + 1;
+  tls_.reserve_ciphertext(data.size() + frames * frame::kHeaderSize);
+  thread_local Bytes frame_bytes;
+  frame_bytes.reserve(frame::kMaxDataPayload + frame::kHeaderSize);
   while (!data.empty()) {
     const size_t n = std::min(data.size(), frame::kMaxDataPayload);
     frame_bytes.clear();

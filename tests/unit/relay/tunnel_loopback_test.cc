@@ -255,6 +255,9 @@ TEST_F(TunnelLoopbackTest, OneMebibyteEachWayArrivesIntactAndFinBecomesEof) {
   const Bytes up = pattern(1024 * 1024, 1);
   const Bytes down = pattern(1024 * 1024 + 17, 2);  // not a multiple of the frame size
   client_->write(up);
+  // What the kernel did not take at once is queued; its completion must
+  // reach the session reader (the pump resumes its source on it).
+  const bool queued = client_->pending_bytes() > 0;
   server_->write(down);
   ASSERT_TRUE(run_until([&] {
     return server_reader.data.size() >= up.size() && client_reader.data.size() >= down.size();
@@ -264,7 +267,9 @@ TEST_F(TunnelLoopbackTest, OneMebibyteEachWayArrivesIntactAndFinBecomesEof) {
   EXPECT_TRUE(client_reader.data == down) << "bytes server → client differ";
   EXPECT_GE(server_reader.data_calls, 65) << "1 MiB is at least 65 DATA frames of 16381 bytes";
   ASSERT_TRUE(run_until([&] { return client_->pending_bytes() == 0; }));
-  EXPECT_GE(client_reader.drained, 1) << "completed writes report to the session reader";
+  if (queued) {
+    EXPECT_GE(client_reader.drained, 1) << "completed writes report to the session reader";
+  }
 
   // The client half-closes; the server reads EOF and can still send.
   client_->shutdown_write();

@@ -46,6 +46,9 @@ class TlsEngine {
   // Frees the plaintext buffer's capacity when it is empty: call it after
   // consuming plaintext(), so an idle connection keeps no burst-sized buffer.
   void release_idle_memory();
+  // Sizes the ciphertext buffer for `plaintext_bytes` about to be written, so
+  // it is allocated once instead of growing record by record.
+  void reserve_ciphertext(size_t plaintext_bytes);
 
   // Encrypts in. Before the handshake completes the bytes are held and encrypted
   // right after completion (never sent to an unverified peer). false on fatal error

@@ -35,7 +35,8 @@ std::string log_field(std::string_view value);
 
 }  // namespace mx
 
-#define MX_LOG(level, component)                       \
-  if (!::mx::log_enabled(::mx::LogLevel::level)) {     \
-  } else                                               \
-    ::mx::LogLine(::mx::LogLevel::level, component)
+// A for statement rather than if/else: safe as the body of an unbraced if.
+#define MX_LOG(level, component)                                                   \
+  for (bool mx_log_once = ::mx::log_enabled(::mx::LogLevel::level); mx_log_once; \
+       mx_log_once = false)                                                        \
+  ::mx::LogLine(::mx::LogLevel::level, component)
