@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "mxegress/util/time_format.h"
 #include "tenant_usage.h"
 
 namespace mx {
@@ -30,8 +31,6 @@ struct TrailRecord {
   std::string end;                // why it ended: "closed", a refusal reason, an error
 };
 
-// RFC 3339 UTC with milliseconds: 2026-11-22T20:30:00.123Z
-std::string rfc3339_ms(WallTime time);
 std::string to_json_line(const TrailRecord& record);
 
 // Thread-safe: the server's loop threads share one writer.

@@ -86,25 +86,6 @@ class Listeners {
   std::vector<std::pair<SocketAddress, std::string>> seen_;
 };
 
-std::optional<std::string> socks5_user_name(const toml::node& node, std::string& why) {
-  auto name = decode::string(node, why);
-  if (name && name->size() > 255) {
-    why = "is longer than 255 bytes, the RFC 1929 limit";
-    return std::nullopt;
-  }
-  return name;
-}
-
-std::optional<std::string> argon2id_hash(const toml::node& node, std::string& why) {
-  auto hash = decode::string(node, why);
-  if (!hash) return std::nullopt;
-  if (!hash->starts_with("$argon2id$") || hash->size() >= crypto_pwhash_STRBYTES) {
-    why = R"(expected an Argon2id hash (a string starting with "$argon2id$"))";
-    return std::nullopt;
-  }
-  return hash;
-}
-
 // Hands back the node itself, for a key whose type decides how to read it.
 std::optional<const toml::node*> any_node(const toml::node& node, std::string&) { return &node; }
 
@@ -215,8 +196,8 @@ Server read_server(TableReader& table, const std::filesystem::path& base_dir) {
 
 Socks5User read_socks5_user(TableReader& table) {
   Socks5User user;
-  table.required("name", user.name, socks5_user_name);
-  table.required("password_hash", user.password_hash, argon2id_hash);
+  table.required("name", user.name, decode::socks5_user_name);
+  table.required("password_hash", user.password_hash, decode::argon2id_hash);
   table.reject_unknown_keys();
   return user;
 }

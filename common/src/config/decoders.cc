@@ -1,5 +1,7 @@
 #include "mxegress/config/decoders.h"
 
+#include <sodium.h>
+
 #include "mxegress/config/config_errors.h"
 #include "mxegress/config/duration.h"
 #include "mxegress/config/toml_reader.h"
@@ -126,6 +128,25 @@ std::optional<Key32> spki_pin(const toml::node& node, std::string& why) {
   auto pin = decode_base64_key32(std::string_view(*text).substr(kPrefix.size()), problem);
   if (!pin) why = "the base64 after \"sha256/\" " + problem;
   return pin;
+}
+
+std::optional<std::string> socks5_user_name(const toml::node& node, std::string& why) {
+  auto name = string(node, why);
+  if (name && name->size() > 255) {
+    why = "is longer than 255 bytes, the RFC 1929 limit";
+    return std::nullopt;
+  }
+  return name;
+}
+
+std::optional<std::string> argon2id_hash(const toml::node& node, std::string& why) {
+  auto hash = string(node, why);
+  if (!hash) return std::nullopt;
+  if (!hash->starts_with("$argon2id$") || hash->size() >= crypto_pwhash_STRBYTES) {
+    why = R"(expected an Argon2id hash (a string starting with "$argon2id$"))";
+    return std::nullopt;
+  }
+  return hash;
 }
 
 }  // namespace mx::decode

@@ -111,23 +111,4 @@ std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why
   return address;
 }
 
-std::optional<std::string> socks5_user_name(const toml::node& node, std::string& why) {
-  auto name = string(node, why);
-  if (name && name->size() > 255) {
-    why = "is longer than 255 bytes, the RFC 1929 limit";
-    return std::nullopt;
-  }
-  return name;
-}
-
-std::optional<std::string> argon2id_hash(const toml::node& node, std::string& why) {
-  auto hash = string(node, why);
-  if (!hash) return std::nullopt;
-  if (!hash->starts_with("$argon2id$") || hash->size() >= crypto_pwhash_STRBYTES) {
-    why = R"(expected an Argon2id hash (a string starting with "$argon2id$"))";
-    return std::nullopt;
-  }
-  return hash;
-}
-
 }  // namespace mx::decode

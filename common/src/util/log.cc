@@ -1,5 +1,7 @@
 #include "mxegress/util/log.h"
 
+#include "mxegress/util/time_format.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -25,19 +27,6 @@ const char* level_name(LogLevel level) {
   return "?";
 }
 
-std::string utc_timestamp() {
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  const std::time_t secs = system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
-  return buf;
-}
-
 }  // namespace
 
 void set_log_level(LogLevel level) { g_level = level; }
@@ -45,7 +34,7 @@ void set_log_level(LogLevel level) { g_level = level; }
 bool log_enabled(LogLevel level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 LogLine::LogLine(LogLevel level, std::string_view component) {
-  text_ << utc_timestamp() << ' ' << level_name(level) << ' ' << component << ": ";
+  text_ << rfc3339_ms(std::chrono::system_clock::now()) << ' ' << level_name(level) << ' ' << component << ": ";
 }
 
 LogLine::~LogLine() {

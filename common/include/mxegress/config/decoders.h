@@ -46,4 +46,9 @@ inline auto file_path(std::filesystem::path base_dir) {
   };
 }
 
+// An RFC 1929 username: 1 to 255 bytes (client and server SOCKS5 users).
+std::optional<std::string> socks5_user_name(const toml::node& node, std::string& why);
+// "$argon2id$...", as libsodium's crypto_pwhash_str makes it.
+std::optional<std::string> argon2id_hash(const toml::node& node, std::string& why);
+
 }  // namespace mx::decode

@@ -26,9 +26,5 @@ std::optional<uint64_t> byte_size(const toml::node& node, std::string& why);
 // "2001:db8::10". An IPv4-mapped IPv6 address is returned as the IPv4 address
 // it is; the unspecified addresses (0.0.0.0, ::) are refused.
 std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why);
-// An RFC 1929 username: 1 to 255 bytes.
-std::optional<std::string> socks5_user_name(const toml::node& node, std::string& why);
-// "$argon2id$...", as libsodium's crypto_pwhash_str makes it.
-std::optional<std::string> argon2id_hash(const toml::node& node, std::string& why);
 
 }  // namespace mx::decode
