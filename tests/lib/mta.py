@@ -49,9 +49,14 @@ OPENSSL = "openssl"
 
 # Only the services this MX needs; chroot off everywhere (the instance dirs
 # are not chroot jails), the smtpd listener on the one address:port given.
-_MASTER_CF = """\
+# master.cf pieces: every instance (the MX, and netns.SenderPostfix) has the
+# header, the common services and the log services; the MX adds its smtpd
+# listener and the delivery agents.
+MASTER_CF_HEADER = """\
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-{listen} inet  n       -       n       -       -       smtpd
+"""
+
+MASTER_CF_COMMON_SERVICES = """\
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -70,15 +75,24 @@ showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
+"""
+
+MASTER_CF_LOG_SERVICES = """\
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
-_MAIN_CF = """\
+_MASTER_CF = (MASTER_CF_HEADER
+              + "{listen} inet  n       -       n       -       -       smtpd\n"
+              + MASTER_CF_COMMON_SERVICES + """\
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+""" + MASTER_CF_LOG_SERVICES)
+
+# main.cf lines every private instance starts with (its own directories and log).
+MAIN_CF_INSTANCE = """\
 compatibility_level = 3.6
 config_directory = {etc}
 queue_directory = {queue}
@@ -87,6 +101,9 @@ mail_owner = postfix
 setgid_group = postdrop
 maillog_file_prefixes = {base}
 maillog_file = {log}
+"""
+
+_MAIN_CF = MAIN_CF_INSTANCE + """\
 # one address (the smtpd line in master.cf names it; "all" here because Postfix
 # refuses an inet_interfaces address that is not on an interface, e.g.
 # 127.0.0.2), no DNS, nothing leaves this host
@@ -203,6 +220,90 @@ def _addr_literal(ip):
     return "[%s]" % ip if ":" in ip else ip
 
 
+# ---- pieces of a private Postfix instance (PostfixMX, netns.SenderPostfix) ----
+
+def read_maillog(path):
+    """The instance's maillog so far ('' if nothing logged yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def make_instance_dirs(directory, subdirs, data_dir):
+    """A fresh DIRECTORY (removed first) with SUBDIRS, all mode 0755, its parent
+    made and opened to others (postfix must walk down to its directories);
+    DATA_DIR (one of SUBDIRS) owned by postfix, mode 0700."""
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    os.chmod(parent, os.stat(parent).st_mode | 0o755)
+    for sub in (directory, *subdirs):
+        os.makedirs(sub, exist_ok=True)
+        os.chmod(sub, 0o755)
+    import pwd
+    pf = pwd.getpwnam("postfix")
+    os.chown(data_dir, pf.pw_uid, pf.pw_gid)
+    os.chmod(data_dir, 0o700)
+
+
+def run_on_tty(argv):
+    """Runs ARGV under script(1): `postfix check` reports problems on a terminal only."""
+    cmd = " ".join(_shquote(a) for a in argv)
+    return subprocess.run(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, errors="replace")
+
+
+def postfix_check(etc, error=RuntimeError):
+    """`postfix -c ETC check` (creates the queue directories with the right owners);
+    raises ERROR with its output if it fails."""
+    r = run_on_tty([POSTFIX, "-c", etc, "check"])
+    if r.returncode != 0 or "fatal" in r.stdout:
+        raise error("postfix check failed for %s:\n%s" % (etc, r.stdout))
+
+
+def start_master(etc, directory):
+    """`master -c ETC -s`, its output in DIRECTORY/master.out: (Popen, that file)."""
+    out = open(os.path.join(directory, "master.out"), "w")
+    proc = subprocess.Popen([MASTER, "-c", etc, "-s"], stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT)
+    return proc, out
+
+
+def stop_master(p, timeout=10.0):
+    """SIGTERM to master P (which stops its children), then wait for it; SIGKILL to
+    its process group if it does not go or a daemon of it survives."""
+    if p.poll() is None:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # master made its own group
+            except ProcessLookupError:
+                pass
+            p.wait(5)
+    # master's children get SIGTERM from master; give them a moment, then
+    # make sure none of this instance's daemons survive (its own group only)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(p.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        time.sleep(0.05)
+    else:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class PostfixMX:
     """A private Postfix MX on ip:port, rooted at workdir/postfix-IP-PORT.
 
@@ -247,11 +348,7 @@ class PostfixMX:
 
     def log(self):
         """The instance's maillog so far ('' if nothing logged yet)."""
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_maillog(self.log_path)
 
     def logged_client_cert_sha256s(self):
         """Fingerprints (lowercase hex) of every client certificate smtpd logged."""
@@ -322,33 +419,7 @@ class PostfixMX:
         p, self.proc = self.proc, None
         if p is None:
             return
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)  # master made its own group
-                except ProcessLookupError:
-                    pass
-                p.wait(5)
-        # master's children get SIGTERM from master; give them a moment, then
-        # make sure none of this instance's daemons survive (its own group only)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(p.pid, 0)
-            except (ProcessLookupError, PermissionError):
-                break
-            time.sleep(0.05)
-        else:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_master(p, timeout)
         if self._master_out is not None:
             self._master_out.close()
             self._master_out = None
@@ -371,15 +442,13 @@ class PostfixMX:
     def _prepare(self):
         if os.geteuid() != 0:
             raise RuntimeError("PostfixMX needs root (postfix master starts as root)")
-        if os.path.exists(self.dir):
-            shutil.rmtree(self.dir)
-        # postfix and nobody must be able to walk down to their directories:
-        # mkdtemp() makes 0700 directories. Open up workdir (the caller's
-        # scratch dir); any ancestor that is closed is an error, not ours to change.
-        workdir = os.path.dirname(self.dir)
-        os.makedirs(workdir, exist_ok=True)
-        os.chmod(workdir, os.stat(workdir).st_mode | 0o755)
-        d = os.path.dirname(workdir)
+        make_instance_dirs(self.dir, (self.etc, self.queue, self.data, self.mail,
+                                      self.logdir, os.path.dirname(self.cert_pem_path)),
+                           self.data)
+        # mkdtemp() makes 0700 directories: make_instance_dirs() opened up workdir
+        # (the caller's scratch dir); any ancestor that is closed is an error, not
+        # ours to change.
+        d = os.path.dirname(os.path.dirname(self.dir))
         while True:
             if os.stat(d).st_mode & 0o001 == 0:
                 raise RuntimeError("PostfixMX: %s is not searchable by others; the postfix "
@@ -388,18 +457,11 @@ class PostfixMX:
             if os.path.dirname(d) == d:
                 break
             d = os.path.dirname(d)
-        for sub in (self.dir, self.etc, self.queue, self.data, self.mail,
-                    self.logdir, os.path.dirname(self.cert_pem_path)):
-            os.makedirs(sub, exist_ok=True)
-            os.chmod(sub, 0o755)
         make_self_signed(self.key_path, self.cert_pem_path, self.hostname,
                          sans=("DNS:" + self.hostname, "IP:" + self.ip))
         import pwd
         nobody = pwd.getpwnam("nobody")
         os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
-        pf = pwd.getpwnam("postfix")
-        os.chown(self.data, pf.pw_uid, pf.pw_gid)
-        os.chmod(self.data, 0o700)
         os.chmod(self.mail, 0o700)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(_MAIN_CF.format(
@@ -412,23 +474,10 @@ class PostfixMX:
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_MASTER_CF.format(
                 listen="%s:%d" % (_addr_literal(self.ip), self.port)))
-        # `postfix check` creates the queue directories with the right owners;
-        # it reports problems on a terminal only, so give it one (script).
-        r = self._run_on_tty([POSTFIX, "-c", self.etc, "check"])
-        if r.returncode != 0 or "fatal" in r.stdout:
-            raise RuntimeError("postfix check failed for %s:\n%s" % (self.etc, r.stdout))
-
-    @staticmethod
-    def _run_on_tty(argv):
-        cmd = " ".join(_shquote(a) for a in argv)
-        return subprocess.run(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, errors="replace")
+        postfix_check(self.etc)
 
     def _launch(self):
-        self._master_out = open(os.path.join(self.dir, "master.out"), "w")
-        self.proc = subprocess.Popen([MASTER, "-c", self.etc, "-s"],
-                                     stdin=subprocess.DEVNULL, stdout=self._master_out,
-                                     stderr=subprocess.STDOUT)
+        self.proc, self._master_out = start_master(self.etc, self.dir)
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.start_timeout
@@ -436,7 +485,7 @@ class PostfixMX:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                why = self._run_on_tty([POSTFIX, "-c", self.etc, "check"]).stdout
+                why = run_on_tty([POSTFIX, "-c", self.etc, "check"]).stdout
                 raise RuntimeError(
                     "postfix master exited with %s before serving %s:%d\n"
                     "postfix check says:\n%s\nmaillog:\n%s"

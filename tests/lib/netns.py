@@ -50,6 +50,7 @@ import tempfile
 import time
 from typing import Iterable, Mapping, Sequence
 
+import mta
 import mxtest
 from mxtest import (close_at_cleanup, test_failed_so_far, HarnessError, Proc, SANITIZER_RE, client_bin, fmt_hostport, free_port,
                     keygen, server_bin, server_init, socks5_connect, toml_value)
@@ -634,44 +635,13 @@ class Deployment:
 # A private Postfix as the sending gateway
 # --------------------------------------------------------------------------
 
-POSTFIX = "/usr/sbin/postfix"
-MASTER = "/usr/lib/postfix/sbin/master"
 SENDMAIL = "/usr/sbin/sendmail"
 
-_SENDER_MASTER_CF = """\
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+# mta.py's instance pieces without the MX's smtpd listener and delivery agents
+_SENDER_MASTER_CF = (mta.MASTER_CF_HEADER + mta.MASTER_CF_COMMON_SERVICES
+                     + mta.MASTER_CF_LOG_SERVICES)
 
-_SENDER_MAIN_CF = """\
-compatibility_level = 3.6
-config_directory = {etc}
-queue_directory = {queue}
-data_directory = {data}
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file_prefixes = {base}
-maillog_file = {log}
+_SENDER_MAIN_CF = mta.MAIN_CF_INSTANCE + """\
 inet_interfaces = all
 inet_protocols = ipv4
 myhostname = {hostname}
@@ -733,11 +703,7 @@ class SenderPostfix:
 
     # ---- use -------------------------------------------------------------
     def log(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return mta.read_maillog(self.log_path)
 
     def log_tail(self, n: int = 40) -> str:
         lines = [l for l in self.log().splitlines() if "SSL_connect:" not in l]
@@ -775,10 +741,7 @@ class SenderPostfix:
         try:
             self._prepare()
             with _maybe_in(self.netns):
-                self._out = open(os.path.join(self.dir, "master.out"), "w")
-                self.proc = subprocess.Popen([MASTER, "-c", self.etc, "-s"],
-                                             stdin=subprocess.DEVNULL, stdout=self._out,
-                                             stderr=subprocess.STDOUT)
+                self.proc, self._out = mta.start_master(self.etc, self.dir)
             self.wait_log(r"postfix/master\[\d+\]: daemon started", self.start_timeout)
         except BaseException:
             self.stop()
@@ -788,28 +751,7 @@ class SenderPostfix:
     def stop(self, timeout: float = 10.0) -> None:
         p, self.proc = self.proc, None
         if p is not None:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    p.wait(5)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:  # master's children leave with it
-                try:
-                    os.killpg(p.pid, 0)
-                except (ProcessLookupError, PermissionError):
-                    break
-                time.sleep(0.05)
-            else:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            mta.stop_master(p, timeout)
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -823,17 +765,8 @@ class SenderPostfix:
     def _prepare(self) -> None:
         if os.geteuid() != 0:
             raise HarnessError("SenderPostfix needs root (postfix master starts as root)")
-        if os.path.exists(self.dir):
-            shutil.rmtree(self.dir)
-        parent = os.path.dirname(self.dir)
-        os.makedirs(parent, exist_ok=True)
-        os.chmod(parent, os.stat(parent).st_mode | 0o755)
-        for sub in (self.dir, self.etc, self.queue, self.data, self.logdir):
-            os.makedirs(sub, exist_ok=True)
-            os.chmod(sub, 0o755)
-        pf = pwd.getpwnam("postfix")
-        os.chown(self.data, pf.pw_uid, pf.pw_gid)
-        os.chmod(self.data, 0o700)
+        mta.make_instance_dirs(self.dir, (self.etc, self.queue, self.data, self.logdir),
+                               self.data)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(_SENDER_MAIN_CF.format(
                 etc=self.etc, queue=self.queue, data=self.data, base=self.dir,
@@ -841,8 +774,4 @@ class SenderPostfix:
                 relayhost=", ".join(self.relayhost)) + self.main_extra)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_SENDER_MASTER_CF)
-        cmd = f"{POSTFIX} -c '{self.etc}' check"
-        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, errors="replace")
-        if r.returncode != 0 or "fatal" in r.stdout:
-            raise HarnessError(f"postfix check failed for {self.etc}:\n{r.stdout}")
+        mta.postfix_check(self.etc, HarnessError)

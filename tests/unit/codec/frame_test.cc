@@ -142,8 +142,8 @@ TEST(FrameTest, HeaderIsTypeThenBigEndianLength) {
 
   out.clear();
   encode_frame(out, Type::Data, pattern(kMaxDataPayload));
-  EXPECT_EQ(Bytes(out.begin(), out.begin() + 3), hex("05 3ffd"));  // 16381
-  EXPECT_EQ(out.size(), 16384u);  // exactly one TLS record of plaintext
+  EXPECT_EQ(Bytes(out.begin(), out.begin() + 3), hex("05 fffc"));  // 65532
+  EXPECT_EQ(out.size(), 65535u);
 }
 
 TEST(FrameTest, EncodersAppendToWhatIsAlreadyThere) {
@@ -252,8 +252,8 @@ TEST(FrameTest, UnknownTypeIsAnError) {
 }
 
 TEST(FrameTest, LengthAboveTheMaximumIsAnError) {
-  EXPECT_EQ(kMaxPayload, 16381u);
-  for (size_t len : {kMaxPayload + 1, size_t{16384}, size_t{0xffff}}) {
+  EXPECT_EQ(kMaxPayload, 65532u);
+  for (size_t len : {kMaxPayload + 1, size_t{65534}, size_t{0xffff}}) {
     SCOPED_TRACE("length " + std::to_string(len));
     Bytes header;
     encode_header(header, Type::Data, len);

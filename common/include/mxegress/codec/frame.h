@@ -27,8 +27,9 @@ enum class Type : uint8_t {
 };
 
 inline constexpr size_t kHeaderSize = 3;
-// A Data frame with its header fills exactly one TLS record (16 KiB plaintext).
-inline constexpr size_t kMaxDataPayload = 16384 - kHeaderSize;
+// A read of the relay (60 KiB) fits one Data frame, so the far end writes it
+// to its socket in one system call; OpenSSL cuts the frame into records.
+inline constexpr size_t kMaxDataPayload = 65535 - kHeaderSize;
 inline constexpr size_t kMaxPayload = kMaxDataPayload;
 inline constexpr uint8_t kProtocolVersion = 1;
 
