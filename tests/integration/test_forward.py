@@ -15,14 +15,13 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 import unittest
 import uuid
 
 import mxtest
-from mta import PostfixMX, make_client_cert
+from mta import PostfixMX, curl_smtp, make_client_cert
 from netns import Deployment
 
 MX_IP = "127.0.0.1"
@@ -91,13 +90,10 @@ class ForwardTest(unittest.TestCase):
         with open(msg, "w") as f:
             f.write(f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: forward {token}\r\n\r\n"
                     f"through a [[forward]], token {token}\r\n")
-        cmd = ["curl", "-v", "-sS", "--max-time", "30",
-               f"smtp://127.0.0.1:{port}/curl.example.test",
-               "--ssl-reqd", "--cacert", self.mx.cert_pem_path,
-               "--cert", self.cert.cert_path, "--key", self.cert.key_path,
-               "--mail-from", sender, "--mail-rcpt", rcpt, "--upload-file", msg, *extra]
         start = time.monotonic()
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        r = curl_smtp(f"smtp://127.0.0.1:{port}/curl.example.test",
+                      cacert=self.mx.cert_pem_path, cert=self.cert, sender=sender, rcpt=rcpt,
+                      upload=msg, max_time=30, timeout=60, extra=extra)
         return r, time.monotonic() - start
 
     # ---------------------------------------------------------------------

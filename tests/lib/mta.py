@@ -514,6 +514,18 @@ def _shquote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def curl_smtp(url, *, cacert, cert, sender, rcpt, upload, max_time, timeout,
+              proxy_args=(), extra=()):
+    """`curl -v -sS` sending the file UPLOAD from SENDER to RCPT over SMTP to URL, with
+    STARTTLS required (the MX certificate checked against CACERT) and the ClientCert
+    CERT; PROXY_ARGS go before the URL, EXTRA last. The CompletedProcess (text)."""
+    cmd = ["curl", "-v", "-sS", "--max-time", str(max_time), *proxy_args, url,
+           "--ssl-reqd", "--cacert", cacert,
+           "--cert", cert.cert_path, "--key", cert.key_path,
+           "--mail-from", sender, "--mail-rcpt", rcpt, "--upload-file", upload, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
 def pem_from_curl_certs(text):
     """The first certificate in curl's -w '%{certs}' output (PEM), or None."""
     pems = split_pem_certs(text)

@@ -21,7 +21,6 @@ import re
 import shutil
 import smtplib
 import ssl
-import subprocess
 import tempfile
 import time
 import unittest
@@ -29,8 +28,8 @@ import uuid
 from email.message import EmailMessage
 
 import mxtest
-from mta import (PostfixMX, cert_sha256_from_pem, make_client_cert, openssl_sha256,
-                 pem_from_curl_certs)
+from mta import (PostfixMX, cert_sha256_from_pem, curl_smtp, make_client_cert,
+                 openssl_sha256, pem_from_curl_certs)
 from mxtest import REP_OK, Pair, socks5_connect
 
 MX_IP = "127.0.0.1"
@@ -146,14 +145,11 @@ class PostfixThroughPairTest(unittest.TestCase):
         with open(msg, "w") as f:
             f.write(body)
         server_mark = self.pair.server.mark()
-        cmd = ["curl", "-v", "-sS", "--max-time", "60",
-               "--socks5-hostname", "%s:%d" % self.pair.socks_addr,
-               "smtp://%s:%d/curl.example.test" % (MX_IP, self.mx_port),
-               "--ssl-reqd", "--cacert", self.mx.cert_pem_path,
-               "--cert", cc.cert_path, "--key", cc.key_path,
-               "--mail-from", sender, "--mail-rcpt", rcpt,
-               "--upload-file", msg, "-w", "%{certs}"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+        r = curl_smtp("smtp://%s:%d/curl.example.test" % (MX_IP, self.mx_port),
+                      cacert=self.mx.cert_pem_path, cert=cc, sender=sender, rcpt=rcpt,
+                      upload=msg, max_time=60, timeout=90,
+                      proxy_args=("--socks5-hostname", "%s:%d" % self.pair.socks_addr),
+                      extra=("-w", "%{certs}"))
         self.assertEqual(r.returncode, 0, "curl failed:\n%s%s" % (r.stderr, self.context()))
         self.assertIn("SOCKS5 request granted", r.stderr)
         self.assertRegex(r.stderr, r"> STARTTLS")
