@@ -58,6 +58,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -532,7 +533,63 @@ def _shut_down(procs: Sequence[Proc | None], directory: str, stop_timeout: float
             raise HarnessError(msg + "\n" + logs_tail())
 
 
-class Pair:
+class _Harness:
+    """What Pair and Fleet share: checks, logs and tear-down over their programs.
+
+    A subclass sets ``server``, ``dir``, ``stop_timeout`` and ``_closed`` and defines
+    ``procs()`` (the started programs, the server first) and ``_stop_order()``."""
+
+    def procs(self) -> list[Proc]:
+        raise NotImplementedError
+
+    def _stop_order(self) -> list[Proc | None]:
+        raise NotImplementedError
+
+    def dial_lines(self, since: int = 0) -> list[str]:
+        """Server log lines after SINCE that record an outbound dial (``dial target=``)."""
+        return [l for l in self.server.since(since).splitlines() if "dial target=" in l]
+
+    def check(self) -> None:
+        """Raise HarnessError now if a process died or a sanitizer reported something."""
+        problems = []
+        for p in self.procs():
+            if not p.alive():
+                problems.append(f"{p.name} exited with status {p.popen.returncode}")
+            if SANITIZER_RE.search(p.text()):
+                problems.append(f"{p.name}: sanitizer report in its log")
+        if problems:
+            raise HarnessError("; ".join(problems) + "\n" + self.logs_tail(200))
+
+    def logs_tail(self, lines: int = 60) -> str:
+        """Every program's last LINES log lines, labelled (the server's first)."""
+        return "\n".join(f"--- {p.name} log ({p.log_path}) ---\n{p.tail(lines)}"
+                         for p in self.procs())
+
+    # tear-down -----------------------------------------------------------
+    def close(self, in_error: bool = False) -> None:
+        """Stop the programs (clients first, then the server); raise HarnessError on
+        problems unless IN_ERROR (then only print them). Removes the temp dir unless
+        MX_KEEP_TMP=1 or something failed."""
+        if self._closed:
+            return
+        self._closed = True
+        _shut_down(self._stop_order(), self.dir, self.stop_timeout, in_error,
+                   self.logs_tail)
+
+    def _cleanup_after_error(self) -> None:
+        try:
+            self.close(in_error=True)
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(in_error=exc_type is not None)
+
+
+class Pair(_Harness):
     """mxegress-server + mxegress-client on loopback, in a fresh temp dir.
 
     Keyword arguments (all optional):
@@ -701,56 +758,14 @@ class Pair:
     def client_log(self, since: int = 0) -> str:
         return self.client.since(since)
 
-    def dial_lines(self, since: int = 0) -> list[str]:
-        """Server log lines after SINCE that record an outbound dial (``dial target=``)."""
-        return [l for l in self.server.since(since).splitlines() if "dial target=" in l]
-
     def alive(self) -> bool:
         return bool(self.server and self.client and self.server.alive() and self.client.alive())
 
-    def check(self) -> None:
-        """Raise HarnessError now if a process died or a sanitizer reported something."""
-        problems = []
-        for p in (self.server, self.client):
-            if p is None:
-                continue
-            if not p.alive():
-                problems.append(f"{p.name} exited with status {p.popen.returncode}")
-            if SANITIZER_RE.search(p.text()):
-                problems.append(f"{p.name}: sanitizer report in its log")
-        if problems:
-            raise HarnessError("; ".join(problems) + "\n" + self.logs_tail(200))
+    def procs(self) -> list[Proc]:
+        return [p for p in (self.server, self.client) if p is not None]
 
-    def logs_tail(self, lines: int = 60) -> str:
-        """Both logs' last LINES lines, labelled, for failure messages."""
-        out = []
-        for p in (self.server, self.client):
-            if p is not None:
-                out.append(f"--- {p.name} log ({p.log_path}) ---\n{p.tail(lines)}")
-        return "\n".join(out)
-
-    # tear-down -----------------------------------------------------------
-    def close(self, in_error: bool = False) -> None:
-        """Stop both programs (client first); raise HarnessError on problems unless
-        IN_ERROR (then only print them). Removes the temp dir unless MX_KEEP_TMP=1
-        or something failed."""
-        if self._closed:
-            return
-        self._closed = True
-        _shut_down([self.client, self.server], self.dir, self.stop_timeout, in_error,
-                   self.logs_tail)
-
-    def _cleanup_after_error(self) -> None:
-        try:
-            self.close(in_error=True)
-        except Exception:
-            pass
-
-    def __enter__(self) -> "Pair":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(in_error=exc_type is not None)
+    def _stop_order(self) -> list[Proc | None]:
+        return [self.client, self.server]
 
 
 # --------------------------------------------------------------------------
@@ -809,7 +824,7 @@ class FleetClient:
         return r.sock
 
 
-class Fleet:
+class Fleet(_Harness):
     """One mxegress-server with several tenants, and one mxegress-client per key.
 
     Where ``Pair`` has one tenant and one client, a Fleet has as many as a test
@@ -1018,25 +1033,8 @@ class Fleet:
     def procs(self) -> list[Proc]:
         return [p for p in [self.server] + [c.proc for c in self.clients.values()] if p]
 
-    def check(self) -> None:
-        """Raise HarnessError now if a process died or a sanitizer reported something."""
-        problems = []
-        for p in self.procs():
-            if not p.alive():
-                problems.append(f"{p.name} exited with status {p.popen.returncode}")
-            if SANITIZER_RE.search(p.text()):
-                problems.append(f"{p.name}: sanitizer report in its log")
-        if problems:
-            raise HarnessError("; ".join(problems) + "\n" + self.logs_tail(200))
-
-    def logs_tail(self, lines: int = 60) -> str:
-        """Every program's last LINES log lines, labelled (the server's first)."""
-        return "\n".join(f"--- {p.name} log ({p.log_path}) ---\n{p.tail(lines)}"
-                         for p in self.procs())
-
-    def dial_lines(self, since: int = 0) -> list[str]:
-        """Server log lines after SINCE that record an outbound dial (``dial target=``)."""
-        return [l for l in self.server.since(since).splitlines() if "dial target=" in l]
+    def _stop_order(self) -> list[Proc | None]:
+        return [c.proc for c in self.clients.values()] + [self.server]
 
     def server_socks(self, host: str, port: int, user: str, password: str,
                      **kw) -> "SocksResult":
@@ -1087,27 +1085,6 @@ class Fleet:
                                    f"lines: {self.trail_records()[since:]}")
             time.sleep(0.02)
 
-    # tear-down ---------------------------------------------------------------
-    def close(self, in_error: bool = False) -> None:
-        """Stop the clients, then the server; like Pair.close()."""
-        if self._closed:
-            return
-        self._closed = True
-        _shut_down([c.proc for c in self.clients.values()] + [self.server], self.dir,
-                   self.stop_timeout, in_error, self.logs_tail)
-
-    def _cleanup_after_error(self) -> None:
-        try:
-            self.close(in_error=True)
-        except Exception:
-            pass
-
-    def __enter__(self) -> "Fleet":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(in_error=exc_type is not None)
-
 
 def close_at_cleanup(testcase, closable) -> None:
     """Register on TESTCASE (a unittest.TestCase) a cleanup that closes CLOSABLE (a
@@ -1128,6 +1105,78 @@ def test_failed_so_far(testcase) -> bool:
     if result is None:
         return False
     return any(t is testcase for t, _ in list(result.errors) + list(result.failures))
+
+
+def close_all(closables) -> None:
+    """close() each of CLOSABLES, in order."""
+    for c in closables:
+        c.close()
+
+
+class SharedHarnessTest(unittest.TestCase):
+    """Base for a TestCase whose tests share loopback peers and one harness (a Pair or
+    Fleet), both made in setUpClass and closed in tearDownClass.
+
+    setUpClass makes the peers, lists them in ``cls.peers``, then makes the harness
+    with ``cls.fleet = cls.start_harness(lambda: Fleet(...))`` (which closes the peers
+    if that raises). tearDownClass closes the harness, then the peers; setUp checks
+    the harness (HarnessError if a program died or a sanitizer reported)."""
+
+    peers: Sequence = ()
+    harness = None
+
+    @classmethod
+    def start_harness(cls, make):
+        try:
+            cls.harness = make()
+        except BaseException:
+            close_all(cls.peers)
+            raise
+        return cls.harness
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.harness.close()
+        finally:
+            close_all(cls.peers)
+
+    def setUp(self):
+        self.harness.check()
+
+
+class ScratchDirTest(unittest.TestCase):
+    """Base for a TestCase with a class-wide scratch dir ``cls.tmp`` (mode 755) that is
+    removed at class clean-up, but kept (and named on stdout) when the set-up or any
+    test failed, or MX_KEEP_TMP is set.
+
+    setUpClass calls ``cls.make_tmp(prefix, label)`` first and sets ``cls.failed =
+    False`` once the set-up is complete."""
+
+    failed = True
+    tmp_label = "?"
+
+    @classmethod
+    def make_tmp(cls, prefix: str, label: str) -> str:
+        cls.failed = True  # until set-up completes: keep what a failed start left
+        cls.tmp = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(cls.tmp, 0o755)
+        cls.tmp_label = label
+        cls.addClassCleanup(cls._remove_tmp)
+        return cls.tmp
+
+    @classmethod
+    def _remove_tmp(cls):
+        if cls.failed or os.environ.get("MX_KEEP_TMP"):
+            print(f"\n[{cls.tmp_label}] kept {cls.tmp}")
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run(self, result=None):
+        result = super().run(result)
+        if result is not None and not result.wasSuccessful():
+            type(self).failed = True
+        return result
 
 
 # --------------------------------------------------------------------------
