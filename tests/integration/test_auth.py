@@ -4,7 +4,7 @@ import re
 import unittest
 
 from mxtest import (EchoServer, METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USERPASS,
-                    Pair, REP_GENERAL, REP_OK, recv_exact, wait_closed)
+                    Pair, REP_GENERAL, REP_OK, SharedHarnessTest, recv_exact, wait_closed)
 
 
 class TunnelAuthTest(unittest.TestCase):
@@ -43,27 +43,14 @@ class TunnelAuthTest(unittest.TestCase):
             self.assertIn("auth ok tenant=acme", pair.server.text())
 
 
-class SocksUsersTest(unittest.TestCase):
+class SocksUsersTest(SharedHarnessTest):
     USERS = {"gw": "correct horse battery staple", "other": "s3cret"}
 
     @classmethod
     def setUpClass(cls):
         cls.echo = EchoServer("127.0.0.1")
-        try:
-            cls.pair = Pair(ports=[cls.echo.port], users=cls.USERS)
-        except BaseException:
-            cls.echo.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.pair.close()
-        finally:
-            cls.echo.close()
-
-    def setUp(self):
-        self.pair.check()
+        cls.peers = [cls.echo]
+        cls.pair = cls.start_harness(lambda: Pair(ports=[cls.echo.port], users=cls.USERS))
 
     def test_right_password_works(self):
         for name, password in self.USERS.items():

@@ -13,9 +13,7 @@ Three forwards on one client:
 
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 import unittest
 import uuid
@@ -30,13 +28,10 @@ FWD_OK, FWD_RESET, FWD_421 = 2525, 2526, 2527
 
 @unittest.skipUnless(mxtest.isolated() and os.geteuid() == 0,
                      "needs root inside tests/run_isolated (Postfix on port 25)")
-class ForwardTest(unittest.TestCase):
+class ForwardTest(mxtest.ScratchDirTest):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mxforward-")
-        os.chmod(cls.tmp, 0o755)
-        cls.failed = True  # until set-up completes: keep what a failed start left
-        cls.addClassCleanup(cls._remove_tmp)
+        cls.make_tmp("mxforward-", "forward")
         cls.mx = PostfixMX(MX_IP, 25, os.path.join(cls.tmp, "mx"))
         cls.mx.start()
         cls.addClassCleanup(cls.mx.stop)
@@ -63,21 +58,8 @@ class ForwardTest(unittest.TestCase):
                                     name="curl")
         cls.failed = False
 
-    @classmethod
-    def _remove_tmp(cls):
-        if cls.failed or os.environ.get("MX_KEEP_TMP"):
-            print(f"\n[forward] kept {cls.tmp}")
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
         self.dep.check()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def context(self):
         lines = [l for l in self.mx.log().splitlines() if "SSL_accept:" not in l]

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from mxtest import (EchoServer, Fleet, REP_GENERAL, REP_NOT_ALLOWED, REP_OK,
-                    pattern_bytes, recv_exact, recv_until_eof)
+                    SharedHarnessTest, pattern_bytes, recv_exact, recv_until_eof)
 
 TENANTS = {
     "maxconn": {"source": ["127.0.0.2"], "max_connections": 2},
@@ -24,7 +24,7 @@ TENANTS = {
 }
 
 
-class LimitsTest(unittest.TestCase):
+class LimitsTest(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         cls.echo = EchoServer("127.0.0.1")
@@ -34,23 +34,8 @@ class LimitsTest(unittest.TestCase):
         # successful CONNECTs made to each peer: each is one accept() there, so
         # peer.accepted(n) tells when the peer's records caught up
         cls.dialed = {p.port: 0 for p in cls.peers}
-        try:
-            cls.fleet = Fleet(TENANTS, ports=sorted({p.port for p in cls.peers}))
-        except BaseException:
-            for p in cls.peers:
-                p.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close()
-        finally:
-            for p in cls.peers:
-                p.close()
-
-    def setUp(self):
-        self.fleet.check()
+        cls.fleet = cls.start_harness(
+            lambda: Fleet(TENANTS, ports=sorted({p.port for p in cls.peers})))
 
     # helpers -----------------------------------------------------------
     def connect(self, client, peer):

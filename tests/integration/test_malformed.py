@@ -11,8 +11,8 @@ import time
 import unittest
 
 from mxtest import (CMD_BIND, CMD_UDP_ASSOCIATE, EchoServer, Pair, REP_ATYP_NOT_SUPPORTED,
-                    REP_CMD_NOT_SUPPORTED, REP_OK, pattern_bytes, read_reply, recv_exact,
-                    socks5_greeting, wait_closed)
+                    REP_CMD_NOT_SUPPORTED, REP_OK, SharedHarnessTest, pattern_bytes, read_reply,
+                    recv_exact, socks5_greeting, wait_closed)
 
 HANDSHAKE_TIMEOUT = 2.0
 CLOSE_MARGIN = 3.0
@@ -21,26 +21,16 @@ WHY_RE = re.compile(r"(?i)alpn|tls|ssl|handshake|timeout|timed out|closed|error|
                     r"invalid|malformed|unsupported|bad|unexpected|protocol|version")
 
 
-class MalformedTest(unittest.TestCase):
+class MalformedTest(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         cls.echo = EchoServer("127.0.0.1")
-        try:
-            cls.pair = Pair(ports=[cls.echo.port, 25],
-                            handshake_timeout=f"{int(HANDSHAKE_TIMEOUT)}s")
-        except BaseException:
-            cls.echo.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.pair.close()
-        finally:
-            cls.echo.close()
+        cls.peers = [cls.echo]
+        cls.pair = cls.start_harness(lambda: Pair(
+            ports=[cls.echo.port, 25], handshake_timeout=f"{int(HANDSHAKE_TIMEOUT)}s"))
 
     def setUp(self):
-        self.pair.check()
+        super().setUp()
         self.smark, self.cmark = self.pair.marks()
 
     def tearDown(self):

@@ -9,12 +9,12 @@ import time
 import unittest
 
 from mxtest import (Blackhole, EchoServer, Pair, REP_NOT_ALLOWED, REP_OK, REP_REFUSED,
-                    REP_TTL_EXPIRED, RefusedPort, recv_exact)
+                    REP_TTL_EXPIRED, RefusedPort, SharedHarnessTest, recv_exact)
 
 CONNECT_TIMEOUT = 2.0
 
 
-class PolicyBase(unittest.TestCase):
+class PolicyBase(SharedHarnessTest):
     pair: Pair
 
     def assertRefusedByPolicy(self, host, port):
@@ -45,26 +45,10 @@ class LoopbackAllowedTest(PolicyBase):
         cls.denied = EchoServer("127.0.0.2")            # reachable, but deny-listed
         cls.refused = RefusedPort("127.0.0.1")
         cls.hole = Blackhole("127.0.0.1")
-        cls.closers = [cls.echo, cls.echo_other_port, cls.denied, cls.refused, cls.hole]
+        cls.peers = [cls.echo, cls.echo_other_port, cls.denied, cls.refused, cls.hole]
         ports = [cls.echo.port, cls.refused.port, cls.hole.port, cls.denied.port, 25]
-        try:
-            cls.pair = Pair(ports=ports, deny=["127.0.0.2/32"],
-                            connect_timeout=f"{int(CONNECT_TIMEOUT)}s")
-        except BaseException:
-            for c in cls.closers:
-                c.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.pair.close()
-        finally:
-            for c in cls.closers:
-                c.close()
-
-    def setUp(self):
-        self.pair.check()
+        cls.pair = cls.start_harness(lambda: Pair(
+            ports=ports, deny=["127.0.0.2/32"], connect_timeout=f"{int(CONNECT_TIMEOUT)}s"))
 
     def test_allowed_target_works(self):
         self.assertWorks("127.0.0.1", self.echo.port)
@@ -110,21 +94,8 @@ class LoopbackNotAllowedTest(PolicyBase):
     @classmethod
     def setUpClass(cls):
         cls.echo = EchoServer("127.0.0.1")
-        try:
-            cls.pair = Pair(ports=[cls.echo.port, 25], allow=[])
-        except BaseException:
-            cls.echo.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.pair.close()
-        finally:
-            cls.echo.close()
-
-    def setUp(self):
-        self.pair.check()
+        cls.peers = [cls.echo]
+        cls.pair = cls.start_harness(lambda: Pair(ports=[cls.echo.port, 25], allow=[]))
 
     def test_localhost_name_gives_0x02(self):
         self.assertRefusedByPolicy("localhost", self.echo.port)

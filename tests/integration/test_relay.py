@@ -10,14 +10,14 @@ import threading
 import time
 import unittest
 
-from mxtest import (EchoServer, HalfClosePeer, Pair, REP_OK, SourceServer,
+from mxtest import (EchoServer, HalfClosePeer, Pair, REP_OK, SharedHarnessTest, SourceServer,
                     pattern_bytes, recv_exact, recv_until_eof, sha256)
 
 BULK = 64 * 1024 * 1024      # each way, at the same time
 CONCURRENT = 200
 
 
-class RelayTest(unittest.TestCase):
+class RelayTest(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         cls.source = SourceServer(BULK, "127.0.0.1", timeout=120)
@@ -27,23 +27,7 @@ class RelayTest(unittest.TestCase):
         cls.hc_shut = HalfClosePeer("shut_first", "127.0.0.1")
         cls.peers = [cls.source, cls.echo, cls.echo6, cls.hc_reply, cls.hc_shut]
         ports = sorted({p.port for p in cls.peers})
-        try:
-            cls.pair = Pair(ports=ports, idle_timeout="60s")
-        except BaseException:
-            for p in cls.peers:
-                p.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.pair.close()
-        finally:
-            for p in cls.peers:
-                p.close()
-
-    def setUp(self):
-        self.pair.check()
+        cls.pair = cls.start_harness(lambda: Pair(ports=ports, idle_timeout="60s"))
 
     def open(self, host, port, **kw):
         sock = self.pair.open(host, port, **kw)

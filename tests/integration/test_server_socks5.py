@@ -10,7 +10,8 @@ import subprocess
 import time
 import unittest
 
-from mxtest import Fleet, REP_NOT_ALLOWED, SmtpServer, add_local_address, recv_exact
+from mxtest import (Fleet, REP_NOT_ALLOWED, SharedHarnessTest, SmtpServer, add_local_address,
+                    recv_exact)
 
 MESSAGE = (b"From: a@example.org\r\nTo: b@example.net\r\nSubject: via mxegress\r\n\r\n"
            b"Hello through the server's SOCKS5 listener.\r\n.leading dot\r\n")
@@ -22,36 +23,21 @@ USERS = {
 }
 
 
-class ServerSocks5Test(unittest.TestCase):
+class ServerSocks5Test(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         add_local_address("::2")
         cls.mx = SmtpServer("127.0.0.1")
         cls.mx6 = SmtpServer("::1")
         cls.peers = [cls.mx, cls.mx6]
-        try:
-            cls.fleet = Fleet({"acme": {"source": ["127.0.0.2", "::2"]},
-                               "small": {"source": ["127.0.0.3"], "max_connections": 1}},
-                              ports=[cls.mx.port, cls.mx6.port], socks5_users=USERS)
-        except BaseException:
-            for p in cls.peers:
-                p.close()
-            raise
+        cls.fleet = cls.start_harness(
+            lambda: Fleet({"acme": {"source": ["127.0.0.2", "::2"]},
+                           "small": {"source": ["127.0.0.3"], "max_connections": 1}},
+                          ports=[cls.mx.port, cls.mx6.port], socks5_users=USERS))
         cls.proxy = "%s:%d" % cls.fleet.server_socks_addr
         cls.msg_file = cls.fleet.path("message.eml")
         with open(cls.msg_file, "wb") as f:
             f.write(MESSAGE)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close()
-        finally:
-            for p in cls.peers:
-                p.close()
-
-    def setUp(self):
-        self.fleet.check()
 
     def curl(self, url, *proxy_args, interface=None):
         argv = ["curl", "-sS", "--max-time", "20", "--connect-timeout", "10", *proxy_args,

@@ -15,9 +15,9 @@ import time
 import unittest
 
 from mxtest import (CMD_CONNECT, METHOD_USERPASS, Fleet, REP_ATYP_NOT_SUPPORTED,
-                    REP_HOST_UNREACHABLE, REP_OK, WhoAmIServer, add_local_address,
-                    local_port_range, read_reply, read_whoami, run_server, socks5_greeting,
-                    socks5_request, socks5_userpass)
+                    REP_HOST_UNREACHABLE, REP_OK, SharedHarnessTest, WhoAmIServer,
+                    add_local_address, local_port_range, read_reply, read_whoami, run_server,
+                    socks5_greeting, socks5_request, socks5_userpass)
 
 SOURCES_V6 = ["::2", "::3", "::4"]
 
@@ -31,7 +31,7 @@ TENANTS = {
 }
 
 
-class TenantSourceTest(unittest.TestCase):
+class TenantSourceTest(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         for ip in SOURCES_V6:
@@ -42,24 +42,8 @@ class TenantSourceTest(unittest.TestCase):
         cls.more = [WhoAmIServer(f"127.0.1.{i}") for i in range(1, 5)]
         cls.peers = [cls.mx, cls.mx6, *cls.more]
         ports = sorted({p.port for p in cls.peers})
-        try:
-            cls.fleet = Fleet(TENANTS, ports=ports, socks5_users={
-                "gw": {"password": "gw-secret", "tenant": "acme", "from": ["127.0.0.1/32"]}})
-        except BaseException:
-            for p in cls.peers:
-                p.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close()
-        finally:
-            for p in cls.peers:
-                p.close()
-
-    def setUp(self):
-        self.fleet.check()
+        cls.fleet = cls.start_harness(lambda: Fleet(TENANTS, ports=ports, socks5_users={
+            "gw": {"password": "gw-secret", "tenant": "acme", "from": ["127.0.0.1/32"]}}))
 
     def via(self, client, host, port):
         """CONNECT through CLIENT; returns (SocksResult, (ip, port) the far end saw)."""

@@ -15,8 +15,8 @@ import socket
 import time
 import unittest
 
-from mxtest import (Fleet, REP_NOT_ALLOWED, REP_OK, REP_REFUSED, RefusedPort, SourceServer,
-                    pattern_bytes, recv_until_eof, run_server)
+from mxtest import (Fleet, REP_NOT_ALLOWED, REP_OK, REP_REFUSED, RefusedPort, SharedHarnessTest,
+                    SourceServer, pattern_bytes, recv_until_eof, run_server)
 
 FIELDS = {"time", "tenant", "via", "peer", "target", "connected", "source", "reply",
           "bytes_up", "bytes_down", "duration_ms", "end"}
@@ -34,35 +34,20 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class TrailTest(unittest.TestCase):
+class TrailTest(SharedHarnessTest):
     @classmethod
     def setUpClass(cls):
         cls.source = SourceServer(DOWN, "127.0.0.1")
         cls.refused = RefusedPort("127.0.0.1")
         cls.closed_port = 2525      # allowed by policy, nothing listens there
-        try:
-            cls.fleet = Fleet(
-                {"acme": {"source": ["127.0.0.2"]},
-                 "capped": {"source": ["127.0.0.3"], "max_connections": 1}},
-                ports=[cls.source.port, cls.refused.port, 25], trail_stdout=True,
-                socks5_users={"gw": {"password": "pw", "tenant": "acme",
-                                     "from": ["127.0.0.1/32"]}})
-        except BaseException:
-            cls.source.close()
-            cls.refused.close()
-            raise
+        cls.peers = [cls.source, cls.refused]
+        cls.fleet = cls.start_harness(lambda: Fleet(
+            {"acme": {"source": ["127.0.0.2"]},
+             "capped": {"source": ["127.0.0.3"], "max_connections": 1}},
+            ports=[cls.source.port, cls.refused.port, 25], trail_stdout=True,
+            socks5_users={"gw": {"password": "pw", "tenant": "acme",
+                                 "from": ["127.0.0.1/32"]}}))
         cls.acme = cls.fleet.clients["acme"]
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close()
-        finally:
-            cls.source.close()
-            cls.refused.close()
-
-    def setUp(self):
-        self.fleet.check()
 
     def one_line(self, since):
         """The single trail line written after SINCE (waits for it; fails on more)."""

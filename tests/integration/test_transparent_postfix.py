@@ -30,9 +30,7 @@ failure for that host and delivers through the second in the same attempt.
 import os
 import pwd
 import re
-import shutil
 import socket
-import tempfile
 import time
 import unittest
 import uuid
@@ -54,13 +52,10 @@ def _q(ip):
 
 @unittest.skipUnless(mxtest.isolated() and os.geteuid() == 0,
                      "needs root inside tests/run_isolated (namespaces, nftables, Postfix)")
-class TransparentPostfixTest(unittest.TestCase):
+class TransparentPostfixTest(mxtest.ScratchDirTest):
     @classmethod
     def setUpClass(cls):
-        cls.failed = True  # until set-up completes: keep what a failed start left
-        cls.tmp = tempfile.mkdtemp(prefix="mxtransparent-")
-        os.chmod(cls.tmp, 0o755)
-        cls.addClassCleanup(cls._remove_tmp)
+        cls.make_tmp("mxtransparent-", "transparent")
         sweep_stale_namespaces()
 
         # --- namespaces and links (each deleted at clean-up, even on failure)
@@ -123,19 +118,6 @@ table inet mxtest_transparent {{
         cls.server.tenants[0]["keys"] = list(cls.clients.values())
         cls.server.start(netns=egress)
         cls.failed = False
-
-    @classmethod
-    def _remove_tmp(cls):
-        if cls.failed or os.environ.get("MX_KEEP_TMP"):
-            print(f"\n[transparent] kept {cls.tmp}")
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def setUp(self):
         self.dep.check()

@@ -405,6 +405,18 @@ def _pdeathsig():  # runs in the child between fork and exec
         pass
 
 
+def read_log(path: str, mark: int = 0, missing_ok: bool = False) -> str:
+    """The log at PATH from byte offset MARK on ('' for a missing log if MISSING_OK)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(mark)
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        if missing_ok:
+            return ""
+        raise
+
+
 class Proc:
     """One long-running program with stdout+stderr in a log file.
 
@@ -429,8 +441,7 @@ class Proc:
     # log access --------------------------------------------------------
     def text(self) -> str:
         """The whole log so far."""
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_log(self.log_path)
 
     def mark(self) -> int:
         """Current log length; pass it to ``since()`` to see only newer lines."""
@@ -438,9 +449,7 @@ class Proc:
 
     def since(self, mark: int) -> str:
         """Log text written after ``mark``."""
-        with open(self.log_path, "rb") as f:
-            f.seek(mark)
-            return f.read().decode("utf-8", "replace")
+        return read_log(self.log_path, mark)
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.text().splitlines()[-lines:])
@@ -1647,27 +1656,15 @@ class HalfClosePeer(LoopbackServer):
             self._read_to_eof(conn, rec)
 
 
-class WhoAmIServer(LoopbackServer):
+class WhoAmIServer(EchoServer):
     """A test MX that says who it sees: on each connection it first sends
     ``peer=IP:PORT\n`` (the address it accepted from, IPv6 in brackets), then echoes
     every byte until EOF. Read that line with ``read_whoami(sock)``; the same address
     is in ``records[i].peer``."""
 
-    keep_data = False
-
     def handle(self, conn, rec):
         self._send(conn, rec, f"peer={fmt_hostport(rec.peer[0], rec.peer[1])}\n".encode())
-        h = hashlib.sha256()
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                rec.eof = True
-                break
-            h.update(data)
-            rec.received_len += len(data)
-            self._send(conn, rec, data)
-        rec.received_sha256 = h.hexdigest()
-        conn.shutdown(socket.SHUT_WR)
+        super().handle(conn, rec)
 
 
 def read_whoami(sock: socket.socket) -> tuple[str, int]:

@@ -79,29 +79,29 @@ def count_lines(text: str, pattern: str) -> int:
     return sum(1 for l in text.splitlines() if rx.search(l))
 
 
-def tunnels_established(port: int, netns: "Netns | None" = None) -> int:
-    """Established TCP connections whose local port is PORT (a server's tunnel port:
-    one per live tunnel), counted with ``ss`` in NETNS (default: this namespace)."""
-    argv = ["ss", "-Htn", "state", "established", f"( sport = :{port} )"]
+def _ss_established(filter_: str, netns: "Netns | None") -> list[str]:
+    """``ss -Htn state established FILTER`` in NETNS (default: this namespace): its
+    output lines (HarnessError if ss fails)."""
+    argv = ["ss", "-Htn", "state", "established", filter_]
     if netns is not None:
         argv = ["ip", "netns", "exec", netns.name] + argv
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     if cp.returncode != 0:
         raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
-    return len([l for l in cp.stdout.splitlines() if l.strip()])
+    return cp.stdout.splitlines()
+
+
+def tunnels_established(port: int, netns: "Netns | None" = None) -> int:
+    """Established TCP connections whose local port is PORT (a server's tunnel port:
+    one per live tunnel), counted with ``ss`` in NETNS (default: this namespace)."""
+    return len([l for l in _ss_established(f"( sport = :{port} )", netns) if l.strip()])
 
 
 def client_ports_of_tunnels(port: int, netns: "Netns | None" = None) -> list[int]:
     """Local ports of the established connections TO port PORT (the client ends of the
     tunnels to a server listening on PORT in this namespace)."""
-    argv = ["ss", "-Htn", "state", "established", f"( dport = :{port} )"]
-    if netns is not None:
-        argv = ["ip", "netns", "exec", netns.name] + argv
-    cp = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    if cp.returncode != 0:
-        raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
     ports = []
-    for line in cp.stdout.splitlines():
+    for line in _ss_established(f"( dport = :{port} )", netns):
         fields = line.split()
         if len(fields) >= 4:  # Recv-Q Send-Q Local:Port Peer:Port
             ports.append(int(fields[2].rsplit(":", 1)[1]))
@@ -297,11 +297,7 @@ class _Node:
 
     # log -----------------------------------------------------------------
     def text(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return mxtest.read_log(self.log_path, missing_ok=True)
 
     def mark(self) -> int:
         try:
@@ -310,12 +306,7 @@ class _Node:
             return 0
 
     def since(self, mark: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(mark)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return mxtest.read_log(self.log_path, mark, missing_ok=True)
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.text().splitlines()[-lines:])
@@ -360,6 +351,14 @@ class _Node:
 
     def write_config(self) -> None:
         raise NotImplementedError
+
+    def _write_config_parts(self, parts: list[str]) -> None:
+        """PARTS, then the free-form ``extra`` text, as this node's config file."""
+        if self.extra:
+            parts.append(self.extra)
+        self.config_text = "\n".join(parts)
+        with open(self.config_path, "w") as f:
+            f.write(self.config_text)
 
     def listen_patterns(self) -> list[str]:
         raise NotImplementedError
@@ -443,11 +442,7 @@ class ServerNode(_Node):
             t = dict(t)
             t["keys"] = [k.pubkey if isinstance(k, ClientNode) else k for k in t["keys"]]
             parts.append(toml_table("tenant", t, True))
-        if self.extra:
-            parts.append(self.extra)
-        self.config_text = "\n".join(parts)
-        with open(self.config_path, "w") as f:
-            f.write(self.config_text)
+        self._write_config_parts(parts)
 
     def argv(self) -> list[str]:
         return [server_bin(), "-c", self.config_path]
@@ -521,11 +516,7 @@ class ClientNode(_Node):
             parts.append(toml_table("transparent", self.transparent))
         for fwd in self.forwards:
             parts.append(toml_table("forward", fwd, True))
-        if self.extra:
-            parts.append(self.extra)
-        self.config_text = "\n".join(parts)
-        with open(self.config_path, "w") as f:
-            f.write(self.config_text)
+        self._write_config_parts(parts)
 
     def argv(self) -> list[str]:
         return [client_bin(), "-c", self.config_path]

@@ -18,10 +18,8 @@ namespace the MX takes a free high port instead.
 
 import os
 import re
-import shutil
 import smtplib
 import ssl
-import tempfile
 import time
 import unittest
 import uuid
@@ -52,36 +50,20 @@ class SocksSMTP(smtplib.SMTP):
         return r.sock
 
 
-class PostfixThroughPairTest(unittest.TestCase):
+class PostfixThroughPairTest(mxtest.ScratchDirTest):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mxmta-")
-        os.chmod(cls.tmp, 0o755)
-        cls.failed = True  # until set-up completes: keep the logs of a failed start
+        cls.make_tmp("mxmta-", "mta")
         cls.mx_port = 25 if mxtest.isolated() else mxtest.free_port(MX_IP)
         cls.mx = PostfixMX(MX_IP, cls.mx_port, os.path.join(cls.tmp, "mx"))
-        cls.addClassCleanup(cls._remove_tmp)
         cls.mx.start()
         cls.addClassCleanup(cls.mx.stop)
         cls.pair = Pair(ports=[cls.mx_port], connect_timeout="10s")
         cls.addClassCleanup(cls.pair.close)
         cls.failed = False
 
-    @classmethod
-    def _remove_tmp(cls):
-        if cls.failed or os.environ.get("MX_KEEP_TMP"):
-            print("\n[mta] kept %s" % cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
     def setUp(self):
         self.pair.check()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     # ---- helpers -------------------------------------------------------
 

@@ -2,29 +2,18 @@
 // section switched on.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
+#include "config_test_support.h"
 #include "mxegress/config/client_config.h"
-
-#ifndef MX_SOURCE_DIR
-#error "MX_SOURCE_DIR must name the repository root"
-#endif
 
 namespace mx {
 namespace {
 
+using config_test::kConfigDir;
 using std::chrono::milliseconds;
 
-const std::filesystem::path kConfigDir = std::filesystem::path(MX_SOURCE_DIR) / "config";
-
-std::string read_example() {
-  std::ifstream in(kConfigDir / "client.toml");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read_example() { return config_test::read_file_text(kConfigDir / "client.toml"); }
 
 // The example with its commented-out settings switched on: "# key = ..." and
 // "# [section]" lose their "# ", while prose ("# # ...", "# Words ...") stays.

@@ -1,33 +1,23 @@
 // The client's front ends: [socks5], [transparent] and [[forward]].
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
 #include "mxegress/config/client_config.h"
 
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 using FailureAction = ClientConfig::FailureAction;
 
 // Everything but a front end.
-const std::string kBase = R"(
-[client]
-key = "client.key"
-
-[[server]]
-address = "egress.example.net:8443"
-pin = "sha256/fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI="
-)";
+const std::string& kBase = kClientHead;
 
 ConfigResult<ClientConfig> parse(std::string_view front_ends) {
-  return parse_client_config(kBase + std::string(front_ends), "client.toml", "/etc/mxegress");
+  return parse_client(kBase + std::string(front_ends));
 }
 
-Errors errors(std::string_view front_ends) {
-  auto result = parse(front_ends);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
+Errors errors(std::string_view front_ends) { return errors_of(parse(front_ends)); }
 
 SocketAddress addr(std::string_view text) { return *SocketAddress::parse(text); }
 

@@ -2,12 +2,13 @@
 // ([[server]]).
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
 #include "mxegress/config/client_config.h"
 
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 using std::chrono::milliseconds;
 
 // `client_keys` go into [client], `server_keys` into the one [[server]].
@@ -27,15 +28,8 @@ listen = ["127.0.0.1:1080"]
 )";
 }
 
-ConfigResult<ClientConfig> parse(const std::string& text) {
-  return parse_client_config(text, "client.toml", "/etc/mxegress");
-}
-
-Errors errors(const std::string& text) {
-  auto result = parse(text);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
+constexpr auto& parse = parse_client;
+constexpr auto& errors = client_errors;
 
 ClientConfig::Server server_with(std::string_view server_keys) {
   auto result = parse(config("", server_keys));

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "mxegress/config/base64_key.h"
+#include "config_test_support.h"
 
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kPin = "fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI=";
@@ -15,41 +15,18 @@ constexpr std::string_view kHash =
     "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/"
     "UbGhqtGkG3oLT6WFxrQ5aumRsoZc2t+32GV+Q";
 
-const std::string kMinimal = R"(
-[client]
-key = "client.key"
-
-[[server]]
-address = "egress.example.net:8443"
-pin = "sha256/fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI="
-
+const std::string kMinimal = kClientHead + R"(
 [socks5]
 listen = ["127.0.0.1:1080"]
 )";
 
 // kMinimal with the first occurrence of `from` replaced by `to`.
 std::string edit(std::string_view from, std::string_view to) {
-  std::string text = kMinimal;
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) text.replace(at, from.size(), to);
-  return text;
+  return edit_text(kMinimal, from, to);
 }
 
-ConfigResult<ClientConfig> parse(std::string_view text) {
-  return parse_client_config(text, "client.toml", "/etc/mxegress");
-}
-
-Errors errors(std::string_view text) {
-  auto result = parse(text);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
-
-Key32 key32(std::string_view base64) {
-  std::string why;
-  return *decode_base64_key32(base64, why);
-}
+constexpr auto& parse = parse_client;
+constexpr auto& errors = client_errors;
 
 TEST(ClientConfig, MinimalConfigGetsDefaults) {
   auto result = parse(kMinimal);

@@ -1,17 +1,14 @@
 // The documented example files must stay valid.
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/config/server_config.h"
-
-#ifndef MX_SOURCE_DIR
-#error "MX_SOURCE_DIR must name the repository root"
-#endif
 
 namespace mx {
 namespace {
 
-const std::filesystem::path kConfigDir = std::filesystem::path(MX_SOURCE_DIR) / "config";
+using config_test::kConfigDir;
 
 TEST(ExampleConfigs, ClientExampleParses) {
   auto result = load_client_config(kConfigDir / "client.toml");

@@ -3,26 +3,15 @@
 // once uncommented.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "config_test_support.h"
 #include "mxegress/config/server_config.h"
-
-#ifndef MX_SOURCE_DIR
-#error "MX_SOURCE_DIR must name the repository root"
-#endif
 
 namespace mx {
 namespace {
 
-const std::filesystem::path kConfigDir = std::filesystem::path(MX_SOURCE_DIR) / "config";
+using config_test::kConfigDir;
 
-std::string read_example() {
-  std::ifstream file(kConfigDir / "server.toml");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+std::string read_example() { return config_test::read_file_text(kConfigDir / "server.toml"); }
 
 TEST(ServerConfigExample, IsMultiTenant) {
   auto result = load_server_config(kConfigDir / "server.toml");

@@ -2,27 +2,19 @@
 // users, each mapped to a tenant and pinned to gateway addresses.
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
 #include "mxegress/config/server_config.h"
 
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 
 constexpr std::string_view kHash =
     "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/"
     "UbGhqtGkG3oLT6WFxrQ5aumRsoZc2t+32GV+Q";
 
-const std::string kBase = R"(
-[server]
-listen = ["0.0.0.0:8443"]
-cert = "server.crt"
-key = "server.key"
-
-[[tenant]]
-name = "acme"
-keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
-
+const std::string kBase = kServerHead + kAcmeTenant + R"(
 [[tenant]]
 name = "beta"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
@@ -37,21 +29,8 @@ std::string user(std::string_view name, std::string_view extra = "") {
 
 const std::string kListen = "[socks5]\nlisten = [\"10.0.0.5:1080\"]\n";
 
-ConfigResult<ServerConfig> parse(std::string_view text) {
-  return parse_server_config(text, "server.toml", "/etc/mxegress");
-}
-
-Errors errors(std::string_view text) {
-  auto result = parse(text);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
-
-std::vector<Cidr> cidrs(std::initializer_list<std::string_view> texts) {
-  std::vector<Cidr> out;
-  for (auto text : texts) out.push_back(*Cidr::parse(text));
-  return out;
-}
+constexpr auto& parse = parse_server;
+constexpr auto& errors = server_errors;
 
 TEST(ServerConfigSocks5, AbsentMeansNoListener) {
   auto result = parse(kBase);

@@ -2,42 +2,26 @@
 // limits, tunnel_from, enabled), [server] drain_timeout and [trail].
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
 #include "mxegress/config/server_config.h"
 
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 using Limits = ServerConfig::Limits;
 using SourceSelection = ServerConfig::SourceSelection;
 using std::chrono::milliseconds;
 
-const std::string kHead = R"(
-[server]
-listen = ["0.0.0.0:8443"]
-cert = "server.crt"
-key = "server.key"
-)";
+const std::string& kHead = kServerHead;
 
 // One tenant; `extra` is appended to its table.
 std::string with_tenant(std::string_view extra) {
-  return kHead + R"(
-[[tenant]]
-name = "acme"
-keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
-)" + std::string(extra) +
-         "\n";
+  return kHead + kAcmeTenant + std::string(extra) + "\n";
 }
 
-ConfigResult<ServerConfig> parse(std::string_view text) {
-  return parse_server_config(text, "server.toml", "/etc/mxegress");
-}
-
-Errors errors(std::string_view text) {
-  auto result = parse(text);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
+constexpr auto& parse = parse_server;
+constexpr auto& errors = server_errors;
 
 ServerConfig::Tenant tenant_of(std::string_view extra) {
   auto result = parse(with_tenant(extra));

@@ -2,54 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include "config_test_support.h"
+
 namespace mx {
 namespace {
 
-using Errors = std::vector<std::string>;
+using namespace config_test;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kKeyA = "ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=";
 constexpr std::string_view kKeyB = "hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg=";
 
-const std::string kMinimal = R"(
-[server]
-listen = ["0.0.0.0:8443"]
-cert = "server.crt"
-key = "server.key"
-
-[[tenant]]
-name = "acme"
-keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
-)";
+const std::string kMinimal = kServerHead + kAcmeTenant;
 
 std::string edit(std::string_view from, std::string_view to) {
-  std::string text = kMinimal;
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) text.replace(at, from.size(), to);
-  return text;
+  return edit_text(kMinimal, from, to);
 }
 
-ConfigResult<ServerConfig> parse(std::string_view text) {
-  return parse_server_config(text, "server.toml", "/etc/mxegress");
-}
-
-Errors errors(std::string_view text) {
-  auto result = parse(text);
-  EXPECT_FALSE(result.ok());
-  return result.errors;
-}
-
-Key32 key32(std::string_view base64) {
-  std::string why;
-  return *decode_base64_key32(base64, why);
-}
-
-std::vector<Cidr> cidrs(std::initializer_list<std::string_view> texts) {
-  std::vector<Cidr> out;
-  for (auto text : texts) out.push_back(*Cidr::parse(text));
-  return out;
-}
+constexpr auto& parse = parse_server;
+constexpr auto& errors = server_errors;
 
 TEST(ServerConfig, MinimalConfigGetsDefaults) {
   auto result = parse(kMinimal);
