@@ -138,6 +138,11 @@ def main():
     w(f"- smtp: {meta['smtp_workers']} workers for {meta['smtp_seconds']} s, each session: SOCKS5, banner, `QUIT`, `221`, close.")
     w(f"- idle: {meta['idle']} relayed connections opened (banner read) and held idle; RSS of the proxy's processes "
       "(client + server for pairs, every child process) with them open minus before, / connections. Each run starts the peer afresh.")
+    w("- Peers run with their packaged defaults plus what loopback needs: microsocks `-i 127.0.0.1`; Dante one mother process, "
+      "no authentication, `external: 127.0.0.1`; sshd with a root login by Ed25519 key, `ssh -N -D` with `-o Ciphers=…`, "
+      "no compression; ss-server/ss-local aes-256-gcm without `--no-delay` (its default); stunnel client → stunnel server "
+      "(self-signed P-256 certificate, verified by the client) → a Dante of its own; mxegress `pool = 4`, "
+      "`log_level = \"warn\"`, server threads default (one per CPU).")
     w("")
 
     # ---------------- bulk
