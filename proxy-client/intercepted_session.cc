@@ -80,11 +80,7 @@ void InterceptedSession::start() {
   session_ = std::make_unique<TunnelSession>(
       ctx_, *local_, peer_, *target_,
       [this](socks5::Reply reply, const Target&, const std::string& why) {
-        if (reply == socks5::Reply::Succeeded) {
-          relaying_ = true;
-        } else {
-          on_reply(reply, why);
-        }
+        if (reply != socks5::Reply::Succeeded) on_reply(reply, why);
       },
       [this](const std::string& end) { finish(end); });
   session_->start();

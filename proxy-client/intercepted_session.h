@@ -24,7 +24,6 @@ class InterceptedSession final : public LocalSession {
                      std::string kind, FinishedCallback finished);
   ~InterceptedSession() override;
   void start() override;
-  bool relaying() const { return relaying_; }
 
  private:
   void on_reply(socks5::Reply reply, const std::string& why);
@@ -38,7 +37,6 @@ class InterceptedSession final : public LocalSession {
   std::string peer_;
   FinishedCallback finished_;
   std::unique_ptr<TunnelSession> session_;
-  bool relaying_ = false;
   bool finished_called_ = false;
 };
 

@@ -24,11 +24,7 @@ void Socks5Session::start() {
             ctx_, *local_, peer_, request.target,
             [this](socks5::Reply reply, const Target& bound, const std::string& why) {
               handshake_->send_reply(reply, bound);
-              if (reply == socks5::Reply::Succeeded) {
-                relaying_ = true;
-              } else {
-                finish(why);
-              }
+              if (reply != socks5::Reply::Succeeded) finish(why);
             },
             [this](const std::string& end) { finish(end); });
         session_->start(std::move(request.early_data));

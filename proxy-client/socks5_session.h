@@ -19,7 +19,6 @@ class Socks5Session final : public LocalSession {
                 std::unique_ptr<TcpConnection> local, FinishedCallback finished);
   ~Socks5Session() override;
   void start() override;
-  bool relaying() const { return relaying_; }
 
  private:
   void finish(const std::string& why);
@@ -31,7 +30,6 @@ class Socks5Session final : public LocalSession {
   FinishedCallback finished_;
   std::unique_ptr<Socks5Handshake> handshake_;
   std::unique_ptr<TunnelSession> session_;
-  bool relaying_ = false;
   bool finished_called_ = false;
 };
 

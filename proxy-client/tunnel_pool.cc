@@ -255,11 +255,6 @@ void TunnelPool::maintenance_tick() {
   maintenance_.start(period, [this] { maintenance_tick(); });
 }
 
-size_t TunnelPool::idle_count() const {
-  return static_cast<size_t>(std::count_if(idle_.begin(), idle_.end(),
-                                           [](const auto& idle) { return idle->ready(); }));
-}
-
 void TunnelPool::stop() {
   stopped_ = true;
   maintenance_.stop();
@@ -333,7 +328,6 @@ void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tri
     return;
   }
   tried.push_back(server);
-  ++handshakes_;
   openings_.push_back(std::make_unique<Opening>(
       loop_, *server, identity_, config_.client.handshake_timeout,
       [this, done = std::move(done), tried](Opening* o, std::unique_ptr<Tunnel> tunnel,
@@ -352,7 +346,6 @@ void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tri
 
 void TunnelPool::open_warm(Server& server) {
   ++server.opening;
-  ++handshakes_;
   openings_.push_back(std::make_unique<Opening>(
       loop_, server, identity_, config_.client.handshake_timeout,
       [this](Opening* o, std::unique_ptr<Tunnel> tunnel, const std::string& error) {

@@ -57,8 +57,6 @@ class TunnelPool {
   void release_after_end(std::unique_ptr<Tunnel> tunnel, size_t server_index);
   void stop();  // closes idle tunnels and opens no more
 
-  uint64_t handshakes() const { return handshakes_; }
-  size_t idle_count() const;
 
  private:
   class Opening;
@@ -85,7 +83,6 @@ class TunnelPool {
   std::list<std::unique_ptr<Idle>> idle_;
   Timer maintenance_;
   std::mt19937 random_{std::random_device{}()};
-  uint64_t handshakes_ = 0;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
