@@ -4,6 +4,7 @@
   procstat.py tree PID...   the PIDs and all their descendants, one per line
   procstat.py rss PID...    "KB NPROC": VmRSS summed over the trees
   procstat.py cpu PID...    CPU seconds (utime+stime+cutime+cstime) summed over the trees
+  procstat.py threads PID   {"TID": CPU seconds, ...} of each thread of one process (JSON)
 
 A proxy's tree is the process bench/run started and every descendant (Dante's
 and sshd's children, stunnel's threads are inside one process anyway).
@@ -67,9 +68,26 @@ def cpu_s(pid):
     return sum(int(x) for x in f[11:15]) / CLK_TCK
 
 
+def thread_cpu(pid):
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(")") + 2:].split()
+        out[tid] = round(sum(int(x) for x in rest[11:13]) / CLK_TCK, 2)
+    return out
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads"):
         sys.exit(__doc__)
+    if sys.argv[1] == "threads":
+        import json
+        print(json.dumps(thread_cpu(int(sys.argv[2]))))
+        return
     pids = tree(sys.argv[2:])
     if sys.argv[1] == "tree":
         print("\n".join(str(p) for p in pids))

@@ -294,6 +294,20 @@ def main():
         w("")
         w(f"2 threads / 1 thread: {fr(ratio(t2, t1))}. On a 2-CPU machine the load generator, the destination and the "
           "mxegress client compete with the server for the same CPUs, so the ceiling of this scaling is low.")
+        # Whether the work spreads over the loops at all: the two busiest server
+        # threads' shares of the server's CPU in the 2-thread runs.
+        shares = []
+        for r in figs.runs("mxegress-threads2", "parallel"):
+            per_thread = r.get("server_thread_cpu_s") or []
+            total = sum(per_thread)
+            if len(per_thread) >= 2 and total > 0:
+                shares.append((per_thread[0] / total, per_thread[1] / total))
+        if shares:
+            top = median([a for a, _ in shares])
+            second = median([b for _, b in shares])
+            w("")
+            w(f"With 2 threads the server's two busiest threads carried {top:.0%} and {second:.0%} of its CPU "
+              f"(median of {len(shares)} runs): the connections are spread over both loops by SO_REUSEPORT.")
     else:
         w(meta.get("threads_note") or "threads: not measured")
     w("")

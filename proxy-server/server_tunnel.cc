@@ -6,6 +6,7 @@
 namespace mx {
 namespace {
 constexpr const char* kLog = "tunnel";
+constexpr std::chrono::milliseconds kPongGrace{20};
 
 bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddress>& peer) {
   if (cidrs.empty()) return true;
@@ -23,7 +24,8 @@ ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_
     : ctx_(context),
       snapshots_(std::move(snapshots)),
       finished_(std::move(finished)),
-      timer_(context.loop) {
+      timer_(context.loop),
+      pong_timer_(context.loop) {
   peer_address_ = connection->peer_address();
   peer_ = peer_address_ ? peer_address_->to_string() : "?";
   tunnel_ = std::make_unique<Tunnel>(ctx_.loop, std::move(connection), tls, TlsEngine::Role::Server);
@@ -65,9 +67,7 @@ void ServerTunnel::on_tunnel_frame(const frame::Frame& f) {
       if (f.type == frame::Type::Connect) {
         start_session(f);
       } else if (f.type == frame::Type::Ping) {
-        Bytes pong;
-        frame::encode_frame(pong, frame::Type::Pong, f.payload);
-        tunnel_->send(pong);
+        answer_ping(f.payload);
       } else if (f.type != frame::Type::Pong) {
         close(std::string("protocol error: unexpected ") + frame::type_name(f.type) + " while idle");
       }
@@ -134,7 +134,26 @@ void ServerTunnel::enter_idle() {
   timer_.start(snapshots_()->config().server.idle_timeout, [this] { close("idle tunnel timeout"); });
 }
 
+// A pooled tunnel's client sends PING just ahead of its CONNECT, to learn
+// quickly that the tunnel is alive. The CONNECT_REPLY tells it as much, so the
+// PONG waits kPongGrace and is dropped if the reply goes first: one TLS record
+// and one wakeup less per session on each side (docs/PROTOCOL.md).
+void ServerTunnel::answer_ping(ByteView payload) {
+  pong_payload_.assign(payload.begin(), payload.end());
+  pong_timer_.start(kPongGrace, [this] {
+    if (state_ == State::Closed) return;
+    MX_LOG(Debug, kLog) << "pong peer=" << peer_;
+    Bytes pong;
+    frame::encode_frame(pong, frame::Type::Pong, pong_payload_);
+    tunnel_->send(pong);
+  });
+}
+
 void ServerTunnel::send_reply(socks5::Reply reply, const Target& bound) {
+  if (pong_timer_.active()) {
+    pong_timer_.stop();
+    MX_LOG(Debug, kLog) << "pong withheld peer=" << peer_ << ": the CONNECT reply answers the PING";
+  }
   Bytes out;
   frame::encode_connect_reply(out, {static_cast<uint8_t>(reply), bound});
   tunnel_->send(out);

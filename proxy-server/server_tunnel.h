@@ -46,6 +46,7 @@ class ServerTunnel final : private TunnelHandler {
   void on_reply(socks5::Reply reply, const Target& bound);
   void on_session_done(const RelayOutcome& outcome);
   void send_reply(socks5::Reply reply, const Target& bound);
+  void answer_ping(ByteView payload);
   void end_session();
   void enter_idle();
   void close(const std::string& why);
@@ -58,6 +59,8 @@ class ServerTunnel final : private TunnelHandler {
   FinishedCallback finished_;
   State state_ = State::Handshake;
   Timer timer_;  // handshake deadline, then idle-tunnel deadline
+  Timer pong_timer_;  // a PONG held back in case a CONNECT_REPLY makes it redundant
+  Bytes pong_payload_;
   Key32 key_{};
   std::string key_text_;
   std::string tenant_;

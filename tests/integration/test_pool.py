@@ -102,6 +102,10 @@ class PoolTest(unittest.TestCase):
         self.assertLessEqual(auths, 3, f"{auths} tunnels authenticated for 20 sequential "
                              f"sessions with pool = 2: tunnels are not reused" + self.context())
         self.assertEqual(len(server.dial_lines()), 20)
+        # Each pooled session sent PING just ahead of its CONNECT; the CONNECT reply
+        # answered it, so the server withheld the PONG (one record less per session).
+        withheld = server.text().count("pong withheld")
+        self.assertEqual(withheld, 20, f"{withheld} of 20 PONGs withheld" + self.context())
         # the tunnels went back to the pool: still open, nothing new needed
         self.assertLessEqual(server.established(), 3, self.context())
         self.assertGreaterEqual(server.established(), 2, self.context())

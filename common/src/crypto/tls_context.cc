@@ -68,6 +68,11 @@ SslCtxPtr new_tls13_context(const SSL_METHOD* method, std::string& err) {
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+  // AES-128-GCM first: about 15% faster than AES-256-GCM here (openssl speed,
+  // 16 KiB blocks), and bulk relaying is bound by the crypto (docs/performance.md).
+  SSL_CTX_set_ciphersuites(ctx.get(),
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                           "TLS_CHACHA20_POLY1305_SHA256");
   return ctx;
 }
 
