@@ -107,9 +107,10 @@ def main():
     w("## Machine")
     w("")
     w(f"- {meta['nproc']} CPUs: {meta['cpu']}; {meta['mem']} memory; {meta['os']}, kernel {meta['kernel']}")
-    w(f"- **Shared**: other sessions were building and running test suites on the same machine during the run "
-      f"(load average {meta['load_start']} at the start, {meta['load_end']} at the end), so absolute figures are noisy; "
-      "every peer ran under the same conditions, one at a time, and the ratios within this run are what counts.")
+    w(f"- **Shared**: the machine runs other work besides this benchmark "
+      f"(load average {meta['load_start']} at the start, {meta['load_end']} at the end; each peer's load is in the last "
+      "table), so absolute figures are noisy; the peers ran one at a time, in rounds, and the ratios within this run "
+      "are what counts.")
     w(f"- Everything on loopback (127.0.0.1); load generator, destination, and the proxy processes share the {meta['nproc']} CPUs. "
       f"tcp_rmem `{meta['tcp_rmem']}`, tcp_wmem `{meta['tcp_wmem']}`.")
     w("")
