@@ -156,10 +156,16 @@ def main():
         moved = 2 * r["result"]["bytes_each_way"] / gib
         return r["cpu_s"] / moved
 
+    def best_of(vals, group, higher=True):
+        """(figure, peer) of the best peer in GROUP; vals maps peer -> (figure, ...)."""
+        cands = [(vals[p][0], p) for p in group if p in vals and vals[p][0] is not None]
+        if not cands:
+            return None, None
+        return (max if higher else min)(cands)
+
     def table_rate(title, workload, fn, extra=None):
         vals = {p: figs.metric(p, workload, fn) for p in peers}
-        best_alt = max((vals[p][0] for p in alts if vals[p][0] is not None), default=None)
-        best_name = next((p for p in alts if vals[p][0] is not None and vals[p][0] == best_alt), None)
+        best_alt, best_name = best_of(vals, alts)
         direct = vals.get("direct", (None, 0))[0]
         w(title)
         w("")
@@ -193,8 +199,7 @@ def main():
             p99, _ = figs.metric(p, "latency", lambda r: r["result"]["p99_us"])
             slow, _ = figs.metric(p, "latency", lambda r: r["result"]["over_30ms"] / max(1, r["result"]["sessions"]))
             lat[p] = (p50, p99, slow, n)
-        best_alt = min((lat[p][0] for p in alts if lat[p][0] is not None), default=None)
-        best_name = next((p for p in alts if lat[p][0] is not None and lat[p][0] == best_alt), None)
+        best_alt, best_name = best_of(lat, alts, higher=False)
         direct = lat.get("direct", (None,))[0]
         w("## 3. Setup latency: connect → first byte of the banner")
         w("")
@@ -226,8 +231,7 @@ def main():
     if any(r.get("workload") == "smtp" for r in rows):
         for p in peers:
             smtp[p] = figs.metric(p, "smtp", lambda r: r["result"]["sessions_per_s"])
-        best_alt = max((smtp[p][0] for p in alts if smtp[p][0] is not None), default=None)
-        best_name = next((p for p in alts if smtp[p][0] is not None and smtp[p][0] == best_alt), None)
+        best_alt, best_name = best_of(smtp, alts)
         direct = smtp.get("direct", (None,))[0]
         w("## 4. SMTP-like short sessions")
         w("")
@@ -266,9 +270,8 @@ def main():
             procs, _ = figs.metric(p, "idle", lambda r: r["procs_with"])
             opened, _ = figs.metric(p, "idle", lambda r: r["result"].get("open"))
             idle[p] = (v, n, procs, opened)
-        enc_alts = [p for p in alts if p in ENCRYPTED and p in idle and idle[p][0] is not None]
-        best_alt = min((idle[p][0] for p in alts if p in idle and idle[p][0] is not None), default=None)
-        best_enc = min((idle[p][0] for p in enc_alts), default=None)
+        best_alt, _ = best_of(idle, alts, higher=False)
+        best_enc, _ = best_of(idle, [p for p in alts if p in ENCRYPTED], higher=False)
         w(f"## 5. {meta['idle']} idle relayed connections: memory")
         w("")
         w("| peer | RSS KB per connection | × best alt. | × best encrypted alt. | processes with them open | connections open | runs |")
@@ -320,12 +323,6 @@ def main():
 
     def check(name, ok, detail):
         rows_t.append(f"| {name} | {'–' if ok is None else ('met' if ok else '**not met**')} | {detail} |")
-
-    def best_of(vals, group, higher=True):
-        cands = [(vals[p][0], p) for p in group if p in vals and vals[p][0] is not None]
-        if not cands:
-            return None, None
-        return (max if higher else min)(cands)
 
     if bulk and "mxegress" in bulk:
         mx = bulk["mxegress"][0]

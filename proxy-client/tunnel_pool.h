@@ -57,7 +57,6 @@ class TunnelPool {
   void release_after_end(std::unique_ptr<Tunnel> tunnel, size_t server_index);
   void stop();  // closes idle tunnels and opens no more
 
-
  private:
   class Opening;
   class Idle;

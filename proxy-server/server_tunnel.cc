@@ -223,8 +223,9 @@ void ServerTunnel::on_session_done(const RelayOutcome& outcome) {
 
 void ServerTunnel::on_reload() {
   if (state_ != State::Idle && state_ != State::InSession) return;
+  const std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
   const ServerConfig::Tenant* tenant = nullptr;
-  auto refused = key_refusal(*snapshots_(), &tenant);
+  auto refused = key_refusal(*snapshot, &tenant);
   if (!refused) return;
   if (state_ == State::Idle) {
     MX_LOG(Info, kLog) << "closing idle tunnel peer=" << peer_ << " reason=" << log_field(*refused);
@@ -234,7 +235,7 @@ void ServerTunnel::on_reload() {
   // The tenant of the live session was disabled or removed: it is cut. Only a
   // removed key of a tenant still in force lets its session finish (the
   // tunnel then closes).
-  const ServerConfig::Tenant* session_tenant = snapshots_()->tenant(tenant_);
+  const ServerConfig::Tenant* session_tenant = snapshot->tenant(tenant_);
   if (session_tenant == nullptr || !session_tenant->enabled) {
     MX_LOG(Info, kLog) << "cutting session peer=" << peer_ << " reason=" << log_field(*refused);
     session_->cut(*refused);

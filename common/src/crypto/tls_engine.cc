@@ -136,8 +136,6 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
 }
 
 void TlsEngine::release_idle_memory() {
-  // After a burst the vector may hold megabytes of capacity; an idle tunnel
-  // keeps none.
   // Keep up to one read's worth (reused during a transfer); give back what
   // a burst left (OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS).
   if (plaintext_.empty() && plaintext_.capacity() > kKeptPlaintextCapacity) Bytes().swap(plaintext_);
@@ -162,12 +160,11 @@ bool TlsEngine::write_plaintext(ByteView in) {
 void TlsEngine::take_ciphertext(Bytes& out) {
   if (!io_ || io_->output.empty()) return;
   if (out.empty()) {
-    out.swap(io_->output);  // hand the buffer over whole: no copy
-    Bytes().swap(io_->output);
+    out = std::exchange(io_->output, Bytes());  // hand the buffer over whole: no copy
     return;
   }
   out.insert(out.end(), io_->output.begin(), io_->output.end());
-  Bytes().swap(io_->output);
+  io_->output = Bytes();  // an idle tunnel keeps no ciphertext capacity
 }
 
 size_t TlsEngine::pending_ciphertext() const { return io_ ? io_->output.size() : 0; }

@@ -215,37 +215,36 @@ void TcpConnection::fail(const std::string& why) {
   if (reader_) reader_->on_stream_error(why);
 }
 
+std::optional<size_t> TcpConnection::write_now(ByteView data) {
+  if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_)) != 0) return 0;
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
+                             static_cast<unsigned>(data.size()));
+  const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), &buf, 1);
+  if (written == UV_EAGAIN) return 0;
+  if (written < 0) {
+    fail("write: " + uv_error_text(written));
+    return std::nullopt;
+  }
+  return static_cast<size_t>(written);
+}
+
 void TcpConnection::write(ByteView data) {
   if (closed_ || data.empty()) return;
-  // Nothing queued: offer the bytes to the kernel straight from the caller's
-  // buffer; only what it does not take now is copied into a request.
-  if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_)) == 0) {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                               static_cast<unsigned>(data.size()));
-    const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), &buf, 1);
-    if (written < 0 && written != UV_EAGAIN) {
-      fail("write: " + uv_error_text(written));
-      return;
-    }
-    if (written > 0) data = data.subspan(static_cast<size_t>(written));
-    if (data.empty()) return;
-  }
-  write(Bytes(data.begin(), data.end()));
+  // Only what the kernel does not take now is copied into a request.
+  const std::optional<size_t> taken = write_now(data);
+  if (!taken || *taken == data.size()) return;
+  data = data.subspan(*taken);
+  queue(Bytes(data.begin(), data.end()), 0);
 }
 
 void TcpConnection::write(Bytes&& data) {
   if (closed_ || data.empty()) return;
-  size_t offset = 0;
-  if (uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(handle_)) == 0) {
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    const int written = uv_try_write(reinterpret_cast<uv_stream_t*>(handle_), &buf, 1);
-    if (written < 0 && written != UV_EAGAIN) {
-      fail("write: " + uv_error_text(written));
-      return;
-    }
-    if (written > 0) offset = static_cast<size_t>(written);
-    if (offset == data.size()) return;
-  }
+  const std::optional<size_t> taken = write_now(data);
+  if (!taken || *taken == data.size()) return;
+  queue(std::move(data), *taken);
+}
+
+void TcpConnection::queue(Bytes&& data, size_t offset) {
   auto* w = new WriteRequest{{}, std::move(data)};
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data() + offset),
                              static_cast<unsigned>(w->data.size() - offset));

@@ -87,8 +87,6 @@ class TlsEngine {
   bool encrypt(ByteView in);
   void fail(std::string_view what);
 
-  // Owns both memory BIOs: SSL_get_rbio() is the ciphertext we received,
-  // SSL_get_wbio() the ciphertext to send. Null only after a setup failure or a move.
   // The buffers OpenSSL's BIO reads from and writes to. On the heap so that
   // the BIO's pointer to them survives a move of the engine.
   struct Io {

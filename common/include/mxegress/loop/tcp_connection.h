@@ -60,6 +60,12 @@ class TcpConnection final : public Stream {
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_connect(uv_connect_t* req, int status);
   void fail(const std::string& why);
+  // When nothing is queued, offers `data` to the kernel without copying it.
+  // Returns how many bytes it took, or nullopt after a write error (the
+  // connection has failed).
+  std::optional<size_t> write_now(ByteView data);
+  // Hands data[offset..] to libuv's write queue.
+  void queue(Bytes&& data, size_t offset);
 
   // The uv_tcp_t plus a back-pointer that is nulled on detach (public only
   // so the file-local close helpers can name it).
