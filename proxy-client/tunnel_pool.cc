@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "mxegress/relay/mux_tunnel.h"
 #include "mxegress/util/log.h"
 
 namespace mx {
@@ -41,6 +42,8 @@ class TunnelPool::Opening final : private TunnelHandler {
     if (tunnel_) tunnel_->set_handler(nullptr);
   }
   Server& server() { return server_; }
+  // Set when the server granted the multiplexed mode: its session window.
+  std::optional<uint32_t> granted_window() const { return granted_window_; }
 
  private:
   void on_resolved(int status, std::vector<SocketAddress> addresses) {
@@ -75,6 +78,8 @@ class TunnelPool::Opening final : private TunnelHandler {
     frame::AuthMessage auth;
     auth.public_key = identity_.public_key;
     auth.signature = sign_auth(identity_, exporter);
+    if (server_.config.sessions_per_tunnel > 1) auth.mux_window = kDefaultSessionWindow;
+    asked_mux_ = auth.mux_window.has_value();
     Bytes out;
     frame::encode_auth(out, auth);
     tunnel_->send(out);
@@ -90,6 +95,14 @@ class TunnelPool::Opening final : private TunnelHandler {
     if (result->status != frame::AuthStatus::Ok) {
       fail(std::string("the server refused our key: ") + frame::auth_status_name(result->status));
       return;
+    }
+    // A version 1 server does not echo the extension: one session per tunnel.
+    if (asked_mux_ && result->mux_window) {
+      if (*result->mux_window == 0) {
+        fail("protocol error: the server granted a session window of 0");
+        return;
+      }
+      granted_window_ = result->mux_window;
     }
     tunnel_->set_handler(nullptr);
     finish(std::move(tunnel_), {});
@@ -125,6 +138,8 @@ class TunnelPool::Opening final : private TunnelHandler {
   Timer deadline_;
   std::unique_ptr<Resolution> resolution_;
   std::unique_ptr<Tunnel> tunnel_;
+  bool asked_mux_ = false;
+  std::optional<uint32_t> granted_window_;
 };
 
 // An authenticated tunnel waiting for its next session, kept alive by PING.
@@ -201,6 +216,113 @@ class TunnelPool::Idle final : private TunnelHandler {
   Timer keepalive_;
 };
 
+// A multiplexed tunnel shared by up to `sessions_per_tunnel` sessions. It is
+// kept alive as a whole: PING when nothing was heard for keepalive_interval,
+// and, as in the single mode, ahead of each new session unless a PING is
+// still unanswered, so every session hears from the server within
+// keepalive_timeout or knows the tunnel dead (TunnelSession retries it on a
+// fresh one). An unanswered PING closes the tunnel.
+class TunnelPool::Shared final : private MuxTunnelHandler {
+ public:
+  Shared(TunnelPool& pool, Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window)
+      : pool_(pool),
+        server_(server),
+        tunnel_(std::move(tunnel)),
+        mux_(pool.loop_, *tunnel_, kDefaultSessionWindow, send_window,
+             static_cast<MuxTunnelHandler&>(*this)),
+        empty_since_(Clock::now()),
+        keepalive_(pool.loop_) {
+    schedule_keepalive();
+  }
+  ~Shared() override { keepalive_.stop(); }
+  Server& server() { return server_; }
+  size_t sessions() const { return mux_.stream_count(); }
+  bool has_room() const {
+    return !retiring_ && !tunnel_->dead() && sessions() < server_.config.sessions_per_tunnel;
+  }
+  Clock::time_point empty_since() const { return empty_since_; }
+
+  std::unique_ptr<MuxStream> open_stream() {
+    auto stream = mux_.open_next_stream();
+    if (!stream) {
+      retiring_ = true;  // session ids used up: the next session opens a new tunnel
+      return nullptr;
+    }
+    if (mux_.last_heard() >= last_ping_) ping();
+    return stream;
+  }
+  // Closes now if no session uses it, else when the last one ends.
+  void retire() {
+    retiring_ = true;
+    if (sessions() == 0) close("retired");
+  }
+  void close(const std::string& why) {
+    MX_LOG(Debug, kLog) << "shared tunnel to " << server_.name << " closing: " << why;
+    keepalive_.stop();
+    tunnel_->close();
+    pool_.remove_shared(this);
+  }
+
+ private:
+  static constexpr std::chrono::seconds kQuietBeforeSession{1};
+
+  void schedule_keepalive() {
+    const auto quiet = Clock::now() - mux_.last_heard();
+    const auto interval = pool_.config_.client.keepalive_interval;
+    if (quiet >= interval) return ping();
+    keepalive_.start(std::chrono::duration_cast<std::chrono::milliseconds>(interval - quiet),
+                     [this] { schedule_keepalive(); });
+  }
+  void ping() {
+    Bytes out;
+    frame::encode_frame(out, frame::Type::Ping, as_bytes("alive?"));
+    mux_.send(out);
+    last_ping_ = Clock::now();
+    if (checking_) return;
+    checking_ = true;
+    keepalive_.start(pool_.config_.client.keepalive_timeout, [this, sent = last_ping_] {
+      checking_ = false;
+      if (mux_.last_heard() >= sent) return schedule_keepalive();
+      MX_LOG(Warn, kLog) << "shared tunnel to " << server_.name << " with " << sessions()
+                         << " sessions did not answer PING; closing it";
+      tunnel_->close();
+      on_mux_closed("no answer to PING within keepalive_timeout");
+    });
+  }
+  // Any frame proves the tunnel alive: the ping's timer checks last_heard().
+  void on_mux_frame(const frame::Frame& f) override {
+    if (f.type == frame::Type::Pong) return;
+    if (f.type == frame::Type::GoAway) {
+      MX_LOG(Info, kLog) << "server " << server_.name << " retires a shared tunnel with "
+                         << sessions() << " sessions";
+      retire();
+      return;
+    }
+    tunnel_->close();
+    on_mux_closed(std::string("protocol error: unexpected ") + frame::type_name(f.type));
+  }
+  void on_mux_closed(const std::string& why) override {
+    MX_LOG(Debug, kLog) << "shared tunnel to " << server_.name << " closed: " << why;
+    keepalive_.stop();
+    pool_.remove_shared(this);
+  }
+  void on_mux_stream_gone() override {
+    if (sessions() > 0) return;
+    empty_since_ = Clock::now();
+    if (retiring_) close("retired and its last session ended");
+  }
+
+  TunnelPool& pool_;
+  Server& server_;
+  std::unique_ptr<Tunnel> tunnel_;
+  MuxTunnel mux_;
+  Clock::time_point empty_since_;
+  Timer keepalive_;  // the next keepalive, or the deadline of a PING's answer
+  Clock::time_point last_ping_{};
+  bool checking_ = false;
+  bool retiring_ = false;
+};
+
 std::unique_ptr<TunnelPool> TunnelPool::create(Loop& loop, const ClientConfig& config,
                                                ClientIdentity identity, std::string& err) {
   std::unique_ptr<TunnelPool> pool(new TunnelPool(loop, config, std::move(identity)));
@@ -248,6 +370,16 @@ void TunnelPool::maintenance_tick() {
         remove_idle(&idle);
       }
     }
+    size_t spare = 0;
+    for (auto it = shared_.begin(); it != shared_.end();) {
+      Shared& shared = **it;
+      ++it;
+      if (&shared.server() != server.get() || shared.sessions() > 0 || !shared.has_room()) continue;
+      if (++spare > server->config.pool &&
+          now - shared.empty_since() > config_.client.pool_idle_timeout) {
+        shared.close("beyond the pool and unused for pool_idle_timeout");
+      }
+    }
   }
   replenish();
   const auto period = std::min<std::chrono::milliseconds>(config_.client.retry_interval,
@@ -261,6 +393,8 @@ void TunnelPool::stop() {
   openings_.clear();
   for (auto& idle : idle_) idle->close();
   idle_.clear();
+  // Shared tunnels still carrying sessions close when their last one ends.
+  retire_shared(nullptr);
 }
 
 TunnelPool::Server* TunnelPool::choose(bool need_idle, const std::vector<Server*>& exclude) {
@@ -269,10 +403,7 @@ TunnelPool::Server* TunnelPool::choose(bool need_idle, const std::vector<Server*
     if (std::find(exclude.begin(), exclude.end(), &s) != exclude.end()) return false;
     return s.up || now >= s.retry_at;
   };
-  auto has_idle = [&](const Server& s) {
-    return std::any_of(idle_.begin(), idle_.end(),
-                       [&](const auto& idle) { return &idle->server() == &s && idle->ready(); });
-  };
+  auto has_idle = [&](const Server& s) { return ready_count(s) > 0; };
   // The best priority that has a usable server.
   std::optional<uint32_t> best;
   for (const auto& s : servers_) {
@@ -297,12 +428,33 @@ TunnelPool::Server* TunnelPool::choose(bool need_idle, const std::vector<Server*
 }
 
 void TunnelPool::acquire(AcquireCallback done, bool fresh) {
-  auto fail_later = [this](AcquireCallback cb, std::string why) {
-    loop_.defer([cb = std::move(cb), why] { cb(Acquired{nullptr, false, {}, 0, why}); });
-  };
-  if (stopped_) return fail_later(std::move(done), "the client is stopping");
+  if (stopped_) {
+    loop_.defer([done = std::move(done)] {
+      Acquired failed;
+      failed.error = "the client is stopping";
+      done(std::move(failed));
+    });
+    return;
+  }
   if (!fresh) {
     if (Server* server = choose(true, {})) {
+      if (Shared* shared = least_loaded(*server)) {
+        if (auto stream = shared->open_stream()) {
+          auto holder = std::make_shared<std::unique_ptr<MuxStream>>(std::move(stream));
+          replenish();
+          const std::string name = server->name;
+          const size_t index = server->index;
+          loop_.defer([done = std::move(done), holder, name, index] {
+            Acquired acquired;
+            acquired.stream = std::move(*holder);
+            acquired.reused = true;
+            acquired.server = name;
+            acquired.server_index = index;
+            done(std::move(acquired));
+          });
+          return;
+        }
+      }
       for (auto it = idle_.begin(); it != idle_.end(); ++it) {
         if (&(*it)->server() != server || !(*it)->ready()) continue;
         auto holder = std::make_shared<std::unique_ptr<Tunnel>>((*it)->take());
@@ -311,7 +463,12 @@ void TunnelPool::acquire(AcquireCallback done, bool fresh) {
         const std::string name = server->name;
         const size_t index = server->index;
         loop_.defer([done = std::move(done), holder, name, index] {
-          done(Acquired{std::move(*holder), true, name, index, {}});
+          Acquired acquired;
+          acquired.tunnel = std::move(*holder);
+          acquired.reused = true;
+          acquired.server = name;
+          acquired.server_index = index;
+          done(std::move(acquired));
         });
         return;
       }
@@ -323,8 +480,11 @@ void TunnelPool::acquire(AcquireCallback done, bool fresh) {
 void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tried) {
   Server* server = choose(false, tried);
   if (server == nullptr) {
-    std::string why = tried.empty() ? "every egress server is down" : "no egress server could be reached";
-    loop_.defer([done = std::move(done), why] { done(Acquired{nullptr, false, {}, 0, why}); });
+    Acquired failed;
+    failed.error = tried.empty() ? "every egress server is down" : "no egress server could be reached";
+    loop_.defer([done = std::move(done), failed = std::make_shared<Acquired>(std::move(failed))] {
+      done(std::move(*failed));
+    });
     return;
   }
   tried.push_back(server);
@@ -340,7 +500,17 @@ void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tri
           return;
         }
         mark_up(s);
-        done(Acquired{std::move(tunnel), false, s.name, s.index, {}});
+        Acquired acquired;
+        acquired.server = s.name;
+        acquired.server_index = s.index;
+        if (auto window = o->granted_window()) {
+          // A new shared tunnel: this session is its first.
+          add_shared(s, std::move(tunnel), *window);
+          acquired.stream = shared_.back()->open_stream();
+        } else {
+          acquired.tunnel = std::move(tunnel);
+        }
+        done(std::move(acquired));
       }));
 }
 
@@ -357,7 +527,11 @@ void TunnelPool::open_warm(Server& server) {
           return;
         }
         mark_up(s);
-        add_idle(s, std::move(tunnel), false);
+        if (auto window = o->granted_window()) {
+          add_shared(s, std::move(tunnel), *window);
+        } else {
+          add_idle(s, std::move(tunnel), false);
+        }
       }));
 }
 
@@ -379,6 +553,8 @@ void TunnelPool::on_open_failed(Server& server, const std::string& error) {
       remove_idle(&idle);
     }
   }
+  // Shared ones take no new sessions; their live sessions go on.
+  retire_shared(&server);
 }
 
 void TunnelPool::mark_up(Server& server) {
@@ -407,10 +583,7 @@ void TunnelPool::replenish() {
       continue;
     }
     if (!best || s->config.priority != *best) continue;
-    size_t ready = 0;
-    for (const auto& idle : idle_) {
-      if (&idle->server() == s.get() && idle->ready()) ++ready;
-    }
+    const size_t ready = ready_count(*s);
     while (ready + s->opening < s->config.pool) open_warm(*s);
   }
 }
@@ -454,6 +627,53 @@ void TunnelPool::forget_opening(Opening* opening) {
     // Destroyed on the next turn: we are inside its callback.
     loop_.defer([dead = std::shared_ptr<Opening>(std::move(*it))] {});
     openings_.erase(it);
+    return;
+  }
+}
+
+// Tunnels that can take a session now: idle ones, and shared ones with room.
+size_t TunnelPool::ready_count(const Server& server) const {
+  size_t ready = 0;
+  for (const auto& idle : idle_) {
+    if (&idle->server() == &server && idle->ready()) ++ready;
+  }
+  for (const auto& shared : shared_) {
+    if (&shared->server() == &server && shared->has_room()) ++ready;
+  }
+  return ready;
+}
+
+void TunnelPool::add_shared(Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window) {
+  MX_LOG(Debug, kLog) << "shared tunnel to " << server.name << " opened (window " << send_window
+                      << ")";
+  shared_.push_back(std::make_unique<Shared>(*this, server, std::move(tunnel), send_window));
+}
+
+TunnelPool::Shared* TunnelPool::least_loaded(const Server& server) {
+  Shared* best = nullptr;
+  for (auto& shared : shared_) {
+    if (&shared->server() != &server || !shared->has_room()) continue;
+    if (best == nullptr || shared->sessions() < best->sessions()) best = shared.get();
+  }
+  return best;
+}
+
+void TunnelPool::retire_shared(const Server* server) {
+  std::vector<Shared*> retiring;  // retire() may remove it from shared_
+  for (auto& shared : shared_) {
+    if (server == nullptr || &shared->server() == server) retiring.push_back(shared.get());
+  }
+  for (Shared* shared : retiring) shared->retire();
+}
+
+void TunnelPool::remove_shared(Shared* shared) {
+  for (auto it = shared_.begin(); it != shared_.end(); ++it) {
+    if (it->get() != shared) continue;
+    loop_.defer([dead = std::shared_ptr<Shared>(std::move(*it))] {});
+    shared_.erase(it);
+    loop_.defer([this, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.expired()) replenish();
+    });
     return;
   }
 }

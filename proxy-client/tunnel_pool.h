@@ -7,6 +7,11 @@
 // `keepalive_interval` (below cloud NAT idle timeouts) and replaced when a
 // PONG does not come back within `keepalive_timeout`.
 //
+// A server that grants the multiplexed mode (docs/PROTOCOL.md) gets shared
+// tunnels instead: each carries up to `sessions_per_tunnel` sessions at once,
+// new sessions go to the least loaded, and `pool` counts the tunnels with
+// room to spare. The tunnel, not the session, is kept alive then.
+//
 // Servers: the lowest `priority` with a server up is used, `weight` shares
 // sessions among equals. A server whose tunnel could not be opened is down
 // until a probe every `retry_interval` succeeds; with every server down,
@@ -26,6 +31,7 @@
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/loop/resolver.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/relay/mux_stream.h"
 #include "mxegress/relay/tunnel.h"
 
 namespace mx {
@@ -33,7 +39,8 @@ namespace mx {
 class TunnelPool {
  public:
   struct Acquired {
-    std::unique_ptr<Tunnel> tunnel;  // null on failure
+    std::unique_ptr<Tunnel> tunnel;      // a tunnel of its own (single mode), or
+    std::unique_ptr<MuxStream> stream;   // a session on a shared tunnel; both null on failure
     bool reused = false;             // came from the pool (it may have died unnoticed)
     std::string server;              // address of the server, for logs
     size_t server_index = 0;         // give it back with release*()
@@ -60,6 +67,7 @@ class TunnelPool {
  private:
   class Opening;
   class Idle;
+  class Shared;
   struct Server;
 
   TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity);
@@ -72,6 +80,11 @@ class TunnelPool {
   void replenish();
   void add_idle(Server& server, std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
   void remove_idle(Idle* idle);
+  void add_shared(Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window);
+  Shared* least_loaded(const Server& server);
+  void remove_shared(Shared* shared);
+  void retire_shared(const Server* server);  // null: every server's
+  size_t ready_count(const Server& server) const;
   void forget_opening(Opening* opening);
 
   Loop& loop_;
@@ -80,6 +93,7 @@ class TunnelPool {
   std::vector<std::unique_ptr<Server>> servers_;
   std::list<std::unique_ptr<Opening>> openings_;
   std::list<std::unique_ptr<Idle>> idle_;
+  std::list<std::unique_ptr<Shared>> shared_;
   Timer maintenance_;
   std::mt19937 random_{std::random_device{}()};
   bool stopped_ = false;

@@ -25,6 +25,7 @@ TunnelSession::TunnelSession(ClientContext context, TcpConnection& local, std::s
 TunnelSession::~TunnelSession() {
   *alive_ = false;
   pump_.reset();
+  stream_.reset();  // an unfinished session is reset on the shared tunnel
   if (tunnel_) {
     tunnel_->set_handler(nullptr);
     tunnel_->close();
@@ -48,14 +49,30 @@ void TunnelSession::acquire(bool fresh) {
 }
 
 void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
-  if (!acquired.tunnel) {
+  if (!acquired.tunnel && !acquired.stream) {
     fail(socks5::Reply::GeneralFailure, "no tunnel: " + acquired.error);
     return;
   }
-  tunnel_ = std::move(acquired.tunnel);
   server_index_ = acquired.server_index;
   server_ = acquired.server;
   reused_ = acquired.reused;
+  if (acquired.stream) {
+    // A session on a shared tunnel.
+    stream_ = std::move(acquired.stream);
+    stream_->set_control(this);
+    Bytes address;
+    socks5::encode_address(address, target_);
+    const auto sent = std::chrono::steady_clock::now();
+    stream_->send_frame(frame::Type::Connect, address);
+    // As with PING in the single mode: the tunnel must be heard from within
+    // keepalive_timeout (the pool pings it), else it is taken for dead.
+    reply_timer_.start(ctx_.config.client.keepalive_timeout, [this, sent] {
+      if (stream_ && stream_->heard_since(sent)) return start_reply_timer();
+      on_session_closed("no answer from the shared tunnel within keepalive_timeout");
+    });
+    return;
+  }
+  tunnel_ = std::move(acquired.tunnel);
   tunnel_->set_handler(this);
   Bytes out;
   if (reused_) {
@@ -78,6 +95,7 @@ void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
 void TunnelSession::start_reply_timer() {
   reply_timer_.start(kReplyTimeout, [this] {
     drop_tunnel();
+    drop_stream();
     fail(socks5::Reply::GeneralFailure, "no CONNECT reply from " + server_);
   });
 }
@@ -87,6 +105,51 @@ void TunnelSession::drop_tunnel() {
   tunnel_->set_handler(nullptr);
   tunnel_->close();
   ctx_.loop.defer([dead = std::shared_ptr<Tunnel>(std::move(tunnel_))] {});
+}
+
+void TunnelSession::drop_stream() {
+  if (!stream_) return;
+  stream_->set_control(nullptr);
+  ctx_.loop.defer([dead = std::shared_ptr<MuxStream>(std::move(stream_))] {});
+}
+
+Stream& TunnelSession::remote() {
+  if (stream_) return *stream_;
+  return *tunnel_;
+}
+
+void TunnelSession::on_session_frame(frame::Type type, ByteView body) {
+  if (type == frame::Type::ConnectReply) {
+    if (auto reply = frame::parse_connect_reply(body)) {
+      on_connect_reply(*reply);
+      return;
+    }
+  }
+  if (type == frame::Type::Rst) {
+    // Reset before any reply: the server dialed nothing (it retires the
+    // tunnel), so the CONNECT may go elsewhere.
+    reply_timer_.stop();
+    drop_stream();
+    MX_LOG(Info, kLog) << "peer=" << peer_ << " " << server_
+                       << " refused the session on a retiring tunnel; trying another";
+    if (!retried_) {
+      retried_ = true;
+      acquire(true);
+      return;
+    }
+    fail(socks5::Reply::GeneralFailure, "session reset by " + server_ + " before its reply");
+    return;
+  }
+  drop_stream();
+  fail(socks5::Reply::GeneralFailure,
+       std::string("protocol error: unexpected ") + frame::type_name(type));
+}
+
+void TunnelSession::on_session_closed(const std::string& why) {
+  reply_timer_.stop();
+  drop_stream();
+  if (retry_on_fresh_tunnel(why)) return;
+  fail(socks5::Reply::GeneralFailure, "tunnel to " + server_ + " closed: " + why);
 }
 
 void TunnelSession::on_tunnel_frame(const frame::Frame& f) {
@@ -111,16 +174,19 @@ void TunnelSession::on_tunnel_closed(const std::string& why) {
   reply_timer_.stop();
   awaiting_pong_ = false;
   drop_tunnel();
-  if (reused_ && !retried_) {
-    // A pooled tunnel died unnoticed (server restarted, NAT dropped it): the
-    // CONNECT never reached a live server, so it is safe to send it again.
-    retried_ = true;
-    MX_LOG(Info, kLog) << "peer=" << peer_ << " pooled tunnel to " << server_ << " was dead (" << why
-                       << "); retrying on a fresh tunnel";
-    acquire(true);
-    return;
-  }
+  if (retry_on_fresh_tunnel(why)) return;
   fail(socks5::Reply::GeneralFailure, "tunnel to " + server_ + " closed: " + why);
+}
+
+bool TunnelSession::retry_on_fresh_tunnel(const std::string& why) {
+  if (!reused_ || retried_) return false;
+  // A pooled tunnel died unnoticed (server restarted, NAT dropped it): the
+  // CONNECT never reached a live server, so it is safe to send it again.
+  retried_ = true;
+  MX_LOG(Info, kLog) << "peer=" << peer_ << " pooled tunnel to " << server_ << " was dead ("
+                     << why << "); retrying on a fresh tunnel";
+  acquire(true);
+  return true;
 }
 
 void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
@@ -132,24 +198,30 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
                        << socks5::reply_name(code) << ") via=" << server_
                        << " tunnel=" << (reused_ ? "pooled" : "fresh");
     // The tunnel did its job and stays clean: it serves the next session.
-    tunnel_->set_handler(nullptr);
-    ctx_.pool.release(std::move(tunnel_), server_index_);
+    if (stream_) {
+      stream_->forget();  // over on both sides: no RST
+      drop_stream();
+    } else {
+      tunnel_->set_handler(nullptr);
+      ctx_.pool.release(std::move(tunnel_), server_index_);
+    }
     auto on_reply = std::move(on_reply_);
     on_reply(code, reply.bound, socks5::reply_name(code));
     return;
   }
   MX_LOG(Debug, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
                       << " connected from " << reply.bound.to_string() << " via " << server_;
-  tunnel_->set_handler(nullptr);
+  if (tunnel_) tunnel_->set_handler(nullptr);
+  if (stream_) stream_->set_control(nullptr);
   auto on_reply = std::move(on_reply_);
   on_reply(code, reply.bound, "connected");
   if (!early_data_.empty()) {
-    tunnel_->write(early_data_);
+    remote().write(early_data_);
     early_data_.clear();
   }
   PumpOptions options;
   options.idle_timeout = ctx_.config.client.idle_timeout;
-  pump_ = std::make_unique<Pump>(ctx_.loop, local_, *tunnel_, options,
+  pump_ = std::make_unique<Pump>(ctx_.loop, local_, remote(), options,
                                  [this](const RelayOutcome& o) { on_relay_done(o); });
   pump_->start();
 }
@@ -163,7 +235,8 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
                      << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
                      << " end=" << log_field(outcome.end);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_))] {});
-  if (tunnel_->session_complete()) {
+  drop_stream();
+  if (tunnel_ && tunnel_->session_complete()) {
     tunnel_->detach_session();
     ctx_.pool.release_after_end(std::move(tunnel_), server_index_);
   }

@@ -1,8 +1,9 @@
 // Carries one local connection to its target through a tunnel: a tunnel
-// from the pool, CONNECT, the server's reply (handed to the front that
-// accepted the connection: SOCKS5, transparent or forward), the relay, and
-// the tunnel back to the pool. A pooled tunnel that turns out dead before
-// the reply is replaced once by a fresh one, unseen by the gateway.
+// from the pool (or a session on a shared, multiplexed one), CONNECT, the
+// server's reply (handed to the front that accepted the connection: SOCKS5,
+// transparent or forward), the relay, and the tunnel back to the pool. A
+// pooled tunnel that turns out dead before the reply is replaced once by a
+// fresh one, unseen by the gateway.
 #pragma once
 
 #include <chrono>
@@ -27,7 +28,7 @@ struct ClientContext {
   TunnelPool& pool;
 };
 
-class TunnelSession final : private TunnelHandler {
+class TunnelSession final : private TunnelHandler, private MuxStreamControl {
  public:
   // Once. Any code but Succeeded ends the session (no relay follows).
   using ReplyCallback = std::function<void(socks5::Reply reply, const Target& bound, const std::string& why)>;
@@ -46,6 +47,9 @@ class TunnelSession final : private TunnelHandler {
   void on_tunnel_ready() override {}
   void on_tunnel_frame(const frame::Frame& f) override;
   void on_tunnel_closed(const std::string& why) override;
+  // A session on a shared tunnel, before its reply.
+  void on_session_frame(frame::Type type, ByteView body) override;
+  void on_session_closed(const std::string& why) override;
 
   void acquire(bool fresh);
   void on_tunnel(TunnelPool::Acquired acquired);
@@ -54,6 +58,9 @@ class TunnelSession final : private TunnelHandler {
   void start_reply_timer();
   void fail(socks5::Reply reply, const std::string& why);
   void drop_tunnel();
+  void drop_stream();
+  bool retry_on_fresh_tunnel(const std::string& why);
+  Stream& remote();  // the tunnel, or the session's stream on a shared one
 
   ClientContext ctx_;
   TcpConnection& local_;
@@ -64,6 +71,7 @@ class TunnelSession final : private TunnelHandler {
   Bytes early_data_;
   Timer reply_timer_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<MuxStream> stream_;
   size_t server_index_ = 0;
   std::string server_;
   bool reused_ = false;

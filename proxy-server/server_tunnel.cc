@@ -19,6 +19,32 @@ bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddr
 
 }  // namespace
 
+// One session of a multiplexed tunnel: its stream and the egress behind it.
+class ServerTunnel::MuxSession final : public MuxStreamControl {
+ public:
+  MuxSession(ServerTunnel& owner, std::unique_ptr<MuxStream> s) : owner_(owner), stream(std::move(s)) {
+    stream->set_control(this);
+  }
+
+  // Before the reply, the client may only reset the session: it gave up.
+  void on_session_frame(frame::Type type, ByteView) override {
+    const uint32_t id = stream->id();
+    if (type == frame::Type::Rst) {
+      MX_LOG(Info, kLog) << "session " << id << " cancelled by the client before the reply peer="
+                         << owner_.peer_;
+      owner_.end_mux_session(id);
+      return;
+    }
+    owner_.close(std::string("protocol error: ") + frame::type_name(type) + " in session " +
+                 std::to_string(id) + " before its reply");
+  }
+  void on_session_closed(const std::string&) override {}  // close() ends the egress
+
+  ServerTunnel& owner_;
+  std::unique_ptr<MuxStream> stream;  // declared first: the session's pump uses it
+  std::unique_ptr<EgressSession> session;
+};
+
 ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
                            std::unique_ptr<TcpConnection> connection, FinishedCallback finished)
     : ctx_(context),
@@ -34,6 +60,8 @@ ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_
 
 ServerTunnel::~ServerTunnel() {
   session_.reset();
+  mux_sessions_.clear();
+  mux_.reset();
   tunnel_->set_handler(nullptr);
 }
 
@@ -81,7 +109,7 @@ void ServerTunnel::on_tunnel_frame(const frame::Frame& f) {
 void ServerTunnel::refuse_auth(frame::AuthStatus status, const std::string& detail) {
   MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason=" << log_field(detail);
   Bytes out;
-  frame::encode_auth_result(out, {status, frame::auth_status_name(status)});
+  frame::encode_auth_result(out, {status, frame::auth_status_name(status), std::nullopt});
   tunnel_->send(out);
   close("auth failed");
 }
@@ -119,16 +147,32 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   if (auto refused = key_refusal(*snapshot, &tenant)) {
     return refuse_auth(frame::AuthStatus::NotAllowed, *refused);
   }
+  if (auth->mux_window && *auth->mux_window == 0) {
+    return refuse_auth(frame::AuthStatus::Malformed, "multiplexed mode with a window of 0");
+  }
   tenant_ = tenant->name;
-  MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_;
+  MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_
+                     << " mode=" << (auth->mux_window ? "multiplexed" : "single");
+  frame::AuthResultMessage result{frame::AuthStatus::Ok, "ok", std::nullopt};
+  if (auth->mux_window) result.mux_window = kDefaultSessionWindow;
   Bytes out;
-  frame::encode_auth_result(out, {frame::AuthStatus::Ok, "ok"});
+  frame::encode_auth_result(out, result);
   tunnel_->send(out);
-  enter_idle();
+  if (!auth->mux_window) return enter_idle();
+  // From here on the MuxTunnel gets the tunnel's frames and hands us the
+  // ones that are not for a session.
+  mux_ = std::make_unique<MuxTunnel>(ctx_.loop, *tunnel_, kDefaultSessionWindow, *auth->mux_window,
+                                     static_cast<MuxTunnelHandler&>(*this));
+  state_ = State::Multiplexed;
+  start_idle_timer();
 }
 
 void ServerTunnel::enter_idle() {
   state_ = State::Idle;
+  start_idle_timer();
+}
+
+void ServerTunnel::start_idle_timer() {
   // An idle tunnel is kept for the client's pool as long as a relayed
   // connection may stay idle.
   timer_.start(snapshots_()->config().server.idle_timeout, [this] { close("idle tunnel timeout"); });
@@ -149,11 +193,14 @@ void ServerTunnel::answer_ping(ByteView payload) {
   });
 }
 
+void ServerTunnel::stop_pong() {
+  if (!pong_timer_.active()) return;
+  pong_timer_.stop();
+  MX_LOG(Debug, kLog) << "pong withheld peer=" << peer_ << ": the CONNECT reply answers the PING";
+}
+
 void ServerTunnel::send_reply(socks5::Reply reply, const Target& bound) {
-  if (pong_timer_.active()) {
-    pong_timer_.stop();
-    MX_LOG(Debug, kLog) << "pong withheld peer=" << peer_ << ": the CONNECT reply answers the PING";
-  }
+  stop_pong();
   Bytes out;
   frame::encode_connect_reply(out, {static_cast<uint8_t>(reply), bound});
   tunnel_->send(out);
@@ -222,11 +269,30 @@ void ServerTunnel::on_session_done(const RelayOutcome& outcome) {
 }
 
 void ServerTunnel::on_reload() {
-  if (state_ != State::Idle && state_ != State::InSession) return;
+  if (state_ != State::Idle && state_ != State::InSession && state_ != State::Multiplexed) return;
   const std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
   const ServerConfig::Tenant* tenant = nullptr;
   auto refused = key_refusal(*snapshot, &tenant);
   if (!refused) return;
+  if (state_ == State::Multiplexed && mux_sessions_.empty()) {
+    MX_LOG(Info, kLog) << "closing idle tunnel peer=" << peer_ << " reason=" << log_field(*refused);
+    close(*refused);
+    return;
+  }
+  if (state_ == State::Multiplexed) {
+    // As below, per session: a disabled or removed tenant's sessions are
+    // cut; a removed key's sessions may finish. No new ones either way.
+    const ServerConfig::Tenant* session_tenant = snapshot->tenant(tenant_);
+    if (session_tenant == nullptr || !session_tenant->enabled) {
+      if (!mux_sessions_.empty()) {
+        MX_LOG(Info, kLog) << "cutting " << mux_sessions_.size() << " sessions peer=" << peer_
+                           << " reason=" << log_field(*refused);
+      }
+      cut_mux_sessions(*refused);
+    }
+    retire(*refused);
+    return;
+  }
   if (state_ == State::Idle) {
     MX_LOG(Info, kLog) << "closing idle tunnel peer=" << peer_ << " reason=" << log_field(*refused);
     close(*refused);
@@ -245,6 +311,7 @@ void ServerTunnel::on_reload() {
 }
 
 void ServerTunnel::on_drain() {
+  if (state_ == State::Multiplexed) return retire("server stopping");
   if (state_ == State::InSession) {
     retire_after_session_ = true;
     return;
@@ -265,9 +332,122 @@ void ServerTunnel::close(const std::string& why) {
   }
   state_ = State::Closed;
   timer_.stop();
+  pong_timer_.stop();
   if (session_) session_->cut(why);
+  cut_mux_sessions(why);
+  // Sessions still dialing go with the tunnel: none may start a relay now.
+  ctx_.loop.defer([dead = std::make_shared<decltype(mux_sessions_)>(std::move(mux_sessions_))] {});
+  mux_sessions_.clear();
   tunnel_->close();
   finished_(this);
+}
+
+// The multiplexed mode.
+
+void ServerTunnel::on_mux_frame(const frame::Frame& f) {
+  if (f.type == frame::Type::Ping) return answer_ping(f.payload);
+  if (f.type == frame::Type::Pong) return;
+  close(std::string("protocol error: unexpected ") + frame::type_name(f.type) +
+        " on a multiplexed tunnel");
+}
+
+void ServerTunnel::on_mux_connect(uint32_t id, ByteView body) {
+  if (state_ != State::Multiplexed) return;
+  timer_.stop();
+  if (goaway_sent_) {
+    // Sent before our GOAWAY reached the client. An RST before any reply
+    // tells it that nothing was dialed, so it may try another tunnel.
+    Bytes rst;
+    frame::encode_session_frame(rst, frame::Type::Rst, id, {});
+    mux_->send(rst);
+    return;
+  }
+  bool bad_address_type = false;
+  auto target = frame::parse_connect(body, bad_address_type);
+  if (!target) {
+    if (!bad_address_type) return close("protocol error: malformed CONNECT");
+    MX_LOG(Warn, kLog) << "refused tenant=" << tenant_ << " peer=" << peer_
+                       << " reason=" << log_field("address type not supported");
+    return send_mux_refusal(id, socks5::Reply::AddressTypeNotSupported);
+  }
+  std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
+  const ServerConfig::Tenant* tenant = nullptr;
+  if (auto refused = key_refusal(*snapshot, &tenant)) {
+    MX_LOG(Warn, kLog) << "refused peer=" << peer_ << " target=" << target->to_string()
+                       << " reason=" << log_field(*refused);
+    send_mux_refusal(id, socks5::Reply::NotAllowed);
+    return retire(*refused);
+  }
+  tenant_ = tenant->name;
+  auto entry = std::make_unique<MuxSession>(*this, mux_->open_stream(id));
+  MuxSession& s = *entry;
+  mux_sessions_[id] = std::move(entry);
+  s.session = std::make_unique<EgressSession>(
+      ctx_, snapshot, *tenant, EgressOrigin{"tunnel", peer_, key_text_}, *target, *s.stream,
+      [this, id](socks5::Reply reply, const Target& bound) { on_mux_reply(id, reply, bound); },
+      [this, id](const RelayOutcome&) { end_mux_session(id); });
+  s.session->start();
+}
+
+void ServerTunnel::send_mux_refusal(uint32_t id, socks5::Reply reply) {
+  stop_pong();
+  Bytes out;
+  frame::encode_connect_reply(out, {static_cast<uint8_t>(reply), Target{}}, id);
+  mux_->send(out);
+  if (mux_sessions_.empty() && state_ == State::Multiplexed) start_idle_timer();
+}
+
+void ServerTunnel::on_mux_reply(uint32_t id, socks5::Reply reply, const Target& bound) {
+  auto it = mux_sessions_.find(id);
+  if (it == mux_sessions_.end()) return;
+  stop_pong();
+  Bytes out;
+  frame::encode_connect_reply(out, {static_cast<uint8_t>(reply), bound}, id);
+  mux_->send(out);
+  if (reply == socks5::Reply::Succeeded) return;
+  // A failed CONNECT ends the session on both sides without an RST.
+  it->second->stream->forget();
+  end_mux_session(id);
+}
+
+void ServerTunnel::end_mux_session(uint32_t id) {
+  auto it = mux_sessions_.find(id);
+  if (it == mux_sessions_.end()) return;
+  // Destroyed on the next turn: we may be inside its callback.
+  ctx_.loop.defer([dead = std::shared_ptr<MuxSession>(std::move(it->second))] {});
+  mux_sessions_.erase(it);
+  if (!mux_sessions_.empty() || state_ != State::Multiplexed) return;
+  if (goaway_sent_) return close("retired after its sessions (reload or drain)");
+  start_idle_timer();
+}
+
+void ServerTunnel::cut_mux_sessions(const std::string& why) {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, s] : mux_sessions_) ids.push_back(id);
+  for (uint32_t id : ids) {
+    auto it = mux_sessions_.find(id);
+    if (it == mux_sessions_.end()) continue;
+    if (it->second->session) it->second->session->cut(why);
+    // One still dialing has no relay to cut: it ends here, reset.
+    if (mux_sessions_.count(id) != 0) end_mux_session(id);
+  }
+}
+
+void ServerTunnel::retire(const std::string& why) {
+  if (goaway_sent_ || state_ != State::Multiplexed) return;
+  goaway_sent_ = true;
+  MX_LOG(Info, kLog) << "retiring tunnel peer=" << peer_ << " sessions=" << mux_sessions_.size()
+                     << " reason=" << log_field(why);
+  Bytes goaway;
+  frame::encode_frame(goaway, frame::Type::GoAway, {});
+  mux_->send(goaway);
+  if (mux_sessions_.empty()) close(why);
+}
+
+void ServerTunnel::on_mux_closed(const std::string& why) {
+  MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_
+                      << " sessions=" << mux_sessions_.size() << " reason=" << log_field(why);
+  close(why);
 }
 
 }  // namespace mx

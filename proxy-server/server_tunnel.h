@@ -1,20 +1,25 @@
 // The server's side of one tunnel: TLS handshake, AUTH (key → tenant, then
-// the tenant's `enabled` and `tunnel_from`), then any number of sessions
-// (CONNECT → EgressSession → END) one after the other.
+// the tenant's `enabled` and `tunnel_from`), then any number of sessions:
+// one after the other (CONNECT → EgressSession → END), or, when the client
+// asked for the multiplexed mode in its AUTH, many at once, each on its own
+// MuxStream (docs/PROTOCOL.md).
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "egress_session.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/relay/mux_stream.h"
+#include "mxegress/relay/mux_tunnel.h"
 #include "mxegress/relay/tunnel.h"
 #include "server_snapshot.h"
 
 namespace mx {
 
-class ServerTunnel final : private TunnelHandler {
+class ServerTunnel final : private TunnelHandler, private MuxTunnelHandler {
  public:
   using FinishedCallback = std::function<void(ServerTunnel*)>;
   using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
@@ -31,7 +36,8 @@ class ServerTunnel final : private TunnelHandler {
   void on_drain();
 
  private:
-  enum class State { Handshake, Authenticating, Idle, InSession, Closed };
+  enum class State { Handshake, Authenticating, Idle, InSession, Multiplexed, Closed };
+  class MuxSession;
 
   void on_tunnel_ready() override;
   void on_tunnel_frame(const frame::Frame& f) override;
@@ -49,7 +55,20 @@ class ServerTunnel final : private TunnelHandler {
   void answer_ping(ByteView payload);
   void end_session();
   void enter_idle();
+  void start_idle_timer();
   void close(const std::string& why);
+
+  // The multiplexed mode.
+  void on_mux_frame(const frame::Frame& f) override;
+  void on_mux_connect(uint32_t id, ByteView body) override;
+  void on_mux_closed(const std::string& why) override;
+  void on_mux_reply(uint32_t id, socks5::Reply reply, const Target& bound);
+  void end_mux_session(uint32_t id);
+  void cut_mux_sessions(const std::string& why);
+  void send_mux_refusal(uint32_t id, socks5::Reply reply);
+  // GOAWAY: no new sessions; the tunnel closes when its last one ends.
+  void retire(const std::string& why);
+  void stop_pong();
 
   EgressContext ctx_;
   SnapshotSource snapshots_;
@@ -66,6 +85,9 @@ class ServerTunnel final : private TunnelHandler {
   std::string tenant_;
   bool retire_after_session_ = false;
   std::unique_ptr<EgressSession> session_;
+  std::unique_ptr<MuxTunnel> mux_;
+  std::map<uint32_t, std::unique_ptr<MuxSession>> mux_sessions_;
+  bool goaway_sent_ = false;
 };
 
 }  // namespace mx

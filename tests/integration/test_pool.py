@@ -6,7 +6,10 @@ client tags each finished session ``tunnel=pooled`` (it took an idle tunnel: no
 handshake on its critical path) or ``tunnel=fresh``. Live tunnels are counted as
 established TCP connections on the server's tunnel port (``ss``).
 
-Each test has its own server and client (the pool settings are the point).
+Each test has its own server and client (the pool settings are the point). These
+are the pool of the single mode (``sessions_per_tunnel = 1``: one session per
+tunnel, as in protocol version 1); test_pool_mux.py has the shared tunnels of the
+multiplexed mode.
 """
 
 import signal
@@ -62,7 +65,8 @@ class PoolTest(unittest.TestCase):
         server = self.dep.server("server", listen=("127.0.0.1", port),
                                  tenants=[{"name": "acme", "keys": []}],
                                  ports=[self.echo.port])
-        client = self.dep.client("client", servers=[(server, pool_opts or {})],
+        opts = {"sessions_per_tunnel": 1, **(pool_opts or {})}
+        client = self.dep.client("client", servers=[(server, opts)],
                                  settings={"retry_interval": "1s", **(client_settings or {})})
         server.tenants[0]["keys"] = [client]
         server.start()

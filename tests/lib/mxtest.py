@@ -129,6 +129,16 @@ class HarnessError(AssertionError):
 # Binaries and one-shot CLI calls
 # --------------------------------------------------------------------------
 
+
+def tunnel_mode_settings() -> dict:
+    """Extra keys for every client [[server]] table: the tunnel mode under test.
+
+    ctest runs each integration file twice: as is (the multiplexed mode, the
+    default) and with MX_TEST_SESSIONS_PER_TUNNEL=1 (one session per tunnel, the
+    version 1 mode), so every relay behaviour is checked in both."""
+    value = os.environ.get("MX_TEST_SESSIONS_PER_TUNNEL")
+    return {"sessions_per_tunnel": int(value)} if value else {}
+
 def _bin_from_env(var: str) -> str | None:
     value = os.environ.get(var)
     return os.path.abspath(value) if value else None
@@ -715,7 +725,8 @@ class Pair(_Harness):
             hashes[name] = hash_password(password)
         self.client_toml = (_toml_table("client", client) + "\n"
                             + _toml_table("server", {"address": fmt_hostport(*self.tunnel_addr),
-                                                     "pin": client_pin}, True)
+                                                     "pin": client_pin,
+                                                     **tunnel_mode_settings()}, True)
                             + "\n" + _toml_table("socks5", socks5)
                             + "".join("\n" + _toml_table("socks5.user",
                                                          {"name": n, "password_hash": h}, True)
@@ -806,7 +817,7 @@ class FleetClient:
         client = {"key": os.path.basename(self.key_path), **settings}
         text = (_toml_table("client", client) + "\n"
                 + _toml_table("server", {"address": fmt_hostport(*self.fleet.tunnel_addr),
-                                         "pin": self.fleet.pin}, True)
+                                         "pin": self.fleet.pin, **tunnel_mode_settings()}, True)
                 + "\n" + _toml_table("socks5", {"listen": [fmt_hostport(*self.socks_addr)]})
                 + ("\n" + extra if extra else ""))
         with open(self.config_path, "w") as f:

@@ -508,7 +508,8 @@ class ClientNode(_Node):
                 address, pin = server.address, server.pin
             else:
                 address, pin = server
-            parts.append(toml_table("server", {"address": address, "pin": pin, **(opts or {})},
+            parts.append(toml_table("server", {"address": address, "pin": pin,
+                                                **mxtest.tunnel_mode_settings(), **(opts or {})},
                                     True))
         if self.socks_addr:
             parts.append(toml_table("socks5", {"listen": [fmt_hostport(*self.socks_addr)]}))

@@ -19,6 +19,31 @@ bool extensions_well_formed(ByteView rest) {
   return true;
 }
 
+// The value of extension `type`, if present (extensions already well formed).
+std::optional<ByteView> find_extension(ByteView rest, uint8_t type) {
+  while (rest.size() >= 3) {
+    const size_t len = read_u16(rest.data() + 1);
+    if (rest[0] == type) return rest.subspan(3, len);
+    rest = rest.subspan(3 + len);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> read_mux_window(ByteView extensions) {
+  auto value = find_extension(extensions, kMuxExtension);
+  if (!value || value->size() != 4) return std::nullopt;
+  return read_u32(value->data());
+}
+
+void append_mux_window(Bytes& out, std::optional<uint32_t> window) {
+  if (!window) return;
+  out.push_back(kMuxExtension);
+  append_u16(out, 4);
+  append_u32(out, *window);
+}
+
+constexpr size_t kMuxExtensionSize = 3 + 4;
+
 }  // namespace
 
 const char* type_name(Type type) {
@@ -45,11 +70,13 @@ const char* type_name(Type type) {
       return "GOAWAY";
     case Type::End:
       return "END";
+    case Type::Window:
+      return "WINDOW";
   }
   return "UNKNOWN";
 }
 
-bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0b; }
+bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0c; }
 
 DecodeResult decode(ByteView in) {
   DecodeResult result;
@@ -102,10 +129,11 @@ const char* auth_status_name(AuthStatus status) {
 }
 
 void encode_auth(Bytes& out, const AuthMessage& msg) {
-  encode_header(out, Type::Auth, 1 + 32 + 64);
+  encode_header(out, Type::Auth, 1 + 32 + 64 + (msg.mux_window ? kMuxExtensionSize : 0));
   out.push_back(msg.version);
   out.insert(out.end(), msg.public_key.begin(), msg.public_key.end());
   out.insert(out.end(), msg.signature.begin(), msg.signature.end());
+  append_mux_window(out, msg.mux_window);
 }
 
 std::optional<AuthMessage> parse_auth(ByteView payload) {
@@ -116,15 +144,18 @@ std::optional<AuthMessage> parse_auth(ByteView payload) {
   msg.version = payload[0];
   std::copy_n(payload.begin() + 1, 32, msg.public_key.begin());
   std::copy_n(payload.begin() + 33, 64, msg.signature.begin());
+  msg.mux_window = read_mux_window(payload.subspan(97));
   return msg;
 }
 
 void encode_auth_result(Bytes& out, const AuthResultMessage& msg) {
   const size_t reason_len = std::min<size_t>(msg.reason.size(), 255);
-  encode_header(out, Type::AuthResult, 2 + reason_len);
+  encode_header(out, Type::AuthResult,
+                2 + reason_len + (msg.mux_window ? kMuxExtensionSize : 0));
   out.push_back(static_cast<uint8_t>(msg.status));
   out.push_back(static_cast<uint8_t>(reason_len));
   out.insert(out.end(), msg.reason.begin(), msg.reason.begin() + reason_len);
+  append_mux_window(out, msg.mux_window);
 }
 
 std::optional<AuthResultMessage> parse_auth_result(ByteView payload) {
@@ -137,13 +168,24 @@ std::optional<AuthResultMessage> parse_auth_result(ByteView payload) {
   AuthResultMessage msg;
   msg.status = static_cast<AuthStatus>(payload[0]);
   msg.reason.assign(reinterpret_cast<const char*>(payload.data() + 2), reason_len);
+  msg.mux_window = read_mux_window(payload.subspan(2 + reason_len));
   return msg;
 }
 
-void encode_connect(Bytes& out, const Target& target) {
+namespace {
+void encode_maybe_session(Bytes& out, Type type, std::optional<uint32_t> session, ByteView body) {
+  if (session) {
+    encode_session_frame(out, type, *session, body);
+  } else {
+    encode_frame(out, type, body);
+  }
+}
+}  // namespace
+
+void encode_connect(Bytes& out, const Target& target, std::optional<uint32_t> session) {
   Bytes address;
   socks5::encode_address(address, target);
-  encode_frame(out, Type::Connect, address);
+  encode_maybe_session(out, Type::Connect, session, address);
 }
 
 std::optional<Target> parse_connect(ByteView payload, bool& bad_address_type) {
@@ -157,11 +199,12 @@ std::optional<Target> parse_connect(ByteView payload, bool& bad_address_type) {
   return target;
 }
 
-void encode_connect_reply(Bytes& out, const ConnectReplyMessage& msg) {
+void encode_connect_reply(Bytes& out, const ConnectReplyMessage& msg,
+                          std::optional<uint32_t> session) {
   Bytes body;
   body.push_back(msg.reply);
   socks5::encode_address(body, msg.bound);
-  encode_frame(out, Type::ConnectReply, body);
+  encode_maybe_session(out, Type::ConnectReply, session, body);
 }
 
 std::optional<ConnectReplyMessage> parse_connect_reply(ByteView payload) {
@@ -174,6 +217,44 @@ std::optional<ConnectReplyMessage> parse_connect_reply(ByteView payload) {
     return std::nullopt;
   }
   return msg;
+}
+
+bool is_session_frame(Type type) {
+  switch (type) {
+    case Type::Connect:
+    case Type::ConnectReply:
+    case Type::Data:
+    case Type::Fin:
+    case Type::Rst:
+    case Type::Window:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<SessionFrame> split_session(ByteView payload) {
+  if (payload.size() < kSessionIdSize) return std::nullopt;
+  return SessionFrame{read_u32(payload.data()), payload.subspan(kSessionIdSize)};
+}
+
+void encode_session_frame(Bytes& out, Type type, uint32_t session, ByteView body) {
+  encode_header(out, type, kSessionIdSize + body.size());
+  append_u32(out, session);
+  out.insert(out.end(), body.begin(), body.end());
+}
+
+void encode_window(Bytes& out, uint32_t session, uint32_t increment) {
+  encode_header(out, Type::Window, kSessionIdSize + 4);
+  append_u32(out, session);
+  append_u32(out, increment);
+}
+
+std::optional<uint32_t> parse_window(ByteView body) {
+  if (body.size() != 4) return std::nullopt;
+  const uint32_t increment = read_u32(body.data());
+  if (increment == 0) return std::nullopt;
+  return increment;
 }
 
 }  // namespace mx::frame

@@ -170,6 +170,7 @@ Server read_server(TableReader& table, const std::filesystem::path& base_dir) {
       table.optional("pool", server.pool, integer_in(0, 1024)) || !table.has("pool");
   const bool pool_max_ok =
       table.optional("pool_max", server.pool_max, integer_in(0, 4096)) || !table.has("pool_max");
+  table.optional("sessions_per_tunnel", server.sessions_per_tunnel, integer_in(1, 4096));
   table.reject_unknown_keys();
 
   if (pool_ok && pool_max_ok && server.pool_max < server.pool) {

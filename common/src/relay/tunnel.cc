@@ -96,7 +96,11 @@ void Tunnel::on_stream_eof() {
 void Tunnel::on_stream_error(const std::string& why) { die(why); }
 
 void Tunnel::on_stream_drained() {
-  if (session_) session_->on_stream_drained();
+  if (session_) {
+    session_->on_stream_drained();
+  } else if (handler_) {
+    handler_->on_tunnel_drained();
+  }
 }
 
 void Tunnel::dispatch_frames() {
@@ -128,8 +132,9 @@ void Tunnel::dispatch_frames() {
 // Returns false when the tunnel may have been destroyed by the callback.
 bool Tunnel::dispatch_one(const frame::Frame& f) {
   std::weak_ptr<bool> alive = alive_;
-  const bool session_frame =
-      f.type == frame::Type::Data || f.type == frame::Type::Fin || f.type == frame::Type::Rst;
+  const bool session_frame = !multiplexed_ && (f.type == frame::Type::Data ||
+                                               f.type == frame::Type::Fin ||
+                                               f.type == frame::Type::Rst);
   if (!session_frame) {
     if (f.type == frame::Type::End) end_received_ = true;
     if (handler_) handler_->on_tunnel_frame(f);
@@ -158,16 +163,28 @@ bool Tunnel::dispatch_one(const frame::Frame& f) {
   return !alive.expired();
 }
 
-void Tunnel::write(ByteView data) {
+void Tunnel::write(ByteView data) { write_data_frames(data, std::nullopt); }
+
+void Tunnel::write_session_data(uint32_t session, ByteView data) {
+  write_data_frames(data, session);
+}
+
+void Tunnel::write_data_frames(ByteView data, std::optional<uint32_t> session) {
   if (dead_) return;
-  const size_t frames = data.size() / frame::kMaxDataPayload + 1;
-  tls_.reserve_ciphertext(data.size() + frames * frame::kHeaderSize);
+  const size_t max_payload = session ? frame::kMaxMuxDataPayload : frame::kMaxDataPayload;
+  const size_t overhead = frame::kHeaderSize + (session ? frame::kSessionIdSize : 0);
+  const size_t frames = data.size() / max_payload + 1;
+  tls_.reserve_ciphertext(data.size() + frames * overhead);
   thread_local Bytes frame_bytes;
   frame_bytes.reserve(frame::kMaxDataPayload + frame::kHeaderSize);
   while (!data.empty()) {
-    const size_t n = std::min(data.size(), frame::kMaxDataPayload);
+    const size_t n = std::min(data.size(), max_payload);
     frame_bytes.clear();
-    frame::encode_frame(frame_bytes, frame::Type::Data, data.first(n));
+    if (session) {
+      frame::encode_session_frame(frame_bytes, frame::Type::Data, *session, data.first(n));
+    } else {
+      frame::encode_frame(frame_bytes, frame::Type::Data, data.first(n));
+    }
     if (!tls_.write_plaintext(frame_bytes)) {
       die("TLS write failed: " + tls_.error());
       return;
@@ -177,7 +194,9 @@ void Tunnel::write(ByteView data) {
   flush_ciphertext();
 }
 
-size_t Tunnel::pending_bytes() const {
+size_t Tunnel::pending_bytes() const { return transport_pending(); }
+
+size_t Tunnel::transport_pending() const {
   return transport_->pending_bytes() + tls_.pending_ciphertext();
 }
 

@@ -67,9 +67,9 @@ Bytes payload_of(const Bytes& frame) { return Bytes(frame.begin() + kHeaderSize,
 // Two extensions: type 0x07 with "abc", and type 0xfe with an empty value.
 const Bytes kExtensions = hex("07 0003 616263  fe 0000");
 
-constexpr std::array<Type, 11> kAllTypes = {
+constexpr std::array<Type, 12> kAllTypes = {
     Type::Auth, Type::AuthResult, Type::Connect, Type::ConnectReply, Type::Data, Type::Fin,
-    Type::Rst,  Type::Ping,       Type::Pong,    Type::GoAway,       Type::End};
+    Type::Rst,  Type::Ping,       Type::Pong,    Type::GoAway,       Type::End,  Type::Window};
 
 const std::array<uint8_t, 16> kDocIPv6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                           0,    0,    0,    0,    0, 0, 0, 1};  // 2001:db8::1
@@ -124,7 +124,8 @@ TEST(FrameTest, TypeNamesMatchTheProtocolDocument) {
   EXPECT_STREQ(type_name(Type::Pong), "PONG");
   EXPECT_STREQ(type_name(Type::GoAway), "GOAWAY");
   EXPECT_STREQ(type_name(Type::End), "END");
-  EXPECT_STREQ(type_name(static_cast<Type>(0x0c)), "UNKNOWN");
+  EXPECT_STREQ(type_name(Type::Window), "WINDOW");
+  EXPECT_STREQ(type_name(static_cast<Type>(0x0d)), "UNKNOWN");
 }
 
 TEST(FrameTest, HeaderIsTypeThenBigEndianLength) {
@@ -238,7 +239,7 @@ TEST(FrameTest, StreamSplitAtEveryOffsetYieldsTheSameFrames) {
 }
 
 TEST(FrameTest, UnknownTypeIsAnError) {
-  for (int type : {0x00, 0x0c, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x0d, 0x10, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE("type " + std::to_string(type));
     EXPECT_FALSE(is_known_type(static_cast<uint8_t>(type)));
     Bytes in = {static_cast<uint8_t>(type), 0x00, 0x02, 0xaa, 0xbb};
@@ -290,7 +291,7 @@ TEST(FrameTest, EndMatchesTheProtocolExample) {
 
 TEST(FrameTest, AuthResultMatchesTheProtocolExample) {
   Bytes out;
-  encode_auth_result(out, {AuthStatus::Ok, "ok"});
+  encode_auth_result(out, {AuthStatus::Ok, "ok", std::nullopt});
   EXPECT_EQ(out, hex("02 0004 00 02 6f6b"));
 }
 
@@ -341,7 +342,7 @@ TEST(FrameTest, AuthShorterThanItsFixedFieldsIsRefused) {
 
 TEST(FrameTest, AuthResultRoundTripsEveryStatus) {
   for (uint8_t code = 0; code <= 5; ++code) {
-    const AuthResultMessage sent{static_cast<AuthStatus>(code), "reason " + std::to_string(code)};
+    const AuthResultMessage sent{static_cast<AuthStatus>(code), "reason " + std::to_string(code), std::nullopt};
     SCOPED_TRACE(auth_status_name(sent.status));
     EXPECT_STRNE(auth_status_name(sent.status), "unknown status");
     Bytes out;
@@ -358,7 +359,7 @@ TEST(FrameTest, AuthResultRoundTripsEveryStatus) {
 
 TEST(FrameTest, AuthResultWithEmptyReasonRoundTrips) {
   Bytes out;
-  encode_auth_result(out, {AuthStatus::UnknownKey, ""});
+  encode_auth_result(out, {AuthStatus::UnknownKey, "", std::nullopt});
   EXPECT_EQ(out, hex("02 0002 01 00"));
   const auto got = parse_auth_result(payload_of(out));
   ASSERT_TRUE(got);
@@ -368,7 +369,7 @@ TEST(FrameTest, AuthResultWithEmptyReasonRoundTrips) {
 
 TEST(FrameTest, AuthResultReasonIsCutTo255Bytes) {
   Bytes out;
-  encode_auth_result(out, {AuthStatus::NotAllowed, std::string(300, 'r')});
+  encode_auth_result(out, {AuthStatus::NotAllowed, std::string(300, 'r'), std::nullopt});
   EXPECT_EQ(out.size(), 3u + 2u + 255u);
   const auto got = parse_auth_result(payload_of(out));
   ASSERT_TRUE(got);
@@ -465,7 +466,7 @@ TEST(FrameTest, ExtensionsAfterTheFixedFieldsAreSkipped) {
   EXPECT_EQ(got_auth->signature, sample_auth().signature);
 
   Bytes result;
-  encode_auth_result(result, {AuthStatus::BadSignature, "no"});
+  encode_auth_result(result, {AuthStatus::BadSignature, "no", std::nullopt});
   const auto got_result = parse_auth_result(concat(payload_of(result), kExtensions));
   ASSERT_TRUE(got_result);
   EXPECT_EQ(got_result->status, AuthStatus::BadSignature);
@@ -503,7 +504,7 @@ TEST(FrameTest, ATruncatedExtensionMakesEveryParserFail) {
   Bytes auth;
   encode_auth(auth, sample_auth());
   Bytes result;
-  encode_auth_result(result, {AuthStatus::Ok, "ok"});
+  encode_auth_result(result, {AuthStatus::Ok, "ok", std::nullopt});
   Bytes connect;
   encode_connect(connect, Target::ipv4({192, 0, 2, 1}, 25));
   Bytes reply;
@@ -537,6 +538,103 @@ TEST(FrameTest, AuthStatusNames) {
   EXPECT_STREQ(auth_status_name(AuthStatus::NotAllowed), "not allowed");
   EXPECT_STREQ(auth_status_name(AuthStatus::Malformed), "malformed AUTH");
   EXPECT_STREQ(auth_status_name(static_cast<AuthStatus>(6)), "unknown status");
+}
+
+// The multiplexed mode (docs/PROTOCOL.md).
+
+TEST(FrameTest, TheMuxExtensionRoundTripsInAuthAndAuthResult) {
+  AuthMessage auth;
+  auth.public_key.fill(0x11);
+  auth.signature.fill(0x22);
+  auth.mux_window = 0x00100000;
+  Bytes out;
+  encode_auth(out, auth);
+  // The fixed fields, then extension 1 with a 4-byte big-endian window.
+  EXPECT_EQ(Bytes(out.end() - 7, out.end()), hex("01 0004 00100000"));
+  auto parsed = parse_auth(payload_of(out));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->mux_window, std::optional<uint32_t>(0x00100000));
+
+  AuthResultMessage result{AuthStatus::Ok, "ok", 65536};
+  Bytes reply;
+  encode_auth_result(reply, result);
+  auto parsed_result = parse_auth_result(payload_of(reply));
+  ASSERT_TRUE(parsed_result);
+  EXPECT_EQ(parsed_result->mux_window, std::optional<uint32_t>(65536));
+}
+
+TEST(FrameTest, WithoutTheMuxExtensionAuthIsVersionOneExactly) {
+  AuthMessage auth;
+  Bytes out;
+  encode_auth(out, auth);
+  EXPECT_EQ(out.size(), kHeaderSize + 97u);
+  EXPECT_FALSE(parse_auth(payload_of(out))->mux_window);
+  // Other extensions are still skipped, and a mux extension of the wrong
+  // size is ignored rather than misread.
+  Bytes payload = payload_of(out);
+  const Bytes odd = hex("07 0003 616263  01 0002 0001");
+  payload.insert(payload.end(), odd.begin(), odd.end());
+  auto parsed = parse_auth(payload);
+  ASSERT_TRUE(parsed);
+  EXPECT_FALSE(parsed->mux_window);
+}
+
+TEST(FrameTest, SessionFramesStartWithTheSessionId) {
+  Bytes out;
+  encode_connect(out, Target::ipv4({192, 0, 2, 1}, 25), 7);
+  EXPECT_EQ(out, hex("03 000b 00000007 01 c0000201 0019"));
+  const Bytes connect_payload = payload_of(out);
+  auto sf = split_session(connect_payload);
+  ASSERT_TRUE(sf);
+  EXPECT_EQ(sf->session, 7u);
+  bool bad_type = false;
+  auto target = parse_connect(sf->body, bad_type);
+  ASSERT_TRUE(target);
+  EXPECT_EQ(target->to_string(), "192.0.2.1:25");
+
+  Bytes reply;
+  encode_connect_reply(reply, {0, Target::ipv4({192, 0, 2, 9}, 40000)}, 0xfffffffd);
+  const Bytes reply_payload = payload_of(reply);
+  sf = split_session(reply_payload);
+  ASSERT_TRUE(sf);
+  EXPECT_EQ(sf->session, 0xfffffffdu);
+  EXPECT_TRUE(parse_connect_reply(sf->body));
+
+  Bytes data;
+  encode_session_frame(data, Type::Data, 3, as_bytes("hi"));
+  EXPECT_EQ(data, hex("05 0006 00000003 6869"));
+  EXPECT_FALSE(split_session(hex("000000")));
+}
+
+TEST(FrameTest, WindowCarriesANonZeroIncrement) {
+  Bytes out;
+  encode_window(out, 5, 524288);
+  EXPECT_EQ(out, hex("0c 0008 00000005 00080000"));
+  const Bytes payload = payload_of(out);
+  auto sf = split_session(payload);
+  ASSERT_TRUE(sf);
+  EXPECT_EQ(parse_window(sf->body), std::optional<uint32_t>(524288));
+  EXPECT_FALSE(parse_window(hex("00000000")));
+  EXPECT_FALSE(parse_window(hex("000001")));
+  EXPECT_FALSE(parse_window(hex("0000000100")));
+}
+
+TEST(FrameTest, OnlyPerSessionFramesAreSessionFrames) {
+  for (Type type : kAllTypes) {
+    const bool expected = type == Type::Connect || type == Type::ConnectReply ||
+                          type == Type::Data || type == Type::Fin || type == Type::Rst ||
+                          type == Type::Window;
+    EXPECT_EQ(is_session_frame(type), expected) << type_name(type);
+  }
+}
+
+// A mux Data frame of the largest payload still fits the frame limit.
+TEST(FrameTest, TheLargestMuxDataFrameDecodes) {
+  Bytes out;
+  encode_session_frame(out, Type::Data, 1, Bytes(kMaxMuxDataPayload, 0x5a));
+  const DecodeResult r = decode(out);
+  ASSERT_EQ(r.status, DecodeStatus::Ok);
+  EXPECT_EQ(r.frame.payload.size(), kMaxDataPayload);
 }
 
 }  // namespace

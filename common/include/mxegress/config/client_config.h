@@ -48,6 +48,9 @@ struct ClientConfig {
     uint32_t weight = 100;   // share among servers of equal priority; 1..65535
     uint32_t pool = 2;       // idle authenticated tunnels kept warm; 0..1024
     uint32_t pool_max = 32;  // most idle tunnels kept (bursts grow the pool); pool..4096
+    // Sessions one tunnel carries at once (the multiplexed mode); 1 keeps
+    // version 1's one session per tunnel. 1..4096.
+    uint32_t sessions_per_tunnel = 100;
   };
 
   // [[socks5.user]]: an RFC 1929 username and its password's Argon2id hash.

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "mxegress/codec/frame.h"
@@ -27,6 +28,8 @@ class TunnelHandler {
   virtual void on_tunnel_frame(const frame::Frame& frame) = 0;
   // The tunnel is dead (peer closed, TLS or protocol error). It sends nothing more.
   virtual void on_tunnel_closed(const std::string& why) = 0;
+  // Written bytes reached the kernel (multiplexed tunnels resume their streams).
+  virtual void on_tunnel_drained() {}
 };
 
 class Tunnel final : public Stream, private StreamReader {
@@ -45,6 +48,15 @@ class Tunnel final : public Stream, private StreamReader {
   bool dead() const { return dead_; }
   // Sends close_notify, lets the bytes drain, closes. The tunnel is dead after.
   void close();
+  // Bytes accepted but not yet handed to the kernel (TLS and TCP together).
+  size_t transport_pending() const;
+
+  // Multiplexed mode (docs/PROTOCOL.md): every frame, session frames
+  // included, goes to the handler, which owns the sessions (MuxTunnel).
+  void set_multiplexed() { multiplexed_ = true; }
+  bool multiplexed() const { return multiplexed_; }
+  // Sends `data` as Data frames of session `session` (multiplexed mode).
+  void write_session_data(uint32_t session, ByteView data);
 
   // Session: while a reader is attached, Data/Fin/Rst frames go to it.
   void attach_session(StreamReader* reader);
@@ -76,6 +88,7 @@ class Tunnel final : public Stream, private StreamReader {
   void on_stream_drained() override;
 
   void flush_ciphertext();
+  void write_data_frames(ByteView data, std::optional<uint32_t> session);
   void dispatch_frames();
   bool dispatch_one(const frame::Frame& frame);
   void die(const std::string& why);
@@ -87,6 +100,7 @@ class Tunnel final : public Stream, private StreamReader {
   StreamReader* session_ = nullptr;
   size_t plaintext_offset_ = 0;  // frames before this offset are consumed
   bool ready_ = false;
+  bool multiplexed_ = false;
   bool paused_ = false;
   bool dispatching_ = false;
   bool dead_ = false;

@@ -25,4 +25,13 @@ inline uint16_t read_u16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
 }
 
+inline void append_u32(Bytes& out, uint32_t v) {
+  append_u16(out, static_cast<uint16_t>(v >> 16));
+  append_u16(out, static_cast<uint16_t>(v & 0xffff));
+}
+
+inline uint32_t read_u32(const uint8_t* p) {
+  return (static_cast<uint32_t>(read_u16(p)) << 16) | read_u16(p + 2);
+}
+
 }  // namespace mx
