@@ -91,7 +91,7 @@ class RecordingReader : public StreamReader {
   std::function<void(ByteView)> on_data;
 };
 
-Bytes pattern(size_t n, uint8_t seed) {
+inline Bytes pattern(size_t n, uint8_t seed) {
   Bytes out(n);
   uint32_t x = seed * 2654435761u + 1;
   for (size_t i = 0; i < n; ++i) {
@@ -101,7 +101,7 @@ Bytes pattern(size_t n, uint8_t seed) {
   return out;
 }
 
-Bytes ping_frame(const Bytes& payload) {
+inline Bytes ping_frame(const Bytes& payload) {
   Bytes out;
   frame::encode_frame(out, frame::Type::Ping, payload);
   return out;
