@@ -19,6 +19,10 @@ struct TunnelPool::Server {
   bool up = true;
   Clock::time_point retry_at{};
   size_t opening = 0;  // tunnels being opened to keep the pool warm
+  bool multiplexed = false;  // its last tunnel was granted the multiplexed mode
+  // Sessions waiting for a shared tunnel being opened (a burst beyond the
+  // pool's room): one handshake serves sessions_per_tunnel of them.
+  std::list<AcquireCallback> waiting;
 };
 
 // Opens one tunnel: resolve, TCP connect, TLS handshake, AUTH.
@@ -389,6 +393,17 @@ void TunnelPool::maintenance_tick() {
 
 void TunnelPool::stop() {
   stopped_ = true;
+  for (auto& server : servers_) {
+    auto waiting = std::move(server->waiting);
+    server->waiting.clear();
+    for (auto& done : waiting) {
+      loop_.defer([done = std::move(done)] {
+        Acquired failed;
+        failed.error = "the client is stopping";
+        done(std::move(failed));
+      });
+    }
+  }
   maintenance_.stop();
   openings_.clear();
   for (auto& idle : idle_) idle->close();
@@ -439,21 +454,7 @@ void TunnelPool::acquire(AcquireCallback done, bool fresh) {
   if (!fresh) {
     if (Server* server = choose(true, {})) {
       if (Shared* shared = least_loaded(*server)) {
-        if (auto stream = shared->open_stream()) {
-          auto holder = std::make_shared<std::unique_ptr<MuxStream>>(std::move(stream));
-          replenish();
-          const std::string name = server->name;
-          const size_t index = server->index;
-          loop_.defer([done = std::move(done), holder, name, index] {
-            Acquired acquired;
-            acquired.stream = std::move(*holder);
-            acquired.reused = true;
-            acquired.server = name;
-            acquired.server_index = index;
-            done(std::move(acquired));
-          });
-          return;
-        }
+        if (give_stream(*shared, done, true)) return replenish();
       }
       for (auto it = idle_.begin(); it != idle_.end(); ++it) {
         if (&(*it)->server() != server || !(*it)->ready()) continue;
@@ -474,7 +475,56 @@ void TunnelPool::acquire(AcquireCallback done, bool fresh) {
       }
     }
   }
+  if (!fresh) {
+    Server* server = choose(false, {});
+    if (server != nullptr && server->multiplexed && server->up) {
+      server->waiting.push_back(std::move(done));
+      const size_t per_tunnel = server->config.sessions_per_tunnel;
+      while (server->opening * per_tunnel < server->waiting.size()) open_warm(*server);
+      return;
+    }
+  }
   open_for_session(std::move(done), {});
+}
+
+// A session on `shared` for `done` (called on the next turn); false if the
+// tunnel could take no more.
+bool TunnelPool::give_stream(Shared& shared, AcquireCallback& done, bool reused) {
+  auto stream = shared.open_stream();
+  if (!stream) return false;
+  auto holder = std::make_shared<std::unique_ptr<MuxStream>>(std::move(stream));
+  const std::string name = shared.server().name;
+  const size_t index = shared.server().index;
+  loop_.defer([done = std::move(done), holder, name, index, reused] {
+    Acquired acquired;
+    acquired.stream = std::move(*holder);
+    acquired.reused = reused;
+    acquired.server = name;
+    acquired.server_index = index;
+    done(std::move(acquired));
+  });
+  return true;
+}
+
+// Sessions that waited for a shared tunnel being opened: those it has room
+// for get it (their handshake was on their critical path: not "reused");
+// the rest wait for the next opening, or open tunnels of their own, on
+// another server if this one `failed`.
+void TunnelPool::serve_waiting(Server& server, Shared* shared, bool failed) {
+  while (!server.waiting.empty()) {
+    if (shared != nullptr && shared->has_room() &&
+        give_stream(*shared, server.waiting.front(), false)) {
+      server.waiting.pop_front();
+      continue;
+    }
+    if (shared != nullptr && server.opening > 0) return;
+    auto waiting = std::move(server.waiting);
+    server.waiting.clear();
+    for (auto& done : waiting) {
+      open_for_session(std::move(done), failed ? std::vector<Server*>{&server} : std::vector<Server*>{});
+    }
+    return;
+  }
 }
 
 void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tried) {
@@ -500,6 +550,7 @@ void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tri
           return;
         }
         mark_up(s);
+        s.multiplexed = o->granted_window().has_value();
         Acquired acquired;
         acquired.server = s.name;
         acquired.server_index = s.index;
@@ -524,13 +575,17 @@ void TunnelPool::open_warm(Server& server) {
         forget_opening(o);
         if (!tunnel) {
           on_open_failed(s, error);
+          serve_waiting(s, nullptr, true);
           return;
         }
         mark_up(s);
-        if (auto window = o->granted_window()) {
-          add_shared(s, std::move(tunnel), *window);
+        s.multiplexed = o->granted_window().has_value();
+        if (s.multiplexed) {
+          add_shared(s, std::move(tunnel), *o->granted_window());
+          serve_waiting(s, shared_.back().get(), false);
         } else {
           add_idle(s, std::move(tunnel), false);
+          serve_waiting(s, nullptr, false);
         }
       }));
 }

@@ -81,6 +81,8 @@ class TunnelPool {
   void add_idle(Server& server, std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
   void remove_idle(Idle* idle);
   void add_shared(Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window);
+  bool give_stream(Shared& shared, AcquireCallback& done, bool reused);
+  void serve_waiting(Server& server, Shared* shared, bool failed);
   Shared* least_loaded(const Server& server);
   void remove_shared(Shared* shared);
   void retire_shared(const Server* server);  // null: every server's

@@ -119,6 +119,34 @@ class MuxPoolTest(unittest.TestCase):
             for s in socks:
                 s.close()
 
+    def test_a_burst_waits_for_shared_tunnels_instead_of_opening_one_each(self):
+        """pool=1, sessions_per_tunnel=10: 40 sessions started at once, while the one
+        warm tunnel has room for 10, need 3 more tunnels; the sessions beyond the room
+        wait for tunnels being opened instead of each opening its own (40 handshakes),
+        and all of them work."""
+        server, client = self.pair({"pool": 1, "sessions_per_tunnel": 10})
+        server.wait_count(r"auth ok tenant=acme", 1, timeout=10)
+        smark = server.mark()
+        results = [None] * 40
+        barrier = threading.Barrier(40)
+
+        def one(i):
+            barrier.wait()
+            try:
+                results[i] = echo_session(client, self.echo, b"burst %d\n" % i)[0].reply
+            except Exception as e:  # reported below
+                results[i] = repr(e)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(results, [REP_OK] * 40, self.context())
+        opened = server.auth_ok(smark)
+        self.assertLessEqual(opened, 8, f"{opened} tunnels opened for a burst of 40 with "
+                             "room for 10 each" + self.context())
+
     def test_a_stalled_session_does_not_slow_its_neighbours(self):
         """One tunnel (pool=1, sessions_per_tunnel=10) carries three sessions: one to
         an MX that stopped reading, one from a destination flooding a SOCKS5 client
