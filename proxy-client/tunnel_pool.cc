@@ -221,11 +221,9 @@ class TunnelPool::Idle final : private TunnelHandler {
 };
 
 // A multiplexed tunnel shared by up to `sessions_per_tunnel` sessions. It is
-// kept alive as a whole: PING when nothing was heard for keepalive_interval,
-// and, as in the single mode, ahead of each new session unless a PING is
-// still unanswered, so every session hears from the server within
-// keepalive_timeout or knows the tunnel dead (TunnelSession retries it on a
-// fresh one). An unanswered PING closes the tunnel.
+// kept alive as a whole: PING when nothing was heard for keepalive_interval;
+// an unanswered PING closes it. (Each new session also makes sure it hears
+// from the tunnel within keepalive_timeout: TunnelSession.)
 class TunnelPool::Shared final : private MuxTunnelHandler {
  public:
   Shared(TunnelPool& pool, Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window)
@@ -252,7 +250,6 @@ class TunnelPool::Shared final : private MuxTunnelHandler {
       retiring_ = true;  // session ids used up: the next session opens a new tunnel
       return nullptr;
     }
-    if (mux_.last_heard() >= last_ping_) ping();
     return stream;
   }
   // Closes now if no session uses it, else when the last one ends.
@@ -281,10 +278,9 @@ class TunnelPool::Shared final : private MuxTunnelHandler {
     Bytes out;
     frame::encode_frame(out, frame::Type::Ping, as_bytes("alive?"));
     mux_.send(out);
-    last_ping_ = Clock::now();
     if (checking_) return;
     checking_ = true;
-    keepalive_.start(pool_.config_.client.keepalive_timeout, [this, sent = last_ping_] {
+    keepalive_.start(pool_.config_.client.keepalive_timeout, [this, sent = Clock::now()] {
       checking_ = false;
       if (mux_.last_heard() >= sent) return schedule_keepalive();
       MX_LOG(Warn, kLog) << "shared tunnel to " << server_.name << " with " << sessions()
@@ -322,7 +318,6 @@ class TunnelPool::Shared final : private MuxTunnelHandler {
   MuxTunnel mux_;
   Clock::time_point empty_since_;
   Timer keepalive_;  // the next keepalive, or the deadline of a PING's answer
-  Clock::time_point last_ping_{};
   bool checking_ = false;
   bool retiring_ = false;
 };

@@ -9,6 +9,8 @@ constexpr const char* kLog = "session";
 // The server answers CONNECT within its own connect_timeout (default 30 s);
 // this bound only catches a server that never answers.
 constexpr std::chrono::seconds kReplyTimeout{120};
+// On a shared tunnel, a CONNECT without any answer this long sends a PING.
+constexpr std::chrono::milliseconds kProbeAfter{200};
 
 }  // namespace
 
@@ -64,11 +66,19 @@ void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
     socks5::encode_address(address, target_);
     const auto sent = std::chrono::steady_clock::now();
     stream_->send_frame(frame::Type::Connect, address);
-    // As with PING in the single mode: the tunnel must be heard from within
-    // keepalive_timeout (the pool pings it), else it is taken for dead.
-    reply_timer_.start(ctx_.config.client.keepalive_timeout, [this, sent] {
-      if (stream_ && stream_->heard_since(sent)) return start_reply_timer();
-      on_session_closed("no answer from the shared tunnel within keepalive_timeout");
+    // As PING does in the single mode: the tunnel must be heard from within
+    // keepalive_timeout of the CONNECT, else it is taken for dead. The reply
+    // usually comes first; only a slow one makes us PING (no extra frame
+    // per session otherwise).
+    const auto timeout = ctx_.config.client.keepalive_timeout;
+    const auto probe_after = std::min<std::chrono::milliseconds>(kProbeAfter, timeout / 2);
+    reply_timer_.start(probe_after, [this, sent, timeout, probe_after] {
+      if (stream_->heard_since(sent)) return start_reply_timer();
+      stream_->probe_tunnel();
+      reply_timer_.start(timeout - probe_after, [this, sent] {
+        if (stream_->heard_since(sent)) return start_reply_timer();
+        on_session_closed("no answer from the shared tunnel within keepalive_timeout");
+      });
     });
     return;
   }

@@ -24,6 +24,13 @@ bool MuxStream::heard_since(std::chrono::steady_clock::time_point when) const {
   return tunnel_ != nullptr && tunnel_->last_heard() >= when;
 }
 
+void MuxStream::probe_tunnel() {
+  if (tunnel_ == nullptr) return;
+  Bytes ping;
+  frame::encode_frame(ping, frame::Type::Ping, as_bytes("alive?"));
+  tunnel_->send(ping);
+}
+
 void MuxStream::send_frame(frame::Type type, ByteView body) {
   if (!live()) return;
   Bytes out;

@@ -47,6 +47,8 @@ class MuxStream final : public Stream {
   bool live() const { return tunnel_ != nullptr && !ended_; }
   // Whether the tunnel has carried any frame from the peer since `when`.
   bool heard_since(std::chrono::steady_clock::time_point when) const;
+  // Sends a PING on the tunnel: its PONG (or any frame) proves it alive.
+  void probe_tunnel();
 
   // Stream
   void set_reader(StreamReader* reader) override { reader_ = reader; }
