@@ -18,7 +18,7 @@ struct TunnelPool::Server {
   std::string name;  // host:port for logs
   bool up = true;
   Clock::time_point retry_at{};
-  size_t opening = 0;  // tunnels being opened to keep the pool warm
+  size_t opening = 0;        // tunnels being opened to keep the pool warm
   bool multiplexed = false;  // its last tunnel was granted the multiplexed mode
   // Sessions waiting for a shared tunnel being opened (a burst beyond the
   // pool's room): one handshake serves sessions_per_tunnel of them.
@@ -33,9 +33,8 @@ class TunnelPool::Opening final : private TunnelHandler {
   Opening(Loop& loop, Server& server, const ClientIdentity& identity,
           std::chrono::milliseconds timeout, Done done)
       : loop_(loop), server_(server), identity_(identity), done_(std::move(done)), deadline_(loop) {
-    deadline_.start(timeout, [this] {
-      fail("no authenticated tunnel within the handshake timeout");
-    });
+    deadline_.start(timeout,
+                    [this] { fail("no authenticated tunnel within the handshake timeout"); });
     resolution_ = std::make_unique<Resolution>(
         loop_, server_.config.address.host, server_.config.address.port,
         [this](int status, std::vector<SocketAddress> addresses) {
@@ -61,7 +60,8 @@ class TunnelPool::Opening final : private TunnelHandler {
     tunnel_ = std::make_unique<Tunnel>(loop_, std::move(connection), server_.tls.get(),
                                        TlsEngine::Role::Client, server_.config.server_name);
     tunnel_->set_handler(this);
-    const int rc = raw->connect(addresses.front(), std::nullopt, [this](int s) { on_connected(s); });
+    const int rc =
+        raw->connect(addresses.front(), std::nullopt, [this](int s) { on_connected(s); });
     if (rc != 0) on_connected(rc);
   }
 
@@ -90,8 +90,8 @@ class TunnelPool::Opening final : private TunnelHandler {
   }
 
   void on_tunnel_frame(const frame::Frame& f) override {
-    auto result = f.type == frame::Type::AuthResult ? frame::parse_auth_result(f.payload)
-                                                    : std::nullopt;
+    auto result =
+        f.type == frame::Type::AuthResult ? frame::parse_auth_result(f.payload) : std::nullopt;
     if (!result) {
       fail(std::string("protocol error: expected AUTH_RESULT, got ") + frame::type_name(f.type));
       return;
@@ -113,8 +113,8 @@ class TunnelPool::Opening final : private TunnelHandler {
   }
 
   void on_tunnel_closed(const std::string& why) override {
-    const bool verification = why.find("certificate") != std::string::npos ||
-                              why.find("verify") != std::string::npos;
+    const bool verification =
+        why.find("certificate") != std::string::npos || why.find("verify") != std::string::npos;
     fail(verification ? "server verification failed: " + why : "tunnel failed: " + why);
   }
 
@@ -185,7 +185,8 @@ class TunnelPool::Idle final : private TunnelHandler {
     tunnel_->send(out);
     awaiting_pong_ = true;
     keepalive_.start(pool_.config_.client.keepalive_timeout, [this] {
-      MX_LOG(Warn, kLog) << "idle tunnel to " << server_.name << " did not answer PING; replacing it";
+      MX_LOG(Warn, kLog) << "idle tunnel to " << server_.name
+                         << " did not answer PING; replacing it";
       tunnel_->close();
       pool_.remove_idle(this);
     });
@@ -381,8 +382,8 @@ void TunnelPool::maintenance_tick() {
     }
   }
   replenish();
-  const auto period = std::min<std::chrono::milliseconds>(config_.client.retry_interval,
-                                                          std::chrono::seconds(5));
+  const auto period =
+      std::min<std::chrono::milliseconds>(config_.client.retry_interval, std::chrono::seconds(5));
   maintenance_.start(period, [this] { maintenance_tick(); });
 }
 
@@ -516,7 +517,8 @@ void TunnelPool::serve_waiting(Server& server, Shared* shared, bool failed) {
     auto waiting = std::move(server.waiting);
     server.waiting.clear();
     for (auto& done : waiting) {
-      open_for_session(std::move(done), failed ? std::vector<Server*>{&server} : std::vector<Server*>{});
+      open_for_session(std::move(done),
+                       failed ? std::vector<Server*>{&server} : std::vector<Server*>{});
     }
     return;
   }
@@ -526,7 +528,8 @@ void TunnelPool::open_for_session(AcquireCallback done, std::vector<Server*> tri
   Server* server = choose(false, tried);
   if (server == nullptr) {
     Acquired failed;
-    failed.error = tried.empty() ? "every egress server is down" : "no egress server could be reached";
+    failed.error =
+        tried.empty() ? "every egress server is down" : "no egress server could be reached";
     loop_.defer([done = std::move(done), failed = std::make_shared<Acquired>(std::move(failed))] {
       done(std::move(*failed));
     });

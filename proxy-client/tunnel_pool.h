@@ -39,12 +39,12 @@ namespace mx {
 class TunnelPool {
  public:
   struct Acquired {
-    std::unique_ptr<Tunnel> tunnel;      // a tunnel of its own (single mode), or
-    std::unique_ptr<MuxStream> stream;   // a session on a shared tunnel; both null on failure
-    bool reused = false;             // came from the pool (it may have died unnoticed)
-    std::string server;              // address of the server, for logs
-    size_t server_index = 0;         // give it back with release*()
-    std::string error;               // why, on failure
+    std::unique_ptr<Tunnel> tunnel;     // a tunnel of its own (single mode), or
+    std::unique_ptr<MuxStream> stream;  // a session on a shared tunnel; both null on failure
+    bool reused = false;                // came from the pool (it may have died unnoticed)
+    std::string server;                 // address of the server, for logs
+    size_t server_index = 0;            // give it back with release*()
+    std::string error;                  // why, on failure
   };
   using AcquireCallback = std::function<void(Acquired)>;
 

@@ -193,8 +193,8 @@ bool TunnelSession::retry_on_fresh_tunnel(const std::string& why) {
   // A pooled tunnel died unnoticed (server restarted, NAT dropped it): the
   // CONNECT never reached a live server, so it is safe to send it again.
   retried_ = true;
-  MX_LOG(Info, kLog) << "peer=" << peer_ << " pooled tunnel to " << server_ << " was dead ("
-                     << why << "); retrying on a fresh tunnel";
+  MX_LOG(Info, kLog) << "peer=" << peer_ << " pooled tunnel to " << server_ << " was dead (" << why
+                     << "); retrying on a fresh tunnel";
   acquire(true);
   return true;
 }
@@ -219,8 +219,8 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
     on_reply(code, reply.bound, socks5::reply_name(code));
     return;
   }
-  MX_LOG(Debug, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
-                      << " connected from " << reply.bound.to_string() << " via " << server_;
+  MX_LOG(Debug, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " connected from "
+                      << reply.bound.to_string() << " via " << server_;
   if (tunnel_) tunnel_->set_handler(nullptr);
   if (stream_) stream_->set_control(nullptr);
   auto on_reply = std::move(on_reply_);
@@ -241,7 +241,8 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
                       std::chrono::steady_clock::now() - start_)
                       .count();
   MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " via=" << server_
-                     << " tunnel=" << (reused_ ? "pooled" : "fresh") << " bytes_up=" << outcome.bytes_a_to_b
+                     << " tunnel=" << (reused_ ? "pooled" : "fresh")
+                     << " bytes_up=" << outcome.bytes_a_to_b
                      << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
                      << " end=" << log_field(outcome.end);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_))] {});

@@ -31,7 +31,8 @@ struct ClientContext {
 class TunnelSession final : private TunnelHandler, private MuxStreamControl {
  public:
   // Once. Any code but Succeeded ends the session (no relay follows).
-  using ReplyCallback = std::function<void(socks5::Reply reply, const Target& bound, const std::string& why)>;
+  using ReplyCallback =
+      std::function<void(socks5::Reply reply, const Target& bound, const std::string& why)>;
   // Once, after a successful reply, when the relay has ended.
   using DoneCallback = std::function<void(const std::string& end)>;
 

@@ -22,7 +22,8 @@ bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddr
 // One session of a multiplexed tunnel: its stream and the egress behind it.
 class ServerTunnel::MuxSession final : public MuxStreamControl {
  public:
-  MuxSession(ServerTunnel& owner, std::unique_ptr<MuxStream> s) : owner_(owner), stream(std::move(s)) {
+  MuxSession(ServerTunnel& owner, std::unique_ptr<MuxStream> s)
+      : owner_(owner), stream(std::move(s)) {
     stream->set_control(this);
   }
 
@@ -30,8 +31,8 @@ class ServerTunnel::MuxSession final : public MuxStreamControl {
   void on_session_frame(frame::Type type, ByteView) override {
     const uint32_t id = stream->id();
     if (type == frame::Type::Rst) {
-      MX_LOG(Info, kLog) << "session " << id << " cancelled by the client before the reply peer="
-                         << owner_.peer_;
+      MX_LOG(Info, kLog) << "session " << id
+                         << " cancelled by the client before the reply peer=" << owner_.peer_;
       owner_.end_mux_session(id);
       return;
     }
@@ -54,7 +55,8 @@ ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_
       pong_timer_(context.loop) {
   peer_address_ = connection->peer_address();
   peer_ = peer_address_ ? peer_address_->to_string() : "?";
-  tunnel_ = std::make_unique<Tunnel>(ctx_.loop, std::move(connection), tls, TlsEngine::Role::Server);
+  tunnel_ =
+      std::make_unique<Tunnel>(ctx_.loop, std::move(connection), tls, TlsEngine::Role::Server);
   tunnel_->set_handler(this);
 }
 
@@ -97,7 +99,8 @@ void ServerTunnel::on_tunnel_frame(const frame::Frame& f) {
       } else if (f.type == frame::Type::Ping) {
         answer_ping(f.payload);
       } else if (f.type != frame::Type::Pong) {
-        close(std::string("protocol error: unexpected ") + frame::type_name(f.type) + " while idle");
+        close(std::string("protocol error: unexpected ") + frame::type_name(f.type) +
+              " while idle");
       }
       return;
     default:
@@ -137,7 +140,8 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   key_text_ = encode_key(key_);
   std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
   const ServerConfig::Tenant* tenant = snapshot->tenant_for_key(key_);
-  if (tenant == nullptr) return refuse_auth(frame::AuthStatus::UnknownKey, "unknown key " + key_text_);
+  if (tenant == nullptr)
+    return refuse_auth(frame::AuthStatus::UnknownKey, "unknown key " + key_text_);
   std::array<uint8_t, 32> exporter{};
   if (!tunnel_->tls().export_keying_material(exporter, kAuthExporterLabel) ||
       !verify_auth(auth->public_key, exporter, auth->signature)) {
@@ -175,7 +179,8 @@ void ServerTunnel::enter_idle() {
 void ServerTunnel::start_idle_timer() {
   // An idle tunnel is kept for the client's pool as long as a relayed
   // connection may stay idle.
-  timer_.start(snapshots_()->config().server.idle_timeout, [this] { close("idle tunnel timeout"); });
+  timer_.start(snapshots_()->config().server.idle_timeout,
+               [this] { close("idle tunnel timeout"); });
 }
 
 // A pooled tunnel's client sends PING just ahead of its CONNECT, to learn

@@ -77,7 +77,7 @@ class ServerTunnel final : private TunnelHandler, private MuxTunnelHandler {
   std::unique_ptr<Tunnel> tunnel_;
   FinishedCallback finished_;
   State state_ = State::Handshake;
-  Timer timer_;  // handshake deadline, then idle-tunnel deadline
+  Timer timer_;       // handshake deadline, then idle-tunnel deadline
   Timer pong_timer_;  // a PONG held back in case a CONNECT_REPLY makes it redundant
   Bytes pong_payload_;
   Key32 key_{};

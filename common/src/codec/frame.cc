@@ -150,8 +150,7 @@ std::optional<AuthMessage> parse_auth(ByteView payload) {
 
 void encode_auth_result(Bytes& out, const AuthResultMessage& msg) {
   const size_t reason_len = std::min<size_t>(msg.reason.size(), 255);
-  encode_header(out, Type::AuthResult,
-                2 + reason_len + (msg.mux_window ? kMuxExtensionSize : 0));
+  encode_header(out, Type::AuthResult, 2 + reason_len + (msg.mux_window ? kMuxExtensionSize : 0));
   out.push_back(static_cast<uint8_t>(msg.status));
   out.push_back(static_cast<uint8_t>(reason_len));
   out.insert(out.end(), msg.reason.begin(), msg.reason.begin() + reason_len);
@@ -161,8 +160,7 @@ void encode_auth_result(Bytes& out, const AuthResultMessage& msg) {
 std::optional<AuthResultMessage> parse_auth_result(ByteView payload) {
   if (payload.size() < 2) return std::nullopt;
   const size_t reason_len = payload[1];
-  if (payload.size() < 2 + reason_len ||
-      !extensions_well_formed(payload.subspan(2 + reason_len))) {
+  if (payload.size() < 2 + reason_len || !extensions_well_formed(payload.subspan(2 + reason_len))) {
     return std::nullopt;
   }
   AuthResultMessage msg;
@@ -191,9 +189,10 @@ void encode_connect(Bytes& out, const Target& target, std::optional<uint32_t> se
 std::optional<Target> parse_connect(ByteView payload, bool& bad_address_type) {
   Target target;
   const socks5::ParseResult r = socks5::decode_address(payload, target);
-  bad_address_type = r.status == socks5::ParseStatus::Error &&
-                     r.reply == socks5::Reply::AddressTypeNotSupported;
-  if (r.status != socks5::ParseStatus::Done || !extensions_well_formed(payload.subspan(r.consumed))) {
+  bad_address_type =
+      r.status == socks5::ParseStatus::Error && r.reply == socks5::Reply::AddressTypeNotSupported;
+  if (r.status != socks5::ParseStatus::Done ||
+      !extensions_well_formed(payload.subspan(r.consumed))) {
     return std::nullopt;
   }
   return target;

@@ -125,7 +125,8 @@ void MuxStream::on_frame(frame::Type type, ByteView body) {
   switch (type) {
     case frame::Type::Data:
       if (reader_ == nullptr || fin_received_) {
-        tunnel_->protocol_error(std::string("DATA ") + (fin_received_ ? "after FIN" : "before the reply") +
+        tunnel_->protocol_error(std::string("DATA ") +
+                                (fin_received_ ? "after FIN" : "before the reply") +
                                 " in session " + std::to_string(id_));
         return;
       }
@@ -169,8 +170,8 @@ void MuxStream::on_frame(frame::Type type, ByteView body) {
     }
     default:
       if (control_ == nullptr) {
-        tunnel_->protocol_error(std::string("unexpected ") + frame::type_name(type) + " in session " +
-                                std::to_string(id_));
+        tunnel_->protocol_error(std::string("unexpected ") + frame::type_name(type) +
+                                " in session " + std::to_string(id_));
         return;
       }
       control_->on_session_frame(type, body);

@@ -6,7 +6,9 @@ namespace mx {
 
 Tunnel::Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
                TlsEngine::Role role, std::string server_name)
-    : loop_(loop), transport_(std::move(transport)), tls_(tls_context, role, std::move(server_name)) {
+    : loop_(loop),
+      transport_(std::move(transport)),
+      tls_(tls_context, role, std::move(server_name)) {
   transport_->set_reader(this);
 }
 
@@ -132,9 +134,9 @@ void Tunnel::dispatch_frames() {
 // Returns false when the tunnel may have been destroyed by the callback.
 bool Tunnel::dispatch_one(const frame::Frame& f) {
   std::weak_ptr<bool> alive = alive_;
-  const bool session_frame = !multiplexed_ && (f.type == frame::Type::Data ||
-                                               f.type == frame::Type::Fin ||
-                                               f.type == frame::Type::Rst);
+  const bool session_frame =
+      !multiplexed_ &&
+      (f.type == frame::Type::Data || f.type == frame::Type::Fin || f.type == frame::Type::Rst);
   if (!session_frame) {
     if (f.type == frame::Type::End) end_received_ = true;
     if (handler_) handler_->on_tunnel_frame(f);

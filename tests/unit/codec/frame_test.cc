@@ -342,7 +342,8 @@ TEST(FrameTest, AuthShorterThanItsFixedFieldsIsRefused) {
 
 TEST(FrameTest, AuthResultRoundTripsEveryStatus) {
   for (uint8_t code = 0; code <= 5; ++code) {
-    const AuthResultMessage sent{static_cast<AuthStatus>(code), "reason " + std::to_string(code), std::nullopt};
+    const AuthResultMessage sent{static_cast<AuthStatus>(code), "reason " + std::to_string(code),
+                                 std::nullopt};
     SCOPED_TRACE(auth_status_name(sent.status));
     EXPECT_STRNE(auth_status_name(sent.status), "unknown status");
     Bytes out;

@@ -38,10 +38,10 @@ class MuxTunnelLoopbackTest : public TunnelLoopbackTest {
   // the client `client_window`. Each CONNECT opens the server's stream.
   void connect_multiplexed(uint32_t client_window, uint32_t server_window) {
     connect_and_handshake();
-    client_mux_ =
-        std::make_unique<MuxTunnel>(loop_, *client_, client_window, server_window, client_mux_handler_);
-    server_mux_ =
-        std::make_unique<MuxTunnel>(loop_, *server_, server_window, client_window, server_mux_handler_);
+    client_mux_ = std::make_unique<MuxTunnel>(loop_, *client_, client_window, server_window,
+                                              client_mux_handler_);
+    server_mux_ = std::make_unique<MuxTunnel>(loop_, *server_, server_window, client_window,
+                                              server_mux_handler_);
     server_mux_handler_.on_connect = [this](uint32_t id) {
       server_streams_[id] = server_mux_->open_stream(id);
       server_streams_[id]->set_reader(&server_readers_[id]);

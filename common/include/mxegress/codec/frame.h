@@ -22,9 +22,9 @@ enum class Type : uint8_t {
   Rst = 0x07,           // abortive close of the session; the tunnel closes too
   Ping = 0x08,          // keepalive while pooled; answered by Pong with the same payload
   Pong = 0x09,
-  GoAway = 0x0a,        // server → client: finish the current session(s), then close
-  End = 0x0b,           // server → client: the session is over on the server; tunnel idle
-  Window = 0x0c,        // multiplexed tunnels: u32 session id | u32 credit returned
+  GoAway = 0x0a,  // server → client: finish the current session(s), then close
+  End = 0x0b,     // server → client: the session is over on the server; tunnel idle
+  Window = 0x0c,  // multiplexed tunnels: u32 session id | u32 credit returned
 };
 
 inline constexpr size_t kHeaderSize = 3;

@@ -77,7 +77,9 @@ class MuxTunnel final : private TunnelHandler {
   uint32_t send_window_;
   std::map<uint32_t, MuxStream*> streams_;
   uint32_t highest_id_ = 0;
-  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();  // ids at or below it were used; late frames for them are dropped
+  std::chrono::steady_clock::time_point last_heard_ =
+      std::chrono::steady_clock::now();  // ids at or below it were used; late frames for them are
+                                         // dropped
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

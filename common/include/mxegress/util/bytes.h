@@ -21,9 +21,7 @@ inline void append_u16(Bytes& out, uint16_t v) {
   out.push_back(static_cast<uint8_t>(v & 0xff));
 }
 
-inline uint16_t read_u16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
+inline uint16_t read_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 inline void append_u32(Bytes& out, uint32_t v) {
   append_u16(out, static_cast<uint16_t>(v >> 16));
