@@ -119,6 +119,7 @@ void TunnelSession::drop_tunnel() {
 
 void TunnelSession::drop_stream() {
   if (!stream_) return;
+  reply_timer_.stop();  // its callbacks look at the stream
   stream_->set_control(nullptr);
   ctx_.loop.defer([dead = std::shared_ptr<MuxStream>(std::move(stream_))] {});
 }
