@@ -33,16 +33,40 @@ void require_prefix(const Bytes& encoded, ByteView payload, const char* what) {
 
 void parse_payload(ByteView payload) {
   if (auto auth = parse_auth(payload)) {
+    // The mux extension may sit anywhere among the extensions: compare the
+    // fixed fields without it, and round-trip it on its own.
+    AuthMessage fixed = *auth;
+    fixed.mux_window.reset();
     Bytes again;
-    encode_auth(again, *auth);
+    encode_auth(again, fixed);
     require_prefix(again, payload, "AUTH does not re-encode to its fixed fields");
+    Bytes with_window;
+    encode_auth(with_window, *auth);
+    auto reparsed = parse_auth(ByteView(with_window).subspan(kHeaderSize));
+    require(reparsed && reparsed->mux_window == auth->mux_window, "AUTH mux window lost");
   }
   if (auto result = parse_auth_result(payload)) {
     require(result->reason.size() <= 255, "AUTH_RESULT reason longer than 255");
+    AuthResultMessage fixed = *result;
+    fixed.mux_window.reset();
     Bytes again;
-    encode_auth_result(again, *result);
+    encode_auth_result(again, fixed);
     require_prefix(again, payload, "AUTH_RESULT does not re-encode to its fixed fields");
+    Bytes with_window;
+    encode_auth_result(with_window, *result);
+    auto reparsed = parse_auth_result(ByteView(with_window).subspan(kHeaderSize));
+    require(reparsed && reparsed->mux_window == result->mux_window, "AUTH_RESULT mux window lost");
     (void)auth_status_name(result->status);
+  }
+  // A multiplexed tunnel's session frame: the id, then a version 1 payload.
+  if (auto sf = split_session(payload)) {
+    require(sf->body.size() + kSessionIdSize == payload.size(), "session id is not 4 bytes");
+    if (auto increment = parse_window(sf->body)) {
+      require(*increment != 0, "WINDOW of 0 accepted");
+      Bytes again;
+      encode_window(again, sf->session, *increment);
+      require_prefix(again, payload, "WINDOW does not re-encode");
+    }
   }
   bool bad_address_type = false;
   const auto target = parse_connect(payload, bad_address_type);

@@ -151,7 +151,7 @@ class MuxPoolTest(unittest.TestCase):
         """One tunnel (pool=1, sessions_per_tunnel=10) carries three sessions: one to
         an MX that stopped reading, one from a destination flooding a SOCKS5 client
         that stopped reading, and an echo of 4 MiB each way. The echo completes while
-        the other two stay stalled: each holds at most its window (1 MiB) plus socket
+        the other two stay stalled: each holds at most its window (4 MiB) plus socket
         buffers, not the tunnel."""
         stalled = StalledServer()
         self.addCleanup(stalled.close)

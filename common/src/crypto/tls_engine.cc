@@ -138,7 +138,8 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
 void TlsEngine::release_idle_memory() {
   // Keep up to one read's worth (reused during a transfer); give back what
   // a burst left (OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS).
-  if (plaintext_.empty() && plaintext_.capacity() > kKeptPlaintextCapacity) Bytes().swap(plaintext_);
+  if (plaintext_.empty() && plaintext_.capacity() > kKeptPlaintextCapacity)
+    Bytes().swap(plaintext_);
 }
 
 void TlsEngine::reserve_ciphertext(size_t plaintext_bytes) {
@@ -267,11 +268,22 @@ void TlsEngine::decrypt_available_records() {
 bool TlsEngine::encrypt(ByteView in) {
   ERR_clear_error();
   size_t written = 0;
-  if (SSL_write_ex(ssl_.get(), in.data(), in.size(), &written) == 1 && written == in.size()) {
-    return true;
+  if (SSL_write_ex(ssl_.get(), in.data(), in.size(), &written) != 1 || written != in.size()) {
+    fail("TLS write failed");
+    return false;
   }
-  fail("TLS write failed");
-  return false;
+  sent_under_key_ += written;
+  if (sent_under_key_ >= key_update_bytes_) {
+    // Sent ahead of the next record we write; the peer's keys for this
+    // direction follow it.
+    if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+      fail("TLS key update failed");
+      return false;
+    }
+    sent_under_key_ = 0;
+    ++key_updates_;
+  }
+  return true;
 }
 
 void TlsEngine::fail(std::string_view what) {

@@ -300,6 +300,51 @@ TEST_F(TlsEngineTest, MovesOneMebibyteEachWayInOddChunks) {
   EXPECT_FALSE(server.failed());
 }
 
+// A long-lived tunnel rekeys: with the threshold lowered to 100,000 bytes,
+// 1 MiB each way makes both sides send KeyUpdates, and every byte after them
+// still decrypts (the peer took the new keys in step).
+TEST_F(TlsEngineTest, KeysAreUpdatedAfterTheConfiguredVolumeAndDataKeepsFlowing) {
+  TlsEngine client(client_context_.get(), TlsEngine::Role::Client);
+  TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
+  connect(client, server);
+  client.set_key_update_bytes(100000);
+  server.set_key_update_bytes(100000);
+  Bytes up(1 << 20), down(1 << 20);
+  for (size_t i = 0; i < up.size(); ++i) {
+    up[i] = static_cast<uint8_t>(i * 11 + i / 253);
+    down[i] = static_cast<uint8_t>(i * 5 + i / 241);
+  }
+  Bytes got_up, got_down;
+  for (size_t at = 0; at < up.size(); at += 30000) {
+    const size_t n = std::min<size_t>(30000, up.size() - at);
+    ASSERT_TRUE(client.write_plaintext(ByteView(up).subspan(at, n)));
+    ASSERT_TRUE(server.write_plaintext(ByteView(down).subspan(at, n)));
+    pump(client, server);
+    got_up.insert(got_up.end(), server.plaintext().begin(), server.plaintext().end());
+    server.plaintext().clear();
+    got_down.insert(got_down.end(), client.plaintext().begin(), client.plaintext().end());
+    client.plaintext().clear();
+  }
+  // Writes of 30,000: the count passes 100,000 at the fourth write of each key.
+  EXPECT_EQ(client.key_updates(), up.size() / 120000);
+  EXPECT_EQ(server.key_updates(), down.size() / 120000);
+  EXPECT_TRUE(got_up == up);
+  EXPECT_TRUE(got_down == down);
+  EXPECT_FALSE(client.failed()) << client.error();
+  EXPECT_FALSE(server.failed()) << server.error();
+}
+
+TEST_F(TlsEngineTest, TheDefaultKeyUpdateVolumeIsFarBelowTheAesGcmLimit) {
+  // 2^24.5 records of 2^14 bytes is ~380 GB; 64 GiB leaves a wide margin.
+  EXPECT_LE(TlsEngine::kKeyUpdateBytes, uint64_t{64} << 30);
+  TlsEngine client(client_context_.get(), TlsEngine::Role::Client);
+  TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
+  connect(client, server);
+  ASSERT_TRUE(client.write_plaintext(as_bytes("hello")));
+  pump(client, server);
+  EXPECT_EQ(client.key_updates(), 0u);
+}
+
 TEST_F(TlsEngineTest, CloseNotifyReachesThePeerWhoMayStillWrite) {
   TlsEngine client(client_context_.get(), TlsEngine::Role::Client);
   TlsEngine server(server_context_.get(), TlsEngine::Role::Server);

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -55,6 +56,13 @@ class TlsEngine {
   // or after send_close_notify().
   bool write_plaintext(ByteView in);
 
+  // Our sending keys are updated (a TLS 1.3 KeyUpdate) after this many
+  // plaintext bytes. AES-GCM should not see more than ~2^24.5 full records
+  // under one key (~380 GB, RFC 8446 5.5), and a pooled or shared tunnel may
+  // live long enough to carry that; the peer updates its own side likewise.
+  static constexpr uint64_t kKeyUpdateBytes = uint64_t{64} << 30;
+  void set_key_update_bytes(uint64_t bytes) { key_update_bytes_ = bytes; }
+  uint64_t key_updates() const { return key_updates_; }
   // Appends all pending ciphertext to out and clears it.
   void take_ciphertext(Bytes& out);
   size_t pending_ciphertext() const;
@@ -103,6 +111,9 @@ class TlsEngine {
   bool failed_ = false;
   bool peer_closed_ = false;
   bool close_notify_sent_ = false;
+  uint64_t key_update_bytes_ = kKeyUpdateBytes;
+  uint64_t sent_under_key_ = 0;  // plaintext bytes encrypted since the last key update
+  uint64_t key_updates_ = 0;
 };
 
 }  // namespace mx

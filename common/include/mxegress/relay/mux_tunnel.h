@@ -19,10 +19,14 @@ namespace mx {
 
 class MuxStream;
 
-// The credit each side grants a session by default: 1 MiB keeps a 50 ms path
-// at 20 MB/s per session and costs nothing while a session is idle (it bounds
-// buffering, it is not allocated).
-inline constexpr uint32_t kDefaultSessionWindow = 1024 * 1024;
+// The credit each side grants a session: it bounds what one session can
+// have in flight, so it must cover the bandwidth-delay product of the whole
+// path, loop turns included. On the 2-core bench machine 1 MiB held one bulk
+// session to ~200 MB/s, 4 MiB gave ~450 MB/s (the single mode's figure),
+// 16 MiB ~460 (docs/performance.md); Chromium's HTTP/2 grants 6 MiB per stream.
+// It costs nothing while a session is idle: it bounds buffering, it is not
+// allocated.
+inline constexpr uint32_t kDefaultSessionWindow = 4 * 1024 * 1024;
 
 class MuxTunnelHandler {
  public:
