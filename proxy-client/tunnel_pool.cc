@@ -9,6 +9,19 @@ namespace mx {
 namespace {
 constexpr const char* kLog = "pool";
 using Clock = std::chrono::steady_clock;
+
+// Takes `item` out of `list` and destroys it on the next loop turn (we are
+// usually inside one of its callbacks). False if it was not there.
+template <typename T>
+bool destroy_later(Loop& loop, std::list<std::unique_ptr<T>>& list, T* item) {
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (it->get() != item) continue;
+    loop.defer([dead = std::shared_ptr<T>(std::move(*it))] {});
+    list.erase(it);
+    return true;
+  }
+  return false;
+}
 }  // namespace
 
 struct TunnelPool::Server {
@@ -663,25 +676,15 @@ void TunnelPool::add_idle(Server& server, std::unique_ptr<Tunnel> tunnel, bool a
 }
 
 void TunnelPool::remove_idle(Idle* idle) {
-  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-    if (it->get() != idle) continue;
-    loop_.defer([dead = std::shared_ptr<Idle>(std::move(*it))] {});
-    idle_.erase(it);
-    loop_.defer([this, alive = std::weak_ptr<bool>(alive_)] {
-      if (!alive.expired()) replenish();
-    });
-    return;
-  }
+  if (destroy_later(loop_, idle_, idle)) replenish_later();
 }
 
-void TunnelPool::forget_opening(Opening* opening) {
-  for (auto it = openings_.begin(); it != openings_.end(); ++it) {
-    if (it->get() != opening) continue;
-    // Destroyed on the next turn: we are inside its callback.
-    loop_.defer([dead = std::shared_ptr<Opening>(std::move(*it))] {});
-    openings_.erase(it);
-    return;
-  }
+void TunnelPool::forget_opening(Opening* opening) { destroy_later(loop_, openings_, opening); }
+
+void TunnelPool::replenish_later() {
+  loop_.defer([this, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.expired()) replenish();
+  });
 }
 
 // Tunnels that can take a session now: idle ones, and shared ones with room.
@@ -720,15 +723,7 @@ void TunnelPool::retire_shared(const Server* server) {
 }
 
 void TunnelPool::remove_shared(Shared* shared) {
-  for (auto it = shared_.begin(); it != shared_.end(); ++it) {
-    if (it->get() != shared) continue;
-    loop_.defer([dead = std::shared_ptr<Shared>(std::move(*it))] {});
-    shared_.erase(it);
-    loop_.defer([this, alive = std::weak_ptr<bool>(alive_)] {
-      if (!alive.expired()) replenish();
-    });
-    return;
-  }
+  if (destroy_later(loop_, shared_, shared)) replenish_later();
 }
 
 }  // namespace mx

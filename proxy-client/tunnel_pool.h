@@ -88,6 +88,7 @@ class TunnelPool {
   void retire_shared(const Server* server);  // null: every server's
   size_t ready_count(const Server& server) const;
   void forget_opening(Opening* opening);
+  void replenish_later();
 
   Loop& loop_;
   const ClientConfig& config_;

@@ -139,7 +139,6 @@ void TunnelSession::on_session_frame(frame::Type type, ByteView body) {
   if (type == frame::Type::Rst) {
     // Reset before any reply: the server dialed nothing (it retires the
     // tunnel), so the CONNECT may go elsewhere.
-    reply_timer_.stop();
     drop_stream();
     MX_LOG(Info, kLog) << "peer=" << peer_ << " " << server_
                        << " refused the session on a retiring tunnel; trying another";
@@ -157,7 +156,6 @@ void TunnelSession::on_session_frame(frame::Type type, ByteView body) {
 }
 
 void TunnelSession::on_session_closed(const std::string& why) {
-  reply_timer_.stop();
   drop_stream();
   if (retry_on_fresh_tunnel(why)) return;
   fail(socks5::Reply::GeneralFailure, "tunnel to " + server_ + " closed: " + why);

@@ -339,10 +339,7 @@ void ServerTunnel::close(const std::string& why) {
   timer_.stop();
   pong_timer_.stop();
   if (session_) session_->cut(why);
-  cut_mux_sessions(why);
-  // Sessions still dialing go with the tunnel: none may start a relay now.
-  ctx_.loop.defer([dead = std::make_shared<decltype(mux_sessions_)>(std::move(mux_sessions_))] {});
-  mux_sessions_.clear();
+  cut_mux_sessions(why);  // ends every session, those still dialing too
   tunnel_->close();
   finished_(this);
 }

@@ -51,6 +51,20 @@ def session_line(client, port: int, since: int = 0, timeout: float = 10.0) -> st
     return m.group(0)
 
 
+def start_pair(dep, echo, pool_opts, client_settings=None, ports=()):
+    """Server + client with ONE [[server]] (pool options POOL_OPTS) that may dial ECHO
+    and PORTS, started; the client does not start before the server listens."""
+    port = mxtest.free_port()
+    server = dep.server("server", listen=("127.0.0.1", port),
+                        tenants=[{"name": "acme", "keys": []}], ports=[echo.port, *ports])
+    client = dep.client("client", servers=[(server, pool_opts)],
+                        settings={"retry_interval": "1s", **(client_settings or {})})
+    server.tenants[0]["keys"] = [client]
+    server.start()
+    client.start()
+    return server, client
+
+
 class PoolTest(unittest.TestCase):
     def setUp(self):
         self.dep = Deployment(prefix="mxpool-")
@@ -59,19 +73,9 @@ class PoolTest(unittest.TestCase):
         self.addCleanup(self.echo.close)
 
     def pair(self, pool_opts=None, client_settings=None):
-        """Server + client with ONE [[server]] (pool options POOL_OPTS), started; the
-        client does not start before the server listens."""
-        port = mxtest.free_port()
-        server = self.dep.server("server", listen=("127.0.0.1", port),
-                                 tenants=[{"name": "acme", "keys": []}],
-                                 ports=[self.echo.port])
-        opts = {"sessions_per_tunnel": 1, **(pool_opts or {})}
-        client = self.dep.client("client", servers=[(server, opts)],
-                                 settings={"retry_interval": "1s", **(client_settings or {})})
-        server.tenants[0]["keys"] = [client]
-        server.start()
-        client.start()
-        return server, client
+        """Server + client in the single mode (one session per tunnel)."""
+        return start_pair(self.dep, self.echo, {"sessions_per_tunnel": 1, **(pool_opts or {})},
+                          client_settings)
 
     def context(self):
         return "\n" + self.dep.logs_tail(80)

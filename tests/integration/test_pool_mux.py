@@ -16,7 +16,7 @@ import unittest
 import mxtest
 from mxtest import REP_OK, EchoServer, LoopbackServer, SourceServer
 from netns import Deployment, ResetFlows, client_ports_of_tunnels, close_at_cleanup
-from test_pool import echo_session, session_line
+from test_pool import echo_session, session_line, start_pair
 
 
 class StalledServer(LoopbackServer):
@@ -57,16 +57,7 @@ class MuxPoolTest(unittest.TestCase):
         self.addCleanup(self.echo.close)
 
     def pair(self, pool_opts, client_settings=None, ports=()):
-        port = mxtest.free_port()
-        server = self.dep.server("server", listen=("127.0.0.1", port),
-                                 tenants=[{"name": "acme", "keys": []}],
-                                 ports=[self.echo.port, *ports])
-        client = self.dep.client("client", servers=[(server, pool_opts)],
-                                 settings={"retry_interval": "1s", **(client_settings or {})})
-        server.tenants[0]["keys"] = [client]
-        server.start()
-        client.start()
-        return server, client
+        return start_pair(self.dep, self.echo, pool_opts, client_settings, ports)
 
     def context(self):
         return "\n" + self.dep.logs_tail(80)
