@@ -5,7 +5,6 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <utility>
 
@@ -16,7 +15,6 @@ namespace mx {
 namespace {
 
 constexpr size_t kMaxRecordPlaintext = 16 * 1024;
-constexpr size_t kKeptPlaintextCapacity = 80 * 1024;
 
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -31,6 +29,7 @@ BIO_METHOD* span_bio_method() {
     BIO_meth_set_write_ex(m, [](BIO* bio, const char* data, size_t len, size_t* written) {
       auto* io = static_cast<Io*>(BIO_get_data(bio));
       io->output.insert(io->output.end(), data, data + len);
+      io->produced += len;
       *written = len;
       return 1;
     });
@@ -136,16 +135,20 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
 }
 
 void TlsEngine::release_idle_memory() {
-  // Keep up to one read's worth (reused during a transfer); give back what
-  // a burst left (OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS).
-  if (plaintext_.empty() && plaintext_.capacity() > kKeptPlaintextCapacity)
-    Bytes().swap(plaintext_);
+  // An idle tunnel keeps no plaintext buffer (a busy one allocates one per
+  // read, from the heap's free lists); OpenSSL's own record buffers go with
+  // SSL_MODE_RELEASE_BUFFERS.
+  if (plaintext_.empty()) plaintext_.release();
 }
 
 void TlsEngine::reserve_ciphertext(size_t plaintext_bytes) {
   // Each record adds at most 22 bytes (header, content type, GCM tag).
   const size_t records = plaintext_bytes / kMaxRecordPlaintext + 1;
-  if (io_) io_->output.reserve(io_->output.size() + plaintext_bytes + records * 22);
+  if (!io_) return;
+  const size_t needed = io_->output.size() + plaintext_bytes + records * 22;
+  // Geometric: a turn may reserve many times before the ciphertext is taken.
+  if (needed > io_->output.capacity())
+    io_->output.reserve(std::max(needed, 2 * io_->output.capacity()));
 }
 
 bool TlsEngine::write_plaintext(ByteView in) {
@@ -241,13 +244,15 @@ void TlsEngine::complete_handshake() {
 // would strand decrypted bytes inside OpenSSL (SSL_pending) until the next feed.
 // Output OpenSSL produces meanwhile (KeyUpdate replies) waits in the write BIO.
 void TlsEngine::decrypt_available_records() {
-  // Per thread rather than per engine: pooled tunnels should not each carry 16 KiB.
-  thread_local std::array<uint8_t, kMaxRecordPlaintext> chunk;
+  // Room for everything this feed can yield (its bytes, and a record OpenSSL
+  // may hold from the last feed), so that the buffer grows at most once.
+  plaintext_.prepare(io_->input.size() + kMaxRecordPlaintext);
   for (;;) {
     ERR_clear_error();
     size_t read = 0;
-    if (SSL_read_ex(ssl_.get(), chunk.data(), chunk.size(), &read) == 1) {
-      plaintext_.insert(plaintext_.end(), chunk.begin(), chunk.begin() + read);
+    const std::span<uint8_t> room = plaintext_.prepare(kMaxRecordPlaintext);
+    if (SSL_read_ex(ssl_.get(), room.data(), room.size(), &read) == 1) {
+      plaintext_.commit(read);
       continue;
     }
     switch (SSL_get_error(ssl_.get(), 0)) {

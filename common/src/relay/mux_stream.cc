@@ -44,24 +44,34 @@ void MuxStream::write(ByteView data) {
     const size_t n = std::min(data.size(), send_.available());
     if (n > 0) {
       send_.consume(n);
+      std::weak_ptr<bool> alive = alive_;
       tunnel_->tunnel().write_session_data(id_, data.first(n));
+      if (alive.expired() || ended_) return;  // the write failed and ended the tunnel
       data = data.subspan(n);
     }
   }
-  held_.insert(held_.end(), data.begin(), data.end());
+  held_.append(data);
 }
 
 size_t MuxStream::pending_bytes() const {
   return held_.size() + (tunnel_ ? tunnel_->tunnel().transport_pending() : 0);
 }
 
-void MuxStream::send_held() {
+bool MuxStream::send_held() {
   const size_t n = std::min(held_.size(), send_.available());
-  if (n == 0) return;
+  if (n == 0) return true;
   send_.consume(n);
-  tunnel_->tunnel().write_session_data(id_, ByteView(held_).first(n));
-  held_.erase(held_.begin(), held_.begin() + static_cast<ptrdiff_t>(n));
-  if (held_.empty()) Bytes().swap(held_);  // an idle session keeps no buffer
+  std::weak_ptr<bool> alive = alive_;
+  tunnel_->tunnel().write_session_data(id_, held_.readable().first(n));
+  if (alive.expired() || ended_) return false;  // the write failed and ended the tunnel
+  held_.consume(n);
+  if (held_.empty()) held_.release();  // an idle session keeps no buffer
+  return true;
+}
+
+void MuxStream::drop_held() {
+  held_.clear();
+  held_.release();
 }
 
 void MuxStream::shutdown_write() {
@@ -84,7 +94,7 @@ void MuxStream::abort() {
   send_frame(frame::Type::Rst, {});
   ended_ = true;
   reader_ = nullptr;
-  Bytes().swap(held_);
+  drop_held();
 }
 
 void MuxStream::send_credit(bool all) {
@@ -110,7 +120,7 @@ std::string MuxStream::describe() const {
 
 void MuxStream::end_with_error(const std::string& why) {
   ended_ = true;
-  Bytes().swap(held_);
+  drop_held();
   if (reader_ != nullptr) {
     StreamReader* reader = reader_;
     reader_ = nullptr;
@@ -162,8 +172,12 @@ void MuxStream::on_frame(frame::Type type, ByteView body) {
         tunnel_->protocol_error("bad WINDOW for session " + std::to_string(id_));
         return;
       }
-      if (held_.empty()) return;
-      send_held();
+      // A pump that stopped reading for want of credit reads again.
+      if (held_.empty()) {
+        if (reader_ != nullptr) reader_->on_stream_drained();
+        return;
+      }
+      if (!send_held()) return;
       if (held_.empty() && fin_wanted_ && !fin_sent_) send_fin();
       if (reader_ != nullptr) reader_->on_stream_drained();
       return;

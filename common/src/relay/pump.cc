@@ -46,7 +46,8 @@ void Pump::on_data(int from, ByteView data) {
   streams_[to]->write(data);
   if (finished_) return;  // the write failed and ended the relay
   arm_idle_timer();
-  if (!dir.source_paused && streams_[to]->pending_bytes() >= options_.high_watermark) {
+  if (!dir.source_paused &&
+      (streams_[to]->pending_bytes() >= options_.high_watermark || !streams_[to]->can_send_now())) {
     dir.source_paused = true;
     streams_[from]->pause_reading();
   }
@@ -55,7 +56,8 @@ void Pump::on_data(int from, ByteView data) {
 void Pump::on_drained(int sink) {
   if (finished_) return;
   Direction& dir = directions_[1 - sink];
-  if (dir.source_paused && streams_[sink]->pending_bytes() <= options_.low_watermark) {
+  if (dir.source_paused && streams_[sink]->pending_bytes() <= options_.low_watermark &&
+      streams_[sink]->can_send_now()) {
     dir.source_paused = false;
     streams_[1 - sink]->resume_reading();
   }

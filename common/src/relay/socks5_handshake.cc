@@ -32,9 +32,8 @@ Socks5Handshake::~Socks5Handshake() {
 void Socks5Handshake::start() {
   client_.set_reader(this);
   client_.start_reading();
-  deadline_.start(timeout_, [this] {
-    fail("no complete SOCKS5 request within the handshake timeout");
-  });
+  deadline_.start(timeout_,
+                  [this] { fail("no complete SOCKS5 request within the handshake timeout"); });
 }
 
 void Socks5Handshake::on_stream_data(ByteView data) {

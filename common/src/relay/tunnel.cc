@@ -3,6 +3,14 @@
 #include <algorithm>
 
 namespace mx {
+namespace {
+constexpr size_t kKeptOutboxCapacity = 80 * 1024;
+constexpr size_t kTlsRecordPlaintext = 16 * 1024;  // OpenSSL's default max_send_fragment
+// A DATA payload at least this long is encrypted from the caller's buffer
+// instead of being copied into the outbox (see encrypt_large_payload).
+constexpr size_t kEncryptInPlaceBytes = 16 * 1024;
+constexpr size_t kCiphertextBatch = 256 * 1024;
+}  // namespace
 
 Tunnel::Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
                TlsEngine::Role role, std::string server_name)
@@ -14,6 +22,7 @@ Tunnel::Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tl
 
 Tunnel::~Tunnel() {
   *alive_ = false;
+  if (flush_scheduled_) loop_.cancel_turn_end(this);
   transport_->set_reader(nullptr);
   transport_->close();
 }
@@ -26,11 +35,38 @@ void Tunnel::start() {
 
 void Tunnel::send(const Bytes& encoded_frames) {
   if (dead_) return;
-  if (!tls_.write_plaintext(encoded_frames)) {
-    die("TLS write failed: " + tls_.error());
-    return;
-  }
+  outbox_.insert(outbox_.end(), encoded_frames.begin(), encoded_frames.end());
+  schedule_flush();
+}
+
+void Tunnel::schedule_flush() {
+  if (flush_scheduled_ || (outbox_.empty() && tls_.pending_ciphertext() == 0)) return;
+  flush_scheduled_ = true;
+  loop_.at_turn_end(this);
+}
+
+void Tunnel::on_turn_end() {
+  flush_scheduled_ = false;
+  if (!encrypt_outbox()) return;
   flush_ciphertext();
+  // Everything reached the kernel without a write request, so no write
+  // callback will say so: a session paused on our queue resumes here.
+  if (transport_->pending_bytes() == 0) on_stream_drained();
+}
+
+bool Tunnel::encrypt_outbox() {
+  if (dead_) return false;
+  if (outbox_.empty()) return true;
+  tls_.reserve_ciphertext(outbox_.size());
+  const bool written = tls_.write_plaintext(outbox_);
+  outbox_.clear();
+  // A bulk turn may have collected a megabyte; an idle tunnel keeps little.
+  if (outbox_.capacity() > kKeptOutboxCapacity) Bytes().swap(outbox_);
+  if (!written) {
+    die("TLS write failed: " + tls_.error());
+    return false;
+  }
+  return true;
 }
 
 void Tunnel::flush_ciphertext() {
@@ -42,6 +78,7 @@ void Tunnel::flush_ciphertext() {
 
 void Tunnel::close() {
   if (dead_) return;
+  if (!encrypt_outbox()) return;
   dead_ = true;
   tls_.send_close_notify();
   flush_ciphertext();
@@ -52,6 +89,7 @@ void Tunnel::close() {
 void Tunnel::die(const std::string& why) {
   if (dead_) return;
   dead_ = true;
+  Bytes().swap(outbox_);
   transport_->set_reader(nullptr);
   transport_->close();
   if (session_ != nullptr) {
@@ -110,24 +148,19 @@ void Tunnel::dispatch_frames() {
   dispatching_ = true;
   std::weak_ptr<bool> alive = alive_;
   while (!paused_ && !dead_) {
-    Bytes& plain = tls_.plaintext();
-    const frame::DecodeResult r =
-        frame::decode(ByteView(plain).subspan(std::min(plaintext_offset_, plain.size())));
+    ByteBuffer& plain = tls_.plaintext();
+    const frame::DecodeResult r = frame::decode(plain.readable());
     if (r.status == frame::DecodeStatus::NeedMore) break;
     if (r.status == frame::DecodeStatus::Error) {
       die("protocol error: " + r.error);
       break;
     }
-    plaintext_offset_ += r.consumed;
+    // The frame's payload stays valid: only a new feed writes to the buffer.
+    plain.consume(r.consumed);
     if (!dispatch_one(r.frame) || alive.expired()) return;
   }
   if (alive.expired()) return;
   dispatching_ = false;
-  Bytes& plain = tls_.plaintext();
-  if (plaintext_offset_ > 0) {
-    plain.erase(plain.begin(), plain.begin() + static_cast<ptrdiff_t>(plaintext_offset_));
-    plaintext_offset_ = 0;
-  }
   tls_.release_idle_memory();
 }
 
@@ -174,32 +207,46 @@ void Tunnel::write_session_data(uint32_t session, ByteView data) {
 void Tunnel::write_data_frames(ByteView data, std::optional<uint32_t> session) {
   if (dead_) return;
   const size_t max_payload = session ? frame::kMaxMuxDataPayload : frame::kMaxDataPayload;
-  const size_t overhead = frame::kHeaderSize + (session ? frame::kSessionIdSize : 0);
-  const size_t frames = data.size() / max_payload + 1;
-  tls_.reserve_ciphertext(data.size() + frames * overhead);
-  thread_local Bytes frame_bytes;
-  frame_bytes.reserve(frame::kMaxDataPayload + frame::kHeaderSize);
   while (!data.empty()) {
     const size_t n = std::min(data.size(), max_payload);
-    frame_bytes.clear();
-    if (session) {
-      frame::encode_session_frame(frame_bytes, frame::Type::Data, *session, data.first(n));
-    } else {
-      frame::encode_frame(frame_bytes, frame::Type::Data, data.first(n));
-    }
-    if (!tls_.write_plaintext(frame_bytes)) {
-      die("TLS write failed: " + tls_.error());
+    frame::encode_header(outbox_, frame::Type::Data, n + (session ? frame::kSessionIdSize : 0));
+    if (session) append_u32(outbox_, *session);
+    if (n < kEncryptInPlaceBytes) {
+      outbox_.insert(outbox_.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(n));
+    } else if (!encrypt_large_payload(data.first(n))) {
       return;
     }
     data = data.subspan(n);
   }
-  flush_ciphertext();
+  schedule_flush();
+}
+
+// Copies only what completes the outbox's last TLS record, then encrypts the
+// rest from the caller's buffer: a bulk transfer's bytes are not copied into
+// the outbox first. The records stay full (the record after the outbox
+// starts with this payload).
+bool Tunnel::encrypt_large_payload(ByteView payload) {
+  const size_t record_tail = outbox_.size() % kTlsRecordPlaintext;
+  const size_t top_up =
+      std::min(payload.size(), record_tail == 0 ? 0 : kTlsRecordPlaintext - record_tail);
+  outbox_.insert(outbox_.end(), payload.begin(), payload.begin() + static_cast<ptrdiff_t>(top_up));
+  // Bulk ciphertext goes out in batches of about kCiphertextBatch, into a
+  // buffer sized once per batch (growing it record by record would copy it).
+  if (tls_.pending_ciphertext() == 0) tls_.reserve_ciphertext(kCiphertextBatch);
+  if (!encrypt_outbox()) return false;
+  tls_.reserve_ciphertext(payload.size() - top_up);
+  if (!tls_.write_plaintext(payload.subspan(top_up))) {
+    die("TLS write failed: " + tls_.error());
+    return false;
+  }
+  if (tls_.pending_ciphertext() + frame::kMaxPayload > kCiphertextBatch) flush_ciphertext();
+  return true;
 }
 
 size_t Tunnel::pending_bytes() const { return transport_pending(); }
 
 size_t Tunnel::transport_pending() const {
-  return transport_->pending_bytes() + tls_.pending_ciphertext();
+  return transport_->pending_bytes() + tls_.pending_ciphertext() + outbox_.size();
 }
 
 void Tunnel::shutdown_write() {

@@ -163,7 +163,8 @@ void pump_in_pieces(TlsEngine& client, TlsEngine& server) {
 }
 
 std::string take_text(TlsEngine& engine) {
-  std::string text(engine.plaintext().begin(), engine.plaintext().end());
+  const ByteView plain = engine.plaintext().readable();
+  std::string text(plain.begin(), plain.end());
   engine.plaintext().clear();
   return text;
 }
@@ -284,16 +285,16 @@ TEST_F(TlsEngineTest, MovesOneMebibyteEachWayInOddChunks) {
     at += length;
     if (next_write % 3 == 0) pump_in_pieces(client, server);
     // Consume only part of what arrived, as a slow reader would.
-    Bytes& server_plaintext = server.plaintext();
-    const size_t used = server_plaintext.size() / 2;
-    received_by_server.insert(received_by_server.end(), server_plaintext.begin(),
-                              server_plaintext.begin() + used);
-    server_plaintext.erase(server_plaintext.begin(), server_plaintext.begin() + used);
+    ByteBuffer& server_plaintext = server.plaintext();
+    const ByteView part = server_plaintext.readable().first(server_plaintext.size() / 2);
+    received_by_server.insert(received_by_server.end(), part.begin(), part.end());
+    server_plaintext.consume(part.size());
   }
   pump_in_pieces(client, server);
-  received_by_server.insert(received_by_server.end(), server.plaintext().begin(),
-                            server.plaintext().end());
-  received_by_client = client.plaintext();
+  const ByteView rest = server.plaintext().readable();
+  received_by_server.insert(received_by_server.end(), rest.begin(), rest.end());
+  const ByteView down = client.plaintext().readable();
+  received_by_client.assign(down.begin(), down.end());
   EXPECT_TRUE(received_by_server == upstream);
   EXPECT_TRUE(received_by_client == downstream);
   EXPECT_FALSE(client.failed());
@@ -320,9 +321,11 @@ TEST_F(TlsEngineTest, KeysAreUpdatedAfterTheConfiguredVolumeAndDataKeepsFlowing)
     ASSERT_TRUE(client.write_plaintext(ByteView(up).subspan(at, n)));
     ASSERT_TRUE(server.write_plaintext(ByteView(down).subspan(at, n)));
     pump(client, server);
-    got_up.insert(got_up.end(), server.plaintext().begin(), server.plaintext().end());
+    const ByteView up_part = server.plaintext().readable();
+    got_up.insert(got_up.end(), up_part.begin(), up_part.end());
     server.plaintext().clear();
-    got_down.insert(got_down.end(), client.plaintext().begin(), client.plaintext().end());
+    const ByteView down_part = client.plaintext().readable();
+    got_down.insert(got_down.end(), down_part.begin(), down_part.end());
     client.plaintext().clear();
   }
   // Writes of 30,000: the count passes 100,000 at the fourth write of each key.

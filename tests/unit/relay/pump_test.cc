@@ -33,6 +33,7 @@ class MockStream : public Stream {
   MOCK_METHOD(void, set_reader, (StreamReader * reader), (override));
   MOCK_METHOD(void, write, (ByteView data), (override));
   MOCK_METHOD(size_t, pending_bytes, (), (const, override));
+  MOCK_METHOD(bool, can_send_now, (), (const, override));
   MOCK_METHOD(void, shutdown_write, (), (override));
   MOCK_METHOD(void, abort, (), (override));
   MOCK_METHOD(void, pause_reading, (), (override));
@@ -66,6 +67,8 @@ class PumpTest : public ::testing::Test {
   void start(PumpOptions options = small_options()) {
     EXPECT_CALL(a_, pending_bytes()).WillRepeatedly(ReturnPointee(&pending_a_));
     EXPECT_CALL(b_, pending_bytes()).WillRepeatedly(ReturnPointee(&pending_b_));
+    EXPECT_CALL(a_, can_send_now()).WillRepeatedly(ReturnPointee(&can_send_a_));
+    EXPECT_CALL(b_, can_send_now()).WillRepeatedly(ReturnPointee(&can_send_b_));
     const Expectation install_a =
         EXPECT_CALL(a_, set_reader(NotNull())).WillOnce(SaveArg<0>(&a_reader_));
     const Expectation install_b =
@@ -93,6 +96,8 @@ class PumpTest : public ::testing::Test {
   StrictMock<MockStream> b_;
   size_t pending_a_ = 0;
   size_t pending_b_ = 0;
+  bool can_send_a_ = true;
+  bool can_send_b_ = true;
   StreamReader* a_reader_ = nullptr;
   StreamReader* b_reader_ = nullptr;
   std::unique_ptr<Pump> pump_;
@@ -182,6 +187,32 @@ TEST_F(PumpTest, SinkDrainedToTheLowWatermarkResumesTheSource) {
   pending_b_ = kHigh + 1;
   a_reader_->on_stream_data(as_bytes("x"));
   step.Call("paused again");
+}
+
+// A sink that can only buffer (a multiplexed session out of credit) pauses
+// the source with nothing queued, and it reads again only once the sink can
+// send: the bytes wait in the source's socket, not in a buffer of ours.
+TEST_F(PumpTest, ASinkThatCannotSendNowPausesTheSourceUntilItCan) {
+  start();
+  MockFunction<void(const char*)> step;
+  {
+    InSequence in_order;
+    EXPECT_CALL(b_, write(_));
+    EXPECT_CALL(a_, pause_reading());
+    EXPECT_CALL(step, Call("out of credit"));
+    EXPECT_CALL(step, Call("still out of credit"));
+    EXPECT_CALL(a_, resume_reading());
+    EXPECT_CALL(step, Call("credit back"));
+  }
+  pending_b_ = 0;
+  can_send_b_ = false;
+  a_reader_->on_stream_data(as_bytes("x"));
+  step.Call("out of credit");
+  b_reader_->on_stream_drained();
+  step.Call("still out of credit");
+  can_send_b_ = true;
+  b_reader_->on_stream_drained();
+  step.Call("credit back");
 }
 
 TEST_F(PumpTest, DrainedWithoutAPauseDoesNothing) {

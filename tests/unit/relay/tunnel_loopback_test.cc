@@ -48,6 +48,30 @@ TEST_F(TunnelLoopbackTest, FramesSentBeforeTheHandshakeFollowItInOrder) {
   EXPECT_EQ(server_handler_.frames[1].payload, Bytes{2});
 }
 
+// Frames sent during one loop turn leave together at its end: one TLS record
+// for all of them (22 bytes of record overhead once, not per frame), in order.
+TEST_F(TunnelLoopbackTest, FramesSentInOneTurnShareOneRecordAndKeepTheirOrder) {
+  connect_and_handshake();
+  constexpr size_t kFrames = 100;
+  const uint64_t before = client_->tls().ciphertext_bytes();
+  size_t plaintext = 0;
+  for (size_t i = 0; i < kFrames; ++i) {
+    const Bytes frame = ping_frame({static_cast<uint8_t>(i)});
+    plaintext += frame.size();
+    client_->send(frame);
+  }
+  EXPECT_EQ(client_->tls().ciphertext_bytes(), before)
+      << "nothing is encrypted before the turn ends";
+  EXPECT_EQ(client_->transport_pending(), plaintext);
+  ASSERT_TRUE(run_until([&] { return server_handler_.frames.size() == kFrames; }));
+  for (size_t i = 0; i < kFrames; ++i) {
+    EXPECT_EQ(server_handler_.frames[i].payload, Bytes{static_cast<uint8_t>(i)});
+  }
+  const uint64_t sent = client_->tls().ciphertext_bytes() - before;
+  EXPECT_LE(sent, plaintext + 22) << "one record: " << plaintext << " bytes of frames became "
+                                  << sent << " of ciphertext";
+}
+
 TEST_F(TunnelLoopbackTest, OneMebibyteEachWayArrivesIntactAndFinBecomesEof) {
   connect_and_handshake();
   RecordingReader client_reader;

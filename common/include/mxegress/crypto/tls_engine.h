@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "mxegress/util/byte_buffer.h"
 #include "mxegress/util/bytes.h"
 
 namespace mx {
@@ -42,8 +43,8 @@ class TlsEngine {
   // may then still hold an alert in its ciphertext for the peer.
   bool feed_ciphertext(ByteView in);
 
-  // Decrypted bytes not yet consumed; the caller erases what it used.
-  Bytes& plaintext() { return plaintext_; }
+  // Decrypted bytes not yet consumed; the caller consumes what it used.
+  ByteBuffer& plaintext() { return plaintext_; }
   // Frees the plaintext buffer's capacity when it is empty: call it after
   // consuming plaintext(), so an idle connection keeps no burst-sized buffer.
   void release_idle_memory();
@@ -63,6 +64,8 @@ class TlsEngine {
   static constexpr uint64_t kKeyUpdateBytes = uint64_t{64} << 30;
   void set_key_update_bytes(uint64_t bytes) { key_update_bytes_ = bytes; }
   uint64_t key_updates() const { return key_updates_; }
+  // Every ciphertext byte produced so far (handshake, records, alerts).
+  uint64_t ciphertext_bytes() const { return io_ ? io_->produced : 0; }
   // Appends all pending ciphertext to out and clears it.
   void take_ciphertext(Bytes& out);
   size_t pending_ciphertext() const;
@@ -100,11 +103,12 @@ class TlsEngine {
   struct Io {
     ByteView input;  // the span being fed; empty outside feed_ciphertext()
     Bytes output;    // ciphertext not yet taken
+    uint64_t produced = 0;
   };
 
   std::unique_ptr<Io> io_ = std::make_unique<Io>();
   std::unique_ptr<SSL, SslDeleter> ssl_;
-  Bytes plaintext_;
+  ByteBuffer plaintext_;  // SSL_read writes straight into it
   Bytes plaintext_before_handshake_;
   std::string error_;
   bool handshake_done_ = false;

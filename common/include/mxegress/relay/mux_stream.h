@@ -14,6 +14,7 @@
 #include "mxegress/codec/frame.h"
 #include "mxegress/relay/session_credit.h"
 #include "mxegress/relay/stream.h"
+#include "mxegress/util/byte_buffer.h"
 
 namespace mx {
 
@@ -56,6 +57,7 @@ class MuxStream final : public Stream {
   // Bytes held for lack of credit, plus the tunnel's own backlog: a full
   // tunnel pauses every session's source, as one TCP connection would.
   size_t pending_bytes() const override;
+  bool can_send_now() const override { return send_.available() > 0; }
   void shutdown_write() override;  // FIN, once the held bytes are sent
   void abort() override;           // RST for this session only
   void pause_reading() override;   // withholds credit
@@ -69,7 +71,8 @@ class MuxStream final : public Stream {
   void on_tunnel_drained();
   void detach() { tunnel_ = nullptr; }
   void send_credit(bool all);
-  void send_held();
+  bool send_held();  // false when the write ended the session
+  void drop_held();
   void send_fin();
   void end_with_error(const std::string& why);
 
@@ -77,7 +80,7 @@ class MuxStream final : public Stream {
   uint32_t id_;
   ReceiveCredit receive_;
   SendCredit send_;
-  Bytes held_;  // written beyond the peer's credit
+  ByteBuffer held_;  // written beyond the peer's credit
   StreamReader* reader_ = nullptr;
   MuxStreamControl* control_ = nullptr;
   bool fin_wanted_ = false;

@@ -24,8 +24,8 @@ struct PumpOptions {
 };
 
 struct RelayOutcome {
-  bool clean = false;         // both directions ended with a half-close, no error
-  std::string end;            // why it ended: "closed", "idle timeout", "a: reset by peer", ...
+  bool clean = false;  // both directions ended with a half-close, no error
+  std::string end;     // why it ended: "closed", "idle timeout", "a: reset by peer", ...
   uint64_t bytes_a_to_b = 0;
   uint64_t bytes_b_to_a = 0;
 };
@@ -64,8 +64,8 @@ class Pump {
   struct Direction {  // bytes flowing from streams_[i] to streams_[1 - i]
     uint64_t bytes = 0;
     bool source_paused = false;
-    bool eof = false;            // the source half-closed
-    bool sink_shut_down = false; // and the sink's half-close completed
+    bool eof = false;             // the source half-closed
+    bool sink_shut_down = false;  // and the sink's half-close completed
   };
 
   void on_data(int from, ByteView data);

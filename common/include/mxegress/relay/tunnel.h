@@ -32,7 +32,10 @@ class TunnelHandler {
   virtual void on_tunnel_drained() {}
 };
 
-class Tunnel final : public Stream, private StreamReader {
+// Frames written during a loop turn are collected and encrypted and sent
+// together at the turn's end (TurnEndTask): several sessions' frames, or a
+// reply and the data behind it, share one TLS record and one write.
+class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
  public:
   Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
          TlsEngine::Role role, std::string server_name = {});
@@ -42,6 +45,7 @@ class Tunnel final : public Stream, private StreamReader {
 
   void set_handler(TunnelHandler* handler) { handler_ = handler; }
   void start();  // starts reading; the client side sends its ClientHello
+  // Queues frames; they leave at the end of this loop turn (or on close()).
   void send(const Bytes& encoded_frames);
   TlsEngine& tls() { return tls_; }
   TcpConnection& transport() { return *transport_; }
@@ -87,6 +91,10 @@ class Tunnel final : public Stream, private StreamReader {
   void on_stream_error(const std::string& why) override;
   void on_stream_drained() override;
 
+  void on_turn_end() override;
+  void schedule_flush();
+  bool encrypt_outbox();  // false when the tunnel died
+  bool encrypt_large_payload(ByteView payload);
   void flush_ciphertext();
   void write_data_frames(ByteView data, std::optional<uint32_t> session);
   void dispatch_frames();
@@ -96,9 +104,10 @@ class Tunnel final : public Stream, private StreamReader {
   Loop& loop_;
   std::unique_ptr<TcpConnection> transport_;
   TlsEngine tls_;
+  Bytes outbox_;  // encoded frames of this turn, not yet encrypted
+  bool flush_scheduled_ = false;
   TunnelHandler* handler_ = nullptr;
   StreamReader* session_ = nullptr;
-  size_t plaintext_offset_ = 0;  // frames before this offset are consumed
   bool ready_ = false;
   bool multiplexed_ = false;
   bool paused_ = false;
