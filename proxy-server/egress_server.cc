@@ -48,8 +48,9 @@ std::vector<std::string> check_server_environment(const ServerConfig& config,
 }
 
 EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
-                           std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls)
-    : loop_(loop), shared_(shared), tls_(std::move(tls)) {
+                           std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls,
+                           TunnelBalancer* balancer, size_t index)
+    : loop_(loop), shared_(shared), tls_(std::move(tls)), balancer_(balancer), index_(index) {
   set_snapshot(std::move(snapshot));
 }
 
@@ -66,8 +67,8 @@ void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) 
 std::string EgressServer::start(bool reuse_port) {
   const ServerConfig& config = snapshot_->config();
   auto listen_on = [this, reuse_port](const SocketAddress& address, bool socks5) -> std::string {
-    auto listener = std::make_unique<TcpListener>(
-        loop_, [this, socks5](std::unique_ptr<TcpConnection> c) {
+    auto listener =
+        std::make_unique<TcpListener>(loop_, [this, socks5](std::unique_ptr<TcpConnection> c) {
           socks5 ? on_socks5_accept(std::move(c)) : on_tunnel_accept(std::move(c));
         });
     if (std::string err = listener->listen(address, reuse_port); !err.empty()) return err;
@@ -86,13 +87,16 @@ std::string EgressServer::start(bool reuse_port) {
 }
 
 void EgressServer::stop() {
+  stopping_ = true;
   listeners_.clear();
   tunnels_.clear();
   socks5_sessions_.clear();
+  report_tunnels();
 }
 
 void EgressServer::drain(std::function<void()> stopped) {
   on_drained_ = std::move(stopped);
+  stopping_ = true;
   listeners_.clear();
   for (auto& [raw, tunnel] : tunnels_) tunnel->on_drain();
   drain_timer_ = std::make_unique<Timer>(loop_);
@@ -125,17 +129,40 @@ void EgressServer::forget_later(Map& map, Key key) {
   loop_.defer([this, &map, key, alive = std::weak_ptr<bool>(alive_)] {
     if (alive.expired()) return;
     map.erase(key);
+    report_tunnels();
     check_drained();
   });
 }
 
 void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
+  if (balancer_ != nullptr && balancer_->pass_tunnel(index_, *connection)) return;
+  start_tunnel(std::move(connection));
+}
+
+void EgressServer::adopt_tunnel(int fd) {
+  if (balancer_ != nullptr) balancer_->tunnel_arrived(index_);
+  auto connection = std::make_unique<TcpConnection>(loop_);
+  if (stopping_ || !connection->adopt_socket(fd)) {
+    ::close(fd);
+    return;
+  }
+  MX_LOG(Debug, kLog) << "loop " << index_ << " took a tunnel from another loop";
+  start_tunnel(std::move(connection));
+}
+
+void EgressServer::report_tunnels() {
+  if (balancer_ != nullptr) balancer_->tunnels_now(index_, tunnels_.size());
+}
+
+void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection) {
+  MX_LOG(Debug, kLog) << "loop " << index_ << " runs tunnel " << connection->describe();
   EgressContext context{loop_, shared_.usage, shared_.trail};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
       [this](ServerTunnel* t) { forget_later(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
+  report_tunnels();
   raw->start();
 }
 

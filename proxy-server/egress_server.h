@@ -36,27 +36,45 @@ struct SharedServerState {
 
 using SharedSslCtx = std::shared_ptr<SSL_CTX>;
 
+// How a server's loops even out their tunnels (ServerRuntime). SO_REUSEPORT
+// spreads connections by a hash, and a multiplexed tunnel carries many
+// sessions: four tunnels over two loops often land three and one.
+class TunnelBalancer {
+ public:
+  virtual ~TunnelBalancer() = default;
+  // Passes a tunnel just accepted on loop `from` to a loop with fewer
+  // tunnels; false (nothing done) when `from` has the fewest.
+  virtual bool pass_tunnel(size_t from, TcpConnection& connection) = 0;
+  virtual void tunnels_now(size_t loop, size_t count) = 0;
+  virtual void tunnel_arrived(size_t loop) = 0;  // one passed to `loop` reached it
+};
+
 // The server on one loop thread: its listeners (SO_REUSEPORT when there
 // are several threads), its tunnels and sessions. Every call is made on
 // that thread.
 class EgressServer {
  public:
-  EgressServer(Loop& loop, SharedServerState& shared, std::shared_ptr<const ServerSnapshot> snapshot,
-               SharedSslCtx tls);
+  EgressServer(Loop& loop, SharedServerState& shared,
+               std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls,
+               TunnelBalancer* balancer = nullptr, size_t index = 0);
   ~EgressServer();
 
   std::string start(bool reuse_port);  // error text, empty when every listener is up
-  void stop();  // stops listening and closes every tunnel and session
+  void stop();                         // stops listening and closes every tunnel and session
   // Stops listening and closes idle tunnels; live sessions may finish within
   // drain_timeout; then everything is closed and `stopped` runs.
   void drain(std::function<void()> stopped);
   // A reloaded configuration: new sessions use it; tunnels and sessions
   // that it no longer allows are closed or cut.
   void apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls);
+  // A tunnel socket another loop accepted and passed here.
+  void adopt_tunnel(int fd);
 
  private:
   void on_tunnel_accept(std::unique_ptr<TcpConnection> connection);
   void on_socks5_accept(std::unique_ptr<TcpConnection> connection);
+  void start_tunnel(std::unique_ptr<TcpConnection> connection);
+  void report_tunnels();
   void set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot);
   std::shared_ptr<const ServerSnapshot> snapshot() const { return snapshot_; }
   template <typename Map, typename Key>
@@ -73,6 +91,9 @@ class EgressServer {
   std::unordered_map<ServerSocks5Session*, std::unique_ptr<ServerSocks5Session>> socks5_sessions_;
   std::unique_ptr<Timer> drain_timer_;
   std::function<void()> on_drained_;
+  TunnelBalancer* balancer_;
+  size_t index_;
+  bool stopping_ = false;  // drain or stop: no more tunnels
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -1,5 +1,11 @@
 #include "server_runtime.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "mxegress/util/log.h"
 
 namespace mx {
@@ -13,7 +19,8 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
                              ServerConfig config, SslCtxPtr tls)
     : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
   set_log_level(config.server.log_level);
-  if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout); !err.empty()) {
+  if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
+      !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }
   snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
@@ -39,7 +46,11 @@ ServerRuntime::~ServerRuntime() {
 
 void ServerRuntime::run_worker(Worker& worker, std::promise<std::string>& started) {
   Loop loop;
-  EgressServer server(loop, shared_, snapshot_, tls_);
+  const size_t index =
+      static_cast<size_t>(std::find_if(workers_.begin(), workers_.end(),
+                                       [&](const auto& w) { return w.get() == &worker; }) -
+                          workers_.begin());
+  EgressServer server(loop, shared_, snapshot_, tls_, workers_.size() > 1 ? this : nullptr, index);
   std::string err = server.start(workers_.size() > 1);
   {
     std::lock_guard lock(worker.mutex);
@@ -57,9 +68,50 @@ void ServerRuntime::run_worker(Worker& worker, std::promise<std::string>& starte
   worker.server = nullptr;
 }
 
+bool ServerRuntime::pass_tunnel(size_t from, TcpConnection& connection) {
+  size_t target = from;
+  size_t fewest = workers_[from]->load();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const size_t count = workers_[i]->load();
+    if (count < fewest) {
+      fewest = count;
+      target = i;
+    }
+  }
+  if (target == from) return false;
+  Worker& to = *workers_[target];
+  std::lock_guard lock(to.mutex);
+  if (to.loop == nullptr) return false;
+  const int fd = connection.release_socket();
+  if (fd < 0) {
+    MX_LOG(Warn, kLog) << "cannot pass a tunnel to loop " << target << ": " << std::strerror(errno);
+    return true;  // the connection is closed; the client opens another
+  }
+  // Counted at once, so that a burst of accepts does not all go to one loop.
+  to.incoming.fetch_add(1, std::memory_order_relaxed);
+  to.loop->post([&to, fd] {
+    // Null when that loop has ended (the task then runs from the Loop's destructor).
+    if (to.server == nullptr) {
+      ::close(fd);
+      return;
+    }
+    to.server->adopt_tunnel(fd);
+  });
+  return true;
+}
+
+void ServerRuntime::tunnels_now(size_t loop, size_t count) {
+  workers_[loop]->tunnels.store(count, std::memory_order_relaxed);
+}
+
+void ServerRuntime::tunnel_arrived(size_t loop) {
+  workers_[loop]->incoming.fetch_sub(1, std::memory_order_relaxed);
+}
+
 std::string ServerRuntime::start() {
   const uint32_t configured = snapshot_->config().server.threads;
-  const size_t count = configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
+  const size_t count =
+      configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& worker : workers_) {
     std::promise<std::string> started;
@@ -114,7 +166,8 @@ void ServerRuntime::reload() {
   SslCtxPtr tls;
   if (errors.empty()) {
     std::string err;
-    tls = make_server_tls_context(loaded.config->server.cert_file, loaded.config->server.key_file, err);
+    tls = make_server_tls_context(loaded.config->server.cert_file, loaded.config->server.key_file,
+                                  err);
     if (!tls) errors.push_back(config_path_.string() + ": server.cert/server.key: " + err);
   }
   if (!errors.empty()) {
@@ -124,11 +177,13 @@ void ServerRuntime::reload() {
   }
   const ServerConfig& old = snapshot_->config();
   if (old.server.listen != loaded.config->server.listen ||
-      old.socks5.listen != loaded.config->socks5.listen || old.server.threads != loaded.config->server.threads) {
+      old.socks5.listen != loaded.config->socks5.listen ||
+      old.server.threads != loaded.config->server.threads) {
     MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
   }
   set_log_level(loaded.config->server.log_level);
-  if (std::string err = shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
+  if (std::string err =
+          shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }

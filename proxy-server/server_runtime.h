@@ -5,6 +5,7 @@
 // on SIGTERM.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -18,7 +19,7 @@
 
 namespace mx {
 
-class ServerRuntime {
+class ServerRuntime final : private TunnelBalancer {
  public:
   ServerRuntime(Loop& main_loop, std::filesystem::path config_path, ServerConfig config,
                 SslCtxPtr tls);
@@ -36,7 +37,17 @@ class ServerRuntime {
     std::mutex mutex;  // guards loop: null once the thread has left its loop
     Loop* loop = nullptr;
     EgressServer* server = nullptr;
+    std::atomic<size_t> tunnels{0};   // running on its loop; written by that loop
+    std::atomic<size_t> incoming{0};  // passed to it by other loops, not yet arrived
+    size_t load() const {
+      return tunnels.load(std::memory_order_relaxed) + incoming.load(std::memory_order_relaxed);
+    }
   };
+
+  // TunnelBalancer: a new tunnel goes to the loop with the fewest.
+  bool pass_tunnel(size_t from, TcpConnection& connection) override;
+  void tunnels_now(size_t loop, size_t count) override;
+  void tunnel_arrived(size_t loop) override;
 
   void run_worker(Worker& worker, std::promise<std::string>& started);
   // Runs `work` on every worker's loop; `all_done` on the main loop once each

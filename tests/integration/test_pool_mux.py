@@ -215,6 +215,31 @@ class MuxPoolTest(unittest.TestCase):
         r, port = echo_session(client, self.echo, b"afterwards\n")
         self.assertEqual(r.reply, REP_OK, r.describe() + self.context())
 
+    def test_tunnels_are_spread_evenly_over_the_server_loops(self):
+        """Server threads=2, a client pool of 8 shared tunnels: each loop runs 4.
+        SO_REUSEPORT alone hashes connections (4/4 about one time in four); the
+        loop that accepts a tunnel passes it to the loop with fewer. Sessions
+        work on every tunnel, passed ones included."""
+        port = mxtest.free_port()
+        server = self.dep.server("server", listen=("127.0.0.1", port),
+                                 tenants=[{"name": "acme", "keys": []}], ports=[self.echo.port],
+                                 settings={"threads": 2})
+        client = self.dep.client("client", servers=[(server, {"pool": 8, "sessions_per_tunnel": 100})],
+                                 settings={"retry_interval": "1s"})
+        server.tenants[0]["keys"] = [client]
+        server.start()
+        client.start()
+        deadline = time.monotonic() + 15
+        while server.auth_ok() < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(server.auth_ok(), 8, self.context())
+        per_loop = [server.count(r"loop %d runs tunnel" % i) for i in (0, 1)]
+        self.assertEqual(per_loop, [4, 4], self.context())
+        for i in range(16):
+            r, _ = echo_session(client, self.echo, b"spread %d\n" % i)
+            self.assertEqual(r.reply, REP_OK, f"session {i}: {r.describe()}{self.context()}")
+        self.assertEqual(server.auth_ok(), 8, "sessions opened tunnels of their own" + self.context())
+
     def test_a_single_mode_client_gets_one_session_per_tunnel(self):
         """sessions_per_tunnel=1: the client does not ask for the multiplexed mode and
         the server keeps version 1's behaviour (mode=single, END after each session)."""

@@ -1,8 +1,8 @@
 #include "mxegress/loop/tcp_connection.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-
 #include <unistd.h>
 
 #include <array>
@@ -105,13 +105,13 @@ void TcpConnection::close_after_flush(std::chrono::milliseconds max_wait) {
       static_cast<uint64_t>(max_wait.count()), 0);
   auto* req = new uv_shutdown_t;
   req->data = linger;
-  const int rc = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_),
-                             [](uv_shutdown_t* r, int status) {
-                               auto* l = static_cast<Lingering*>(r->data);
-                               delete r;
-                               // ECANCELED: the timer already closed the socket.
-                               if (status != UV_ECANCELED) l->finish();
-                             });
+  const int rc =
+      uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_), [](uv_shutdown_t* r, int status) {
+        auto* l = static_cast<Lingering*>(r->data);
+        delete r;
+        // ECANCELED: the timer already closed the socket.
+        if (status != UV_ECANCELED) l->finish();
+      });
   if (rc != 0) {
     delete req;
     linger->finish();
@@ -162,6 +162,21 @@ void TcpConnection::on_connect(uv_connect_t* req, int status) {
   if (status == 0) uv_tcp_nodelay(self->handle_, 1);
   auto done = std::move(self->connect_done_);
   done(status);
+}
+
+int TcpConnection::release_socket() {
+  const int own = fd();
+  const int copy = own < 0 ? -1 : ::fcntl(own, F_DUPFD_CLOEXEC, 0);
+  // libuv takes the original out of this loop's epoll before closing it, so
+  // the duplicate carries no registration here.
+  close();
+  return copy;
+}
+
+bool TcpConnection::adopt_socket(int fd) {
+  if (closed_ || uv_tcp_open(handle_, fd) != 0) return false;
+  uv_tcp_nodelay(handle_, 1);
+  return true;
 }
 
 void TcpConnection::start_reading() {
@@ -279,8 +294,7 @@ void TcpConnection::shutdown_write() {
   if (closed_ || shut_down_) return;
   shut_down_ = true;
   auto* req = new uv_shutdown_t;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_), &TcpConnection::on_shutdown) !=
-      0) {
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_), &TcpConnection::on_shutdown) != 0) {
     delete req;
     fail("shutdown failed");
   }

@@ -30,6 +30,13 @@ class TcpConnection final : public Stream {
   int connect(const SocketAddress& to, const std::optional<SocketAddress>& from,
               std::function<void(int status)> done);
   void start_reading();
+  // Moves the socket to another loop: returns a duplicate descriptor and
+  // closes this connection (-1, and closed, on failure). The other loop
+  // wraps it with adopt_socket().
+  int release_socket();
+  // Wraps a connected socket from release_socket(); false on failure (the
+  // caller still owns fd).
+  bool adopt_socket(int fd);
 
   std::optional<SocketAddress> local_address() const;
   int fd() const;  // the socket, for options libuv does not wrap; -1 when closed
