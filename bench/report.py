@@ -312,7 +312,8 @@ def main():
             second = median([b for _, b in shares])
             w("")
             w(f"With 2 threads the server's two busiest threads carried {top:.0%} and {second:.0%} of its CPU "
-              f"(median of {len(shares)} runs): the connections are spread over both loops by SO_REUSEPORT.")
+              f"(median of {len(shares)} runs): how evenly the tunnels were spread over the loops "
+              f"(SO_REUSEPORT, and since 2026-11-23 the hand-off of a new tunnel to the loop with fewer).")
     else:
         w(meta.get("threads_note") or "threads: not measured")
     w("")
