@@ -5,6 +5,8 @@
   procstat.py rss PID...    "KB NPROC": VmRSS summed over the trees
   procstat.py cpu PID...    CPU seconds (utime+stime+cutime+cstime) summed over the trees
   procstat.py threads PID   {"TID": CPU seconds, ...} of each thread of one process (JSON)
+  procstat.py busy          CPU seconds the whole machine has been busy (/proc/stat:
+                            user, nice, system, irq, softirq; not idle, iowait, steal)
 
 A proxy's tree is the process bench/run started and every descendant (Dante's
 and sshd's children, stunnel's threads are inside one process anyway).
@@ -81,9 +83,19 @@ def thread_cpu(pid):
     return out
 
 
+def machine_busy_s():
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / CLK_TCK
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads", "busy"):
         sys.exit(__doc__)
+    if sys.argv[1] == "busy":
+        print(f"{machine_busy_s():.2f}")
+        return
     if sys.argv[1] == "threads":
         import json
         print(json.dumps(thread_cpu(int(sys.argv[2]))))

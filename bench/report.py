@@ -364,21 +364,39 @@ def main():
         out.extend(rows_t)
         w("")
 
-    loads = {}
+    loads, others = {}, {}
     for r in rows:
-        if "load1" in r and r.get("peer") in NAMES:
+        if r.get("peer") not in NAMES:
+            continue
+        if "load1" in r:
             loads.setdefault(r["peer"], []).append(float(r["load1"]))
+        if "other_cores" in r:
+            others.setdefault(r["peer"], []).append(float(r["other_cores"]))
     if loads:
         w("## Machine load during the runs")
         w("")
-        w("1-minute load average when each of the peer's runs ended (2 CPUs; the benchmark itself accounts for about 2).")
-        w("")
-        w("| peer | min | median | max |")
-        w("|---|---|---|---|")
-        for p in peers:
-            if p in loads:
-                v = loads[p]
-                w(f"| {NAMES[p]} | {min(v):.1f} | {statistics.median(v):.1f} | {max(v):.1f} |")
+        if others:
+            w("**Other work** is what the machine's CPU did during a run besides the proxy, the destination and "
+              "the load generator (busy CPU from /proc/stat minus theirs, per second of the run, in cores; "
+              "2 CPUs in all). The 1-minute load average when each run ended is a weaker sign: it decays "
+              "over minutes, so it carries the previous runs (a peer that forks hundreds of processes) over.")
+            w("")
+            w("| peer | other work, median cores | max | load average at the end, median | max |")
+            w("|---|---|---|---|---|")
+            for p in peers:
+                if p in loads:
+                    v, o = loads[p], others.get(p, [])
+                    om = f"{statistics.median(o):.2f} | {max(o):.2f}" if o else "– | –"
+                    w(f"| {NAMES[p]} | {om} | {statistics.median(v):.1f} | {max(v):.1f} |")
+        else:
+            w("1-minute load average when each of the peer's runs ended (2 CPUs; the benchmark itself accounts for about 2).")
+            w("")
+            w("| peer | min | median | max |")
+            w("|---|---|---|---|")
+            for p in peers:
+                if p in loads:
+                    v = loads[p]
+                    w(f"| {NAMES[p]} | {min(v):.1f} | {statistics.median(v):.1f} | {max(v):.1f} |")
         w("")
 
     if figs.failures:
