@@ -44,12 +44,9 @@ ServerRuntime::~ServerRuntime() {
   }
 }
 
-void ServerRuntime::run_worker(Worker& worker, std::promise<std::string>& started) {
+void ServerRuntime::run_worker(size_t index, std::promise<std::string>& started) {
+  Worker& worker = *workers_[index];
   Loop loop;
-  const size_t index =
-      static_cast<size_t>(std::find_if(workers_.begin(), workers_.end(),
-                                       [&](const auto& w) { return w.get() == &worker; }) -
-                          workers_.begin());
   EgressServer server(loop, shared_, snapshot_, tls_, workers_.size() > 1 ? this : nullptr, index);
   std::string err = server.start(workers_.size() > 1);
   {
@@ -113,10 +110,10 @@ std::string ServerRuntime::start() {
   const size_t count =
       configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
-  for (auto& worker : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
     std::promise<std::string> started;
     std::future<std::string> result = started.get_future();
-    worker->thread = std::thread([this, w = worker.get(), &started] { run_worker(*w, started); });
+    workers_[i]->thread = std::thread([this, i, &started] { run_worker(i, started); });
     if (std::string err = result.get(); !err.empty()) return err;
   }
   const ServerConfig& config = snapshot_->config();

@@ -49,7 +49,7 @@ class ServerRuntime final : private TunnelBalancer {
   void tunnels_now(size_t loop, size_t count) override;
   void tunnel_arrived(size_t loop) override;
 
-  void run_worker(Worker& worker, std::promise<std::string>& started);
+  void run_worker(size_t index, std::promise<std::string>& started);
   // Runs `work` on every worker's loop; `all_done` on the main loop once each
   // worker has called its `done`.
   void on_each(std::function<void(EgressServer&, std::function<void()> done)> work,

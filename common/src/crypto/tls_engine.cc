@@ -14,8 +14,6 @@ namespace mx {
 
 namespace {
 
-constexpr size_t kMaxRecordPlaintext = 16 * 1024;
-
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };

@@ -69,11 +69,6 @@ bool MuxStream::send_held() {
   return true;
 }
 
-void MuxStream::drop_held() {
-  held_.clear();
-  held_.release();
-}
-
 void MuxStream::shutdown_write() {
   if (!live() || fin_wanted_) return;
   fin_wanted_ = true;
@@ -94,7 +89,7 @@ void MuxStream::abort() {
   send_frame(frame::Type::Rst, {});
   ended_ = true;
   reader_ = nullptr;
-  drop_held();
+  held_.release();
 }
 
 void MuxStream::send_credit(bool all) {
@@ -120,7 +115,7 @@ std::string MuxStream::describe() const {
 
 void MuxStream::end_with_error(const std::string& why) {
   ended_ = true;
-  drop_held();
+  held_.release();
   if (reader_ != nullptr) {
     StreamReader* reader = reader_;
     reader_ = nullptr;

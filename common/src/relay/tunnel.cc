@@ -5,10 +5,10 @@
 namespace mx {
 namespace {
 constexpr size_t kKeptOutboxCapacity = 80 * 1024;
-constexpr size_t kTlsRecordPlaintext = 16 * 1024;  // OpenSSL's default max_send_fragment
-// A DATA payload at least this long is encrypted from the caller's buffer
+constexpr size_t kTlsRecordPlaintext = TlsEngine::kMaxRecordPlaintext;
+// A DATA payload of a record or more is encrypted from the caller's buffer
 // instead of being copied into the outbox (see encrypt_large_payload).
-constexpr size_t kEncryptInPlaceBytes = 16 * 1024;
+constexpr size_t kEncryptInPlaceBytes = kTlsRecordPlaintext;
 constexpr size_t kCiphertextBatch = 256 * 1024;
 }  // namespace
 

@@ -38,7 +38,6 @@ void ByteBuffer::append(ByteView data) {
 }
 
 void ByteBuffer::release() {
-  assert(empty());
   storage_.reset();
   capacity_ = begin_ = end_ = 0;
 }

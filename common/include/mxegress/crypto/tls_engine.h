@@ -26,6 +26,8 @@ namespace mx {
 class TlsEngine {
  public:
   enum class Role { Client, Server };
+  // The most plaintext one TLS record carries (OpenSSL's default max_send_fragment).
+  static constexpr size_t kMaxRecordPlaintext = 16 * 1024;
 
   // ctx is only referenced (SSL_new takes its own reference). Client: server_name is
   // sent as SNI and, for a CA-verifying context, is the name the certificate must

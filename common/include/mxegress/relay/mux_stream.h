@@ -72,7 +72,6 @@ class MuxStream final : public Stream {
   void detach() { tunnel_ = nullptr; }
   void send_credit(bool all);
   bool send_held();  // false when the write ended the session
-  void drop_held();
   void send_fin();
   void end_with_error(const std::string& why);
 

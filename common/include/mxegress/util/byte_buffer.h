@@ -33,7 +33,7 @@ class ByteBuffer {
   void commit(size_t n) { end_ += n; }
   void append(ByteView data);
 
-  // Frees the storage; the buffer must be empty.
+  // Drops what it holds and frees the storage.
   void release();
 
  private:
