@@ -12,7 +12,10 @@ MuxStream::MuxStream(MuxTunnel& tunnel, uint32_t id, uint32_t receive_window, ui
 MuxStream::~MuxStream() {
   *alive_ = false;
   if (tunnel_ == nullptr) return;
-  if (!ended_ && !(fin_sent_ && fin_received_)) {
+  // A stream that never sent its CONNECT (its session went away while the
+  // pool handed it over) has an id the server never saw: an RST for it would
+  // be a protocol error that closes the tunnel.
+  if (id_known_to_peer_ && !ended_ && !(fin_sent_ && fin_received_)) {
     Bytes rst;
     frame::encode_session_frame(rst, frame::Type::Rst, id_, {});
     tunnel_->send(rst);
@@ -33,6 +36,7 @@ void MuxStream::probe_tunnel() {
 
 void MuxStream::send_frame(frame::Type type, ByteView body) {
   if (!live()) return;
+  id_known_to_peer_ = true;
   Bytes out;
   frame::encode_session_frame(out, type, id_, body);
   tunnel_->send(out);

@@ -25,10 +25,16 @@ MuxTunnel::~MuxTunnel() {
 
 std::unique_ptr<MuxStream> MuxTunnel::open_next_stream() {
   if (highest_id_ >= UINT32_MAX - 2) return nullptr;
-  return open_stream(highest_id_ == 0 ? 1 : highest_id_ + 2);
+  return make_stream(highest_id_ == 0 ? 1 : highest_id_ + 2);
 }
 
 std::unique_ptr<MuxStream> MuxTunnel::open_stream(uint32_t session) {
+  auto stream = make_stream(session);
+  stream->opened_by_peer();
+  return stream;
+}
+
+std::unique_ptr<MuxStream> MuxTunnel::make_stream(uint32_t session) {
   highest_id_ = std::max(highest_id_, session);
   auto stream = std::make_unique<MuxStream>(*this, session, receive_window_, send_window_);
   streams_[session] = stream.get();

@@ -199,6 +199,30 @@ TEST_F(MuxTunnelLoopbackTest, DestroyingAnUnfinishedSessionResetsItForThePeer) {
   EXPECT_EQ(client_mux_->stream_count(), 0u);
 }
 
+TEST_F(MuxTunnelLoopbackTest, ServerDestroyingASessionBeforeItsReplyResetsItForTheClient) {
+  connect_multiplexed(kDefaultSessionWindow, kDefaultSessionWindow);
+  RecordingReader reader;
+  MuxStream& stream = open_session(reader);
+  server_streams_.erase(stream.id());  // no frame of it sent yet: the peer opened it
+  ASSERT_TRUE(run_until([&] { return reader.errors == 1; }));
+  EXPECT_EQ(client_mux_handler_.closed + server_mux_handler_.closed, 0);
+}
+
+// A session that left while the pool handed it its stream: the server never
+// saw that id, so an RST for it would be a protocol error closing the tunnel
+// and every session on it.
+TEST_F(MuxTunnelLoopbackTest, AStreamThatNeverSentItsConnectGoesWithoutAnRst) {
+  connect_multiplexed(kDefaultSessionWindow, kDefaultSessionWindow);
+  client_mux_->open_next_stream().reset();
+  RecordingReader reader;
+  MuxStream& stream = open_session(reader);
+  EXPECT_EQ(stream.id(), 3u);
+  stream.write(as_bytes("after the unused one"));
+  ASSERT_TRUE(run_until([&] { return server_readers_[3].data.size() == 20; }));
+  EXPECT_EQ(client_mux_handler_.closed + server_mux_handler_.closed, 0)
+      << server_mux_handler_.closed_why;
+}
+
 TEST_F(MuxTunnelLoopbackTest, TheTunnelsDeathReachesEverySession) {
   connect_multiplexed(kDefaultSessionWindow, kDefaultSessionWindow);
   RecordingReader a_reader, b_reader;

@@ -44,6 +44,8 @@ class MuxStream final : public Stream {
   void send_frame(frame::Type type, ByteView body);
   // The session ended by the protocol (a failed CONNECT_REPLY): no RST.
   void forget() { ended_ = true; }
+  // The peer opened this session (the server's side of a CONNECT).
+  void opened_by_peer() { id_known_to_peer_ = true; }
   // False once the tunnel is gone, the session was reset, or forgotten.
   bool live() const { return tunnel_ != nullptr && !ended_; }
   // Whether the tunnel has carried any frame from the peer since `when`.
@@ -85,6 +87,8 @@ class MuxStream final : public Stream {
   bool fin_wanted_ = false;
   bool fin_sent_ = false;
   bool fin_received_ = false;
+  // The peer opened this id, or we sent a frame of it (the CONNECT first).
+  bool id_known_to_peer_ = false;
   bool ended_ = false;  // reset either way, or forgotten: nothing more is sent
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

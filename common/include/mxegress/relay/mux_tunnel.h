@@ -64,6 +64,7 @@ class MuxTunnel final : private TunnelHandler {
   void send(const Bytes& frames) { tunnel_.send(frames); }
 
  private:
+  std::unique_ptr<MuxStream> make_stream(uint32_t session);
   friend class MuxStream;
 
   void on_tunnel_ready() override {}
