@@ -73,8 +73,9 @@ void InterceptedSession::start() {
     local_->abort();
     return;
   }
-  // Read nothing until the destination answers: SMTP servers speak first,
-  // and the relay starts reading.
+  // Until the destination answers, the TunnelSession only holds what the
+  // client sends (SMTP servers speak first: usually nothing) and watches
+  // for it leaving.
   local_->pause_reading();
   local_->start_reading();
   session_ = std::make_unique<TunnelSession>(

@@ -26,6 +26,7 @@ TunnelSession::TunnelSession(ClientContext context, TcpConnection& local, std::s
 
 TunnelSession::~TunnelSession() {
   *alive_ = false;
+  held_.reset();
   pump_.reset();
   stream_.reset();  // an unfinished session is reset on the shared tunnel
   if (tunnel_) {
@@ -36,7 +37,8 @@ TunnelSession::~TunnelSession() {
 
 void TunnelSession::start(Bytes early_data) {
   start_ = std::chrono::steady_clock::now();
-  early_data_ = std::move(early_data);
+  held_ = std::make_unique<HeldInput>(local_, std::move(early_data),
+                                      [this](const std::string& why) { on_client_gone(why); });
   acquire(false);
 }
 
@@ -51,6 +53,7 @@ void TunnelSession::acquire(bool fresh) {
 }
 
 void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
+  if (client_gone_) return;  // a stream that sent nothing goes without an RST
   if (!acquired.tunnel && !acquired.stream) {
     fail(socks5::Reply::GeneralFailure, "no tunnel: " + acquired.error);
     return;
@@ -100,6 +103,18 @@ void TunnelSession::on_tunnel(TunnelPool::Acquired acquired) {
     return;
   }
   start_reply_timer();
+}
+
+void TunnelSession::on_client_gone(const std::string& why) {
+  MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " " << why
+                     << (server_.empty() ? std::string() : "; CONNECT cancelled on " + server_);
+  client_gone_ = true;
+  reply_timer_.stop();
+  drop_stream();  // its RST stops the server's dial
+  drop_tunnel();  // the single mode: so does closing the tunnel
+  on_reply_ = nullptr;
+  auto on_done = std::move(on_done_);
+  on_done(why);
 }
 
 void TunnelSession::start_reply_timer() {
@@ -206,6 +221,7 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
                        << " reply=" << static_cast<int>(reply.reply) << " ("
                        << socks5::reply_name(code) << ") via=" << server_
                        << " tunnel=" << (reused_ ? "pooled" : "fresh");
+    held_->release();
     // The tunnel did its job and stays clean: it serves the next session.
     if (stream_) {
       stream_->forget();  // over on both sides: no RST
@@ -222,12 +238,11 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
                       << reply.bound.to_string() << " via " << server_;
   if (tunnel_) tunnel_->set_handler(nullptr);
   if (stream_) stream_->set_control(nullptr);
+  // The relay reads the local side from here on, in this same turn.
+  const Bytes early_data = held_->release(true);
   auto on_reply = std::move(on_reply_);
   on_reply(code, reply.bound, "connected");
-  if (!early_data_.empty()) {
-    remote().write(early_data_);
-    early_data_.clear();
-  }
+  if (!early_data.empty()) remote().write(early_data);
   PumpOptions options;
   options.idle_timeout = ctx_.config.client.idle_timeout;
   pump_ = std::make_unique<Pump>(ctx_.loop, local_, remote(), options,
@@ -258,6 +273,7 @@ void TunnelSession::fail(socks5::Reply reply, const std::string& why) {
   MX_LOG(Warn, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
                      << " reply=" << static_cast<int>(reply) << " " << why;
   if (!on_reply_) return;
+  held_->release();
   auto on_reply = std::move(on_reply_);
   on_reply(reply, Target{}, why);
 }

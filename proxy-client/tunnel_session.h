@@ -3,7 +3,9 @@
 // server's reply (handed to the front that accepted the connection: SOCKS5,
 // transparent or forward), the relay, and the tunnel back to the pool. A
 // pooled tunnel that turns out dead before the reply is replaced once by a
-// fresh one, unseen by the gateway.
+// fresh one, unseen by the gateway. A local client that leaves before the
+// reply cancels the CONNECT (an RST, or the single-mode tunnel closed), so
+// the server stops dialing for it.
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/relay/held_input.h"
 #include "mxegress/relay/pump.h"
 #include "mxegress/relay/tunnel.h"
 #include "tunnel_pool.h"
@@ -33,7 +36,8 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
   // Once. Any code but Succeeded ends the session (no relay follows).
   using ReplyCallback =
       std::function<void(socks5::Reply reply, const Target& bound, const std::string& why)>;
-  // Once, after a successful reply, when the relay has ended.
+  // Once, after a successful reply, when the relay has ended; or instead of
+  // the reply, when the local client left before it (closed or reset).
   using DoneCallback = std::function<void(const std::string& end)>;
 
   TunnelSession(ClientContext context, TcpConnection& local, std::string peer, Target target,
@@ -57,6 +61,7 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
   void on_connect_reply(const frame::ConnectReplyMessage& reply);
   void on_relay_done(const RelayOutcome& outcome);
   void start_reply_timer();
+  void on_client_gone(const std::string& why);
   void fail(socks5::Reply reply, const std::string& why);
   void drop_tunnel();
   void drop_stream();
@@ -69,7 +74,7 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
   Target target_;
   ReplyCallback on_reply_;
   DoneCallback on_done_;
-  Bytes early_data_;
+  std::unique_ptr<HeldInput> held_;  // the local side until the reply
   Timer reply_timer_;
   std::unique_ptr<Tunnel> tunnel_;
   std::unique_ptr<MuxStream> stream_;
@@ -78,6 +83,7 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
   bool reused_ = false;
   bool retried_ = false;
   bool awaiting_pong_ = false;
+  bool client_gone_ = false;
   std::unique_ptr<Pump> pump_;
   std::chrono::steady_clock::time_point start_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -70,8 +70,7 @@ void Dialer::dial(const Target& target, Callback done) {
     return;
   }
   resolution_ = std::make_unique<Resolution>(
-      loop_, target.domain, target.port,
-      [this](int status, std::vector<SocketAddress> addresses) {
+      loop_, target.domain, target.port, [this](int status, std::vector<SocketAddress> addresses) {
         on_resolved(status, std::move(addresses));
       });
 }
@@ -102,7 +101,8 @@ void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
 }
 
 void Dialer::release_attempt() {
-  if (last_address_ && attempt_) rules_.lease.usage().release_destination(last_address_->ip_string());
+  if (last_address_ && attempt_)
+    rules_.lease.usage().release_destination(last_address_->ip_string());
   if (attempt_source_ && attempt_source_->family() != 0) {
     rules_.lease.usage().release_source(*attempt_source_);
   }
@@ -123,9 +123,10 @@ void Dialer::try_next() {
       // A literal of the wrong family is an address type we cannot serve; a
       // name whose addresses are all of the wrong family is an unreachable host.
       const bool literal = target_.kind != Target::Kind::Domain;
-      note_refusal(literal ? socks5::Reply::AddressTypeNotSupported : socks5::Reply::HostUnreachable,
-                   "tenant " + rules_.tenant.name + " has no " +
-                       (address.family() == AF_INET6 ? "IPv6" : "IPv4") + " source address");
+      note_refusal(
+          literal ? socks5::Reply::AddressTypeNotSupported : socks5::Reply::HostUnreachable,
+          "tenant " + rules_.tenant.name + " has no " +
+              (address.family() == AF_INET6 ? "IPv6" : "IPv4") + " source address");
       continue;
     }
     if (auto refused = usage.admit_destination(rules_.tenant.limits, address.ip_string())) {
@@ -142,7 +143,14 @@ void Dialer::try_next() {
     std::optional<SocketAddress> bind_from;
     if (source->family() != 0) bind_from = SocketAddress::parse_ip(source->ip_string(), 0);
     const int rc = attempt_->connect(address, bind_from, [this](int s) { on_connected(s); });
-    if (rc != 0) on_connected(rc);
+    if (rc != 0) {
+      last_source_.reset();  // no SYN left
+      on_connected(rc);
+      return;
+    }
+    // The port is chosen by connect() itself: read it now, so the trail names
+    // our side of a failed or cancelled attempt too (the SYNs did leave from it).
+    last_source_ = attempt_->local_address();
     return;
   }
   if (refusal_) {
@@ -157,9 +165,22 @@ void Dialer::on_connected(int status) {
     complete(socks5::Reply::Succeeded, "connected");
     return;
   }
-  note_refusal(reply_for_connect_error(status), last_address_->to_string() + ": " + uv_error_text(status));
+  note_refusal(reply_for_connect_error(status),
+               last_address_->to_string() + ": " + uv_error_text(status));
   release_attempt();
   try_next();
+}
+
+DialResult Dialer::cancel() {
+  DialResult result;
+  if (!done_) return result;
+  done_ = nullptr;
+  deadline_.stop();
+  resolution_.reset();
+  result.connected = last_address_;
+  result.source = last_source_;
+  release_attempt();
+  return result;
 }
 
 void Dialer::complete(socks5::Reply reply, std::string detail) {
@@ -170,12 +191,13 @@ void Dialer::complete(socks5::Reply reply, std::string detail) {
   result.reply = reply;
   result.detail = std::move(detail);
   result.connected = last_address_;
+  result.source = last_source_;
   if (reply == socks5::Reply::Succeeded) {
-    result.source = attempt_->local_address();
     result.connection = std::move(attempt_);
     // The connection keeps its destination and source slots until it ends.
     rules_.lease.hold_destination(last_address_->ip_string());
-    if (attempt_source_ && attempt_source_->family() != 0) rules_.lease.hold_source(*attempt_source_);
+    if (attempt_source_ && attempt_source_->family() != 0)
+      rules_.lease.hold_source(*attempt_source_);
     attempt_source_.reset();
   } else {
     release_attempt();

@@ -29,7 +29,7 @@ struct DialResult {
   socks5::Reply reply = socks5::Reply::GeneralFailure;
   std::unique_ptr<TcpConnection> connection;  // set on success
   std::optional<SocketAddress> connected;     // the address dialed last (or connected)
-  std::optional<SocketAddress> source;        // our side of the connection
+  std::optional<SocketAddress> source;        // our side of that attempt (failed ones too)
   std::string detail;                         // why, for the log and the trail
 };
 
@@ -50,6 +50,10 @@ class Dialer {
   Dialer& operator=(const Dialer&) = delete;
 
   void dial(const Target& target, Callback done);
+  bool dialing() const { return static_cast<bool>(done_); }
+  // Stops a dial still under way without calling back; returns where it
+  // had got to (reply and connection unset), for the trail.
+  DialResult cancel();
 
  private:
   struct Refusal {
@@ -75,7 +79,8 @@ class Dialer {
   std::vector<SocketAddress> candidates_;
   size_t next_candidate_ = 0;
   std::optional<SocketAddress> last_address_;
-  std::optional<SocketAddress> attempt_source_;
+  std::optional<SocketAddress> attempt_source_;  // the tenant's address picked (port 0)
+  std::optional<SocketAddress> last_source_;     // our address:port of the last attempt
   std::optional<Refusal> refusal_;  // the most telling reason so far, if nothing connects
   Timer deadline_;
 };

@@ -24,8 +24,7 @@ EgressSession::~EgressSession() {
   dialer_.reset();
 }
 
-void EgressSession::start(Bytes early_data) {
-  early_data_ = std::move(early_data);
+void EgressSession::start() {
   started_wall_ = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
   std::shared_ptr<TenantUsage> usage = ctx_.usage.for_tenant(tenant_.name);
@@ -73,10 +72,8 @@ void EgressSession::on_dialed(DialResult result) {
   upstream_ = std::move(dial_.connection);
   const Target bound = dial_.source ? dial_.source->to_target() : Target{};
   auto on_reply = std::move(on_reply_);
-  on_reply(socks5::Reply::Succeeded, bound);
-  if (!early_data_.empty()) {
-    upstream_->write(std::move(early_data_));
-  }
+  const Bytes early_data = on_reply(socks5::Reply::Succeeded, bound);
+  if (!early_data.empty()) upstream_->write(early_data);
   upstream_->start_reading();
   PumpOptions options;
   options.idle_timeout = snapshot_->config().server.idle_timeout;
@@ -87,11 +84,26 @@ void EgressSession::on_dialed(DialResult result) {
 
 void EgressSession::cut(const std::string& why) {
   if (pump_ && !pump_->finished()) pump_->abort(why);
+  if (dialer_ && dialer_->dialing()) cancel_dial(why);
+}
+
+// The SYNs may already have left from the tenant's address: a complaint can
+// name this attempt, so it gets its trail line like any other.
+void EgressSession::cancel_dial(const std::string& why) {
+  DialResult where = dialer_->cancel();
+  ctx_.loop.defer([dead = std::shared_ptr<Dialer>(std::move(dialer_))] {});
+  dial_.connected = where.connected;
+  dial_.source = where.source;
+  on_reply_ = nullptr;
+  MX_LOG(Info, kLog) << "cancelled tenant=" << tenant_.name << " via=" << origin_.via
+                     << " target=" << target_.to_string() << " reason=" << log_field(why);
+  write_trail(std::nullopt, 0, 0, why);
 }
 
 void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   // a = downstream (the client's bytes), b = upstream (the destination's)
-  lease_->usage().add_bytes(outcome.bytes_a_to_b + outcome.bytes_b_to_a, std::chrono::system_clock::now());
+  lease_->usage().add_bytes(outcome.bytes_a_to_b + outcome.bytes_b_to_a,
+                            std::chrono::system_clock::now());
   write_trail(0, outcome.bytes_a_to_b, outcome.bytes_b_to_a, outcome.end);
   ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_)),
                    upstream = std::shared_ptr<TcpConnection>(std::move(upstream_))] {});
@@ -99,7 +111,8 @@ void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   on_done(outcome);
 }
 
-void EgressSession::write_trail(int reply, uint64_t up, uint64_t down, const std::string& end) {
+void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,
+                                const std::string& end) {
   TrailRecord record;
   record.time = started_wall_;
   record.tenant = tenant_.name;
@@ -119,7 +132,8 @@ void EgressSession::write_trail(int reply, uint64_t up, uint64_t down, const std
   MX_LOG(Info, kLog) << "tenant=" << tenant_.name << " via=" << origin_.via
                      << " peer=" << origin_.peer << " target=" << record.target
                      << " connected=" << record.connected.value_or("-")
-                     << " source=" << record.source.value_or("-") << " reply=" << reply
+                     << " source=" << record.source.value_or("-")
+                     << " reply=" << (reply ? std::to_string(*reply) : std::string("-"))
                      << " bytes_up=" << up << " bytes_down=" << down
                      << " duration_ms=" << record.duration_ms << " end=" << log_field(end);
   ctx_.trail.write(record);

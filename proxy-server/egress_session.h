@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "dialer.h"
@@ -33,7 +34,9 @@ struct EgressOrigin {
 class EgressSession {
  public:
   // Called once. Any code but Succeeded ends the session (no relay follows).
-  using ReplyCallback = std::function<void(socks5::Reply reply, const Target& bound)>;
+  // On success it returns what the client sent while it waited, to be
+  // written to the destination first.
+  using ReplyCallback = std::function<Bytes(socks5::Reply reply, const Target& bound)>;
   // Called once after a successful reply, when the relay has ended.
   using DoneCallback = std::function<void(const RelayOutcome& outcome)>;
 
@@ -44,9 +47,10 @@ class EgressSession {
   EgressSession(const EgressSession&) = delete;
   EgressSession& operator=(const EgressSession&) = delete;
 
-  // `early_data`: bytes the client sent before the reply, written first.
-  void start(Bytes early_data = {});
-  // Ends a running relay with resets (the tenant was disabled).
+  void start();
+  // Ends the session for `why` (the tenant was disabled, the client gave up,
+  // the tunnel closed): a running relay with resets; a dial still under way
+  // is stopped and leaves its trail line, with no reply (none was sent).
   void cut(const std::string& why);
   const std::string& tenant_name() const { return tenant_.name; }
 
@@ -54,7 +58,8 @@ class EgressSession {
   void refuse(socks5::Reply reply, const std::string& why);
   void on_dialed(DialResult result);
   void on_relay_done(const RelayOutcome& outcome);
-  void write_trail(int reply, uint64_t up, uint64_t down, const std::string& end);
+  void cancel_dial(const std::string& why);
+  void write_trail(std::optional<int> reply, uint64_t up, uint64_t down, const std::string& end);
 
   EgressContext ctx_;
   std::shared_ptr<const ServerSnapshot> snapshot_;  // keeps tenant_ alive
@@ -64,7 +69,6 @@ class EgressSession {
   Stream& downstream_;
   ReplyCallback on_reply_;
   DoneCallback on_done_;
-  Bytes early_data_;
   WallTime started_wall_;
   SteadyTime started_;
   std::unique_ptr<UsageLease> lease_;

@@ -419,11 +419,13 @@ std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& 
   }
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   int64_t reply = 0, up = 0, down = 0;
-  if (!number("reply", 255, reply) || !number("bytes_up", kMax, up) ||
+  const JsonValue* reply_value = find(*object, "reply");
+  const bool no_reply = reply_value && reply_value->kind == JsonValue::Kind::Null;
+  if ((!no_reply && !number("reply", 255, reply)) || !number("bytes_up", kMax, up) ||
       !number("bytes_down", kMax, down) || !number("duration_ms", kMax, record.duration_ms)) {
     return std::nullopt;
   }
-  record.reply = static_cast<int>(reply);
+  record.reply = no_reply ? std::nullopt : std::optional<int>(static_cast<int>(reply));
   record.bytes_up = static_cast<uint64_t>(up);
   record.bytes_down = static_cast<uint64_t>(down);
   if (!text("end", record.end)) return std::nullopt;

@@ -42,9 +42,10 @@ std::optional<WallTime> parse_rfc3339(std::string_view text);
 
 // One trail line into a record. Required: strings time (RFC 3339), tenant,
 // via, peer, target, end; exactly one of the strings key or user (the
-// credential); connected and source, each a string or null; integers reply
-// (0..255), bytes_up, bytes_down, duration_ms (all >= 0). Unknown fields of
-// those types are ignored, so older query tools read newer trails.
+// credential); connected and source, each a string or null; reply, an
+// integer (0..255) or null; integers bytes_up, bytes_down, duration_ms (all
+// >= 0). Unknown fields of those types are ignored, so older query tools read
+// newer trails.
 std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& error);
 
 }  // namespace mx

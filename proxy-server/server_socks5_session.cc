@@ -25,6 +25,7 @@ ServerSocks5Session::ServerSocks5Session(EgressContext context, SnapshotSource s
 }
 
 ServerSocks5Session::~ServerSocks5Session() {
+  held_.reset();
   session_.reset();
   handshake_.reset();
 }
@@ -66,14 +67,26 @@ void ServerSocks5Session::on_request(Socks5Handshake::Request request) {
   }
   session_ = std::make_unique<EgressSession>(
       ctx_, snapshot, *tenant, EgressOrigin{"socks5", peer_, request.user}, request.target,
-      *client_, [this](socks5::Reply reply, const Target& bound) { on_reply(reply, bound); },
+      *client_, [this](socks5::Reply reply, const Target& bound) { return on_reply(reply, bound); },
       [this](const RelayOutcome& outcome) { finish(outcome.end); });
-  session_->start(std::move(request.early_data));
+  held_ = std::make_unique<HeldInput>(*client_, std::move(request.early_data),
+                                      [this](const std::string& why) { on_client_gone(why); });
+  session_->start();
 }
 
-void ServerSocks5Session::on_reply(socks5::Reply reply, const Target& bound) {
+Bytes ServerSocks5Session::on_reply(socks5::Reply reply, const Target& bound) {
+  // On success the relay reads the client from here on, in this same turn.
+  Bytes early_data = held_->release(reply == socks5::Reply::Succeeded);
   handshake_->send_reply(reply, bound);
   if (reply != socks5::Reply::Succeeded) finish(socks5::reply_name(reply));
+  return early_data;
+}
+
+// The client left while we dialed: stop (the trail line says so) and close.
+void ServerSocks5Session::on_client_gone(const std::string& why) {
+  MX_LOG(Info, "socks5") << "peer=" << peer_ << " " << why << "; dial cancelled";
+  session_->cut(why);
+  finish(why);
 }
 
 void ServerSocks5Session::on_reload() {

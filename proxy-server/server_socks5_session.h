@@ -10,6 +10,7 @@
 
 #include "egress_session.h"
 #include "mxegress/crypto/password_cache.h"
+#include "mxegress/relay/held_input.h"
 #include "mxegress/relay/socks5_handshake.h"
 #include "server_snapshot.h"
 
@@ -30,7 +31,8 @@ class ServerSocks5Session {
 
  private:
   void on_request(Socks5Handshake::Request request);
-  void on_reply(socks5::Reply reply, const Target& bound);
+  Bytes on_reply(socks5::Reply reply, const Target& bound);
+  void on_client_gone(const std::string& why);
   void finish(const std::string& why);
 
   EgressContext ctx_;
@@ -41,6 +43,7 @@ class ServerSocks5Session {
   std::string peer_;
   FinishedCallback finished_;
   std::unique_ptr<Socks5Handshake> handshake_;
+  std::unique_ptr<HeldInput> held_;  // the client while its CONNECT is dialed
   std::unique_ptr<EgressSession> session_;
   bool finished_called_ = false;
 };

@@ -33,6 +33,7 @@ class ServerTunnel::MuxSession final : public MuxStreamControl {
     if (type == frame::Type::Rst) {
       MX_LOG(Info, kLog) << "session " << id
                          << " cancelled by the client before the reply peer=" << owner_.peer_;
+      if (session) session->cut("cancelled by the client before the reply");
       owner_.end_mux_session(id);
       return;
     }
@@ -238,7 +239,10 @@ void ServerTunnel::start_session(const frame::Frame& f) {
   state_ = State::InSession;
   session_ = std::make_unique<EgressSession>(
       ctx_, snapshot, *tenant, EgressOrigin{"tunnel", peer_, key_text_}, *target, *tunnel_,
-      [this](socks5::Reply reply, const Target& bound) { on_reply(reply, bound); },
+      [this](socks5::Reply reply, const Target& bound) {
+        on_reply(reply, bound);
+        return Bytes{};  // the client sends its bytes after the reply
+      },
       [this](const RelayOutcome& outcome) { on_session_done(outcome); });
   session_->start();
 }
@@ -386,7 +390,10 @@ void ServerTunnel::on_mux_connect(uint32_t id, ByteView body) {
   mux_sessions_[id] = std::move(entry);
   s.session = std::make_unique<EgressSession>(
       ctx_, snapshot, *tenant, EgressOrigin{"tunnel", peer_, key_text_}, *target, *s.stream,
-      [this, id](socks5::Reply reply, const Target& bound) { on_mux_reply(id, reply, bound); },
+      [this, id](socks5::Reply reply, const Target& bound) {
+        on_mux_reply(id, reply, bound);
+        return Bytes{};
+      },
       [this, id](const RelayOutcome&) { end_mux_session(id); });
   s.session->start();
 }

@@ -51,14 +51,18 @@ void field(std::string& out, const char* name, std::string_view value) {
   append_json_string(out, value);
 }
 
+void null_field(std::string& out, const char* name) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += name;
+  out += "\":null";
+}
+
 void optional_field(std::string& out, const char* name, const std::optional<std::string>& value) {
   if (value) {
     field(out, name, std::string_view(*value));
     return;
   }
-  out += out.size() > 1 ? ",\"" : "\"";
-  out += name;
-  out += "\":null";
+  null_field(out, name);
 }
 
 void number_field(std::string& out, const char* name, int64_t value) {
@@ -91,7 +95,11 @@ std::string to_json_line(const TrailRecord& r) {
   field(out, "target", r.target);
   optional_field(out, "connected", r.connected);
   optional_field(out, "source", r.source);
-  number_field(out, "reply", static_cast<int64_t>(r.reply));
+  if (r.reply) {
+    number_field(out, "reply", *r.reply);
+  } else {
+    null_field(out, "reply");
+  }
   number_field(out, "bytes_up", static_cast<int64_t>(r.bytes_up));
   number_field(out, "bytes_down", static_cast<int64_t>(r.bytes_down));
   number_field(out, "duration_ms", r.duration_ms);

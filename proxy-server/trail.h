@@ -16,19 +16,21 @@
 namespace mx {
 
 struct TrailRecord {
-  WallTime time;                  // when the connection was asked for
+  WallTime time;  // when the connection was asked for
   std::string tenant;
-  std::string via;                // "tunnel" or "socks5"
-  std::string peer;               // where the request came from (ip:port)
-  std::string credential;         // tunnel: the client's public key; socks5: the user name
-  std::string target;             // as asked: host:port
+  std::string via;                       // "tunnel" or "socks5"
+  std::string peer;                      // where the request came from (ip:port)
+  std::string credential;                // tunnel: the client's public key; socks5: the user name
+  std::string target;                    // as asked: host:port
   std::optional<std::string> connected;  // address:port dialed (last one tried)
   std::optional<std::string> source;     // our address:port on that connection
-  int reply = 1;                  // the SOCKS5 reply code sent
-  uint64_t bytes_up = 0;          // client → destination
-  uint64_t bytes_down = 0;        // destination → client
+  // The SOCKS5 reply code sent; none when the requester went away (or the
+  // tunnel closed) while the server was still dialing.
+  std::optional<int> reply = 1;
+  uint64_t bytes_up = 0;    // client → destination
+  uint64_t bytes_down = 0;  // destination → client
   int64_t duration_ms = 0;
-  std::string end;                // why it ended: "closed", a refusal reason, an error
+  std::string end;  // why it ended: "closed", a refusal reason, an error
 };
 
 std::string to_json_line(const TrailRecord& record);

@@ -264,8 +264,8 @@ std::string format_duration_ms(int64_t ms) {
 }
 
 std::string human_line(const TrailRecord& r) {
-  char reply[8];
-  std::snprintf(reply, sizeof reply, "0x%02x", r.reply);
+  char reply[8] = "-";  // no reply was sent
+  if (r.reply) std::snprintf(reply, sizeof reply, "0x%02x", *r.reply);
   std::string line = rfc3339_ms(r.time);
   line += " tenant=" + printable(r.tenant);
   line += " via=" + printable(r.via);

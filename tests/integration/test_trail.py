@@ -3,7 +3,9 @@
 Every field is checked for a success (exact byte counts, the source the far end
 saw, the time the connection was asked for), refusals (a limit, a port, the
 deny-list), a failure (connection refused), a name target, and the server's own
-SOCKS5 listener (`user` instead of `key`, the exact peer). The trail goes to
+SOCKS5 listener (`user` instead of `key`, the exact peer), and a dial the
+client gave up on before the reply (no reply, but the address dialed and the
+source the SYNs left from, so a search by source finds it). The trail goes to
 the file and, with `stdout = true`, to standard output as the same line. Last,
 `mxegress-server trail` finds a connection by source, destination and time.
 """
@@ -15,14 +17,15 @@ import socket
 import time
 import unittest
 
-from mxtest import (Fleet, REP_NOT_ALLOWED, REP_OK, REP_REFUSED, RefusedPort, SharedHarnessTest,
-                    SourceServer, pattern_bytes, recv_until_eof, run_server)
+from mxtest import (Blackhole, Fleet, REP_NOT_ALLOWED, REP_OK, REP_REFUSED, RefusedPort,
+                    SharedHarnessTest, SourceServer, pattern_bytes, recv_until_eof, run_server)
 
 FIELDS = {"time", "tenant", "via", "peer", "target", "connected", "source", "reply",
           "bytes_up", "bytes_down", "duration_ms", "end"}
 TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 DOWN = 5000
 UP = 12345
+CONNECT_TIMEOUT = 5
 
 
 def parse_time(text):
@@ -39,12 +42,14 @@ class TrailTest(SharedHarnessTest):
     def setUpClass(cls):
         cls.source = SourceServer(DOWN, "127.0.0.1")
         cls.refused = RefusedPort("127.0.0.1")
+        cls.hole = Blackhole("127.0.0.1")
         cls.closed_port = 2525      # allowed by policy, nothing listens there
-        cls.peers = [cls.source, cls.refused]
+        cls.peers = [cls.source, cls.refused, cls.hole]
         cls.fleet = cls.start_harness(lambda: Fleet(
             {"acme": {"source": ["127.0.0.2"]},
              "capped": {"source": ["127.0.0.3"], "max_connections": 1}},
-            ports=[cls.source.port, cls.refused.port, 25], trail_stdout=True,
+            ports=[cls.source.port, cls.refused.port, cls.hole.port, 25], trail_stdout=True,
+            connect_timeout=f"{CONNECT_TIMEOUT}s",
             socks5_users={"gw": {"password": "pw", "tenant": "acme",
                                  "from": ["127.0.0.1/32"]}}))
         cls.acme = cls.fleet.clients["acme"]
@@ -173,10 +178,61 @@ class TrailTest(SharedHarnessTest):
                           target=f"127.0.0.1:{self.refused.port}", reply=REP_REFUSED,
                           before=before, after=after)
         self.assertEqual(t["connected"], f"127.0.0.1:{self.refused.port}", "the address dialed")
-        if t["source"] is not None:
-            self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$")
+        self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$", "the SYN left from there")
         self.assertEqual((t["bytes_up"], t["bytes_down"]), (0, 0))
         self.assertIn("refused", t["end"].lower())
+
+    def test_dial_the_client_gave_up_on_has_a_line(self):
+        """The gateway closes while the server still dials a silent address: the
+        SYNs did leave from the tenant's address, so the line names it, with no
+        reply (none was sent), and a search by that source finds it."""
+        self.assertTrue(self.hole.probe(0.5), f"blackhole ({self.hole.method}) not working")
+        since = self.fleet.trail_mark()
+        mark = self.fleet.server.mark()
+        before = utcnow()
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.acme.connect("127.0.0.1", self.hole.port, timeout=0.7)
+        after = utcnow()
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="tunnel", target=f"127.0.0.1:{self.hole.port}",
+                          reply=None, before=before, after=after)
+        self.assertEqual(t["connected"], f"127.0.0.1:{self.hole.port}", "the address dialed")
+        self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$", "the SYNs left from there")
+        self.assertEqual((t["bytes_up"], t["bytes_down"]), (0, 0))
+        self.assertLess(t["duration_ms"], (CONNECT_TIMEOUT - 1) * 1000, "ended by the client")
+        self.assertNotIn("no connection within", t["end"])
+        self.fleet.server.wait_for(r"cancelled tenant=acme via=tunnel target=127\.0\.0\.1:%d"
+                                   % self.hole.port, timeout=5, since=mark)
+        cp = run_server("trail", self.fleet.trail_path, "--source", t["source"], "--json")
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual([json.loads(l) for l in cp.stdout.splitlines() if l.strip()], [t])
+        cp = run_server("trail", self.fleet.trail_path, "--source", t["source"])
+        self.assertIn(" reply=- ", cp.stdout)
+
+    def test_dial_a_server_socks5_client_gave_up_on_has_a_line(self):
+        """The same on the server's own SOCKS5 listener: the client closing while
+        the server dials ends the dial at once, with the trail line."""
+        self.assertTrue(self.hole.probe(0.5), f"blackhole ({self.hole.method}) not working")
+        # A first login runs argon2id (slow under ASan); later ones hit the cache.
+        mark = self.fleet.trail_mark()
+        warm = self.fleet.server_socks("127.0.0.1", self.source.port, "gw", "pw")
+        self.assertEqual(warm.reply, REP_OK, warm.describe())
+        warm.sock.shutdown(socket.SHUT_WR)
+        recv_until_eof(warm.sock)
+        warm.close()
+        self.fleet.wait_trail(mark, 1)
+        since = self.fleet.trail_mark()
+        before = utcnow()
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.fleet.server_socks("127.0.0.1", self.hole.port, "gw", "pw", timeout=0.7)
+        after = utcnow()
+        t = self.one_line(since)
+        self.check_common(t, tenant="acme", via="socks5", target=f"127.0.0.1:{self.hole.port}",
+                          reply=None, before=before, after=after)
+        self.assertEqual(t["connected"], f"127.0.0.1:{self.hole.port}")
+        self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$")
+        self.assertLess(t["duration_ms"], (CONNECT_TIMEOUT - 1) * 1000, "ended by the client")
+        self.assertEqual(t["end"], "closed by the client before the reply")
 
     def test_name_target_as_asked(self):
         since = self.fleet.trail_mark()

@@ -237,7 +237,9 @@ TEST(TrailLine, RoundTripsWhatTheWriterWrites) {
   s.connected.reset();
   s.source.reset();
   s.reply = 2;
-  for (const TrailRecord& original : {r, s}) {
+  TrailRecord cancelled = record("cancelled by the client before the reply");
+  cancelled.reply.reset();
+  for (const TrailRecord& original : {r, s, cancelled}) {
     const std::string line = to_json_line(original);
     std::string error;
     const auto parsed = parse_trail_line(line, error);
@@ -247,6 +249,7 @@ TEST(TrailLine, RoundTripsWhatTheWriterWrites) {
     EXPECT_EQ(parsed->credential, original.credential);
     EXPECT_EQ(parsed->connected, original.connected);
     EXPECT_EQ(parsed->source, original.source);
+    EXPECT_EQ(parsed->reply, original.reply);
     EXPECT_EQ(parsed->end, original.end);
   }
 }
@@ -277,6 +280,7 @@ TEST(TrailLine, FieldsAreCheckedByNameAndType) {
             "field \"reply\" must be an integer from 0 to 255");
   EXPECT_EQ(trail_error(with(good, R"("reply":0)", R"("reply":"0")")),
             "field \"reply\" must be an integer from 0 to 255");
+  EXPECT_EQ(trail_error(with(good, R"("reply":0,)", "")), "field \"reply\" missing");
   EXPECT_NE(trail_error(with(good, R"("bytes_up":1234)", R"("bytes_up":-1)")).find("bytes_up"),
             std::string::npos);
   EXPECT_EQ(trail_error(with(good, R"("duration_ms":0,)", "")), "field \"duration_ms\" missing");
@@ -557,7 +561,11 @@ TEST_F(TrailQueryTest, HumanOutput) {
   s.reply = 2;
   s.bytes_up = 0;
   s.bytes_down = 0;
-  const Result result = run({write_records("t.json", {r, s})});
+  TrailRecord c = record("cancelled by the client before the reply");
+  c.reply.reset();
+  c.bytes_up = 0;
+  c.bytes_down = 0;
+  const Result result = run({write_records("t.json", {r, s, c})});
   EXPECT_EQ(result.code, 0);
   EXPECT_EQ(result.err, "");
   EXPECT_EQ(result.out,
@@ -566,7 +574,10 @@ TEST_F(TrailQueryTest, HumanOutput) {
             "up=1234 down=5678 duration=62.005s end=closed\n"
             "2026-11-22T20:30:00.000Z tenant=beta via=socks5 peer=198.51.100.7:40000 user=exim "
             "target=mx.example.org:25 -> - from - reply=0x02 up=0 down=0 duration=0.000s "
-            "end=max_connections 2 reached\n");
+            "end=max_connections 2 reached\n"
+            "2026-11-22T20:30:00.000Z tenant=acme via=tunnel peer=198.51.100.7:40000 key=Zm9vYmFy "
+            "target=mx.example.org:25 -> 192.0.2.25:25 from 203.0.113.10:41234 reply=- up=0 "
+            "down=0 duration=0.000s end=cancelled by the client before the reply\n");
 }
 
 TEST_F(TrailQueryTest, HumanOutputIsSafeForATerminal) {

@@ -71,6 +71,18 @@ TEST(TrailJson, RefusedSocks5ConnectionWithNullsAndEscapes) {
             "\n");
 }
 
+TEST(TrailJson, ADialCancelledBeforeTheReplyHasANullReply) {
+  TrailRecord r = tunnel_record();
+  r.reply.reset();
+  r.bytes_up = 0;
+  r.bytes_down = 0;
+  r.end = "cancelled by the client before the reply";
+  const std::string line = to_json_line(r);
+  EXPECT_NE(line.find(R"("source":"203.0.113.10:41234","reply":null,"bytes_up":0,)"),
+            std::string::npos)
+      << line;
+}
+
 TEST(TrailJson, NonAsciiPassesThroughUnescaped) {
   TrailRecord r = tunnel_record();
   r.end = "caf\xc3\xa9 / slash";
