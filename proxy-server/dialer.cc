@@ -101,8 +101,9 @@ void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
 }
 
 void Dialer::release_attempt() {
-  if (last_address_ && attempt_)
+  if (last_address_ && attempt_) {
     rules_.lease.usage().release_destination(last_address_->ip_string());
+  }
   if (attempt_source_ && attempt_source_->family() != 0) {
     rules_.lease.usage().release_source(*attempt_source_);
   }

@@ -82,9 +82,9 @@ Bytes ServerSocks5Session::on_reply(socks5::Reply reply, const Target& bound) {
   return early_data;
 }
 
-// The client left while we dialed: stop (the trail line says so) and close.
+// The client left while we dialed: stop (the session logs it and writes the
+// trail line) and close.
 void ServerSocks5Session::on_client_gone(const std::string& why) {
-  MX_LOG(Info, "socks5") << "peer=" << peer_ << " " << why << "; dial cancelled";
   session_->cut(why);
   finish(why);
 }

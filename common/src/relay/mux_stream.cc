@@ -171,11 +171,8 @@ void MuxStream::on_frame(frame::Type type, ByteView body) {
         tunnel_->protocol_error("bad WINDOW for session " + std::to_string(id_));
         return;
       }
-      // A pump that stopped reading for want of credit reads again.
-      if (held_.empty()) {
-        if (reader_ != nullptr) reader_->on_stream_drained();
-        return;
-      }
+      // Held bytes go out, and a pump that stopped reading for want of
+      // credit (held bytes or not) reads again.
       if (!send_held()) return;
       if (held_.empty() && fin_wanted_ && !fin_sent_) send_fin();
       if (reader_ != nullptr) reader_->on_stream_drained();
