@@ -74,6 +74,9 @@ void EgressSession::on_dialed(DialResult result) {
   auto on_reply = std::move(on_reply_);
   const Bytes early_data = on_reply(socks5::Reply::Succeeded, bound);
   if (!early_data.empty()) upstream_->write(early_data);
+  // A mail server closes right after its 221: send that reply and the end
+  // to the client together.
+  upstream_->report_eof_behind_short_reads();
   upstream_->start_reading();
   PumpOptions options;
   options.idle_timeout = snapshot_->config().server.idle_timeout;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -215,15 +216,30 @@ void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
       self->reader_->on_stream_data(
           ByteView(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)));
     }
+    // The reader may have closed, paused or destroyed this connection.
+    self = owner_of(stream);
+    if (self != nullptr && self->eof_behind_short_reads_ && self->reading_ && !self->read_paused_ &&
+        static_cast<size_t>(nread) < buf->len && self->eof_is_next()) {
+      self->on_eof();
+    }
     return;
   }
   if (nread == UV_EOF) {
-    uv_read_stop(stream);
-    self->reading_ = false;
-    if (self->reader_) self->reader_->on_stream_eof();
+    self->on_eof();
     return;
   }
   self->fail(uv_error_text(static_cast<int>(nread)));
+}
+
+bool TcpConnection::eof_is_next() const {
+  char next;
+  return ::recv(fd(), &next, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+void TcpConnection::on_eof() {
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+  reading_ = false;
+  if (reader_) reader_->on_stream_eof();
 }
 
 void TcpConnection::fail(const std::string& why) {
