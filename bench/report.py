@@ -378,7 +378,11 @@ def main():
         if others:
             w("**Other work** is what the machine's CPU did during a run besides the proxy, the destination and "
               "the load generator (busy CPU from /proc/stat minus theirs, per second of the run, in cores; "
-              "2 CPUs in all). The 1-minute load average when each run ended is a weaker sign: it decays "
+              "2 CPUs in all). It is not all foreign: this kernel charges interrupt time to the task it "
+              "interrupts, and loopback TCP's receive work (softirq) that runs on an otherwise idle CPU is "
+              "charged to no process, so a part of it is the run's own traffic (about 0.2 cores in a quiet "
+              "5 s SMTP run of mxegress alone). Compare it between peers rather than read it as load from "
+              "elsewhere. The 1-minute load average when each run ended is a weaker sign: it decays "
               "over minutes, so it carries the previous runs (a peer that forks hundreds of processes) over.")
             w("")
             w("| peer | other work, median cores | max | load average at the end, median | max |")
