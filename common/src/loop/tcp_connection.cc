@@ -216,10 +216,11 @@ void TcpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
       self->reader_->on_stream_data(
           ByteView(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)));
     }
-    // The reader may have closed, paused or destroyed this connection.
+    // The reader may have closed, paused, left or destroyed this connection.
     self = owner_of(stream);
-    if (self != nullptr && self->eof_behind_short_reads_ && self->reading_ && !self->read_paused_ &&
-        static_cast<size_t>(nread) < buf->len && self->eof_is_next()) {
+    if (self != nullptr && self->eof_behind_short_reads_ && self->reader_ != nullptr &&
+        self->reading_ && !self->read_paused_ && static_cast<size_t>(nread) < buf->len &&
+        self->eof_is_next()) {
       self->on_eof();
     }
     return;
