@@ -77,6 +77,14 @@ class TcpConnectionEofTest : public ::testing::Test {
       ADD_FAILURE() << "the loop did not finish";
       finish();
     });
+    log_.on_eof = [this] { finish(); };
+  }
+
+  // The destination's last reply and its close, queued before the loop runs.
+  void peer_replies_and_closes() {
+    peer_ = std::make_unique<Peer>(listener_.address());
+    peer_->send("221 bye\r\n");
+    peer_->finish();
   }
 
   // The connection reads from its first turn; the peer's bytes (and FIN) may
@@ -100,15 +108,13 @@ class TcpConnectionEofTest : public ::testing::Test {
   TcpListener listener_;
   Timer watchdog_{loop_};
   std::unique_ptr<TcpConnection> conn_;
+  std::unique_ptr<Peer> peer_;
   TurnLog log_{loop_};
   bool report_eof_behind_short_reads_ = true;
 };
 
 TEST_F(TcpConnectionEofTest, TheFinBehindALastReplyComesInTheSameTurn) {
-  Peer peer(listener_.address());
-  peer.send("221 bye\r\n");
-  peer.finish();
-  log_.on_eof = [this] { finish(); };
+  peer_replies_and_closes();
   run();
   EXPECT_EQ(log_.events, (std::vector<std::string>{"data 221 bye\r\n", "eof", "turn end"}));
 }
@@ -117,10 +123,7 @@ TEST_F(TcpConnectionEofTest, TheFinBehindALastReplyComesInTheSameTurn) {
 // the next turn (and its own tunnel record).
 TEST_F(TcpConnectionEofTest, WithoutTheOptionTheFinWaitsForTheNextTurn) {
   report_eof_behind_short_reads_ = false;
-  Peer peer(listener_.address());
-  peer.send("221 bye\r\n");
-  peer.finish();
-  log_.on_eof = [this] { finish(); };
+  peer_replies_and_closes();
   run();
   EXPECT_EQ(log_.events, (std::vector<std::string>{"data 221 bye\r\n", "turn end", "eof"}));
 }
@@ -134,7 +137,6 @@ TEST_F(TcpConnectionEofTest, AShortReadWithoutAFinIsNotAnEnd) {
     peer.send("221 bye\r\n");
     peer.finish();
   };
-  log_.on_eof = [this] { finish(); };
   run();
   EXPECT_EQ(log_.events, (std::vector<std::string>{"data 220 ready\r\n", "turn end",
                                                    "data 221 bye\r\n", "eof", "turn end"}));
@@ -143,15 +145,12 @@ TEST_F(TcpConnectionEofTest, AShortReadWithoutAFinIsNotAnEnd) {
 // A reader that pauses while it handles the data (its sink is full) hears of
 // the FIN only after it resumes, in order.
 TEST_F(TcpConnectionEofTest, AReaderThatPausedHearsOfTheFinOnlyAfterItResumes) {
-  Peer peer(listener_.address());
-  peer.send("221 bye\r\n");
-  peer.finish();
+  peer_replies_and_closes();
   log_.on_data = [this] { conn_->pause_reading(); };
   log_.on_turn_end_then = [this] {
     log_.on_data = nullptr;
     conn_->resume_reading();
   };
-  log_.on_eof = [this] { finish(); };
   run();
   EXPECT_EQ(log_.events, (std::vector<std::string>{"data 221 bye\r\n", "turn end", "eof"}));
 }
@@ -159,9 +158,7 @@ TEST_F(TcpConnectionEofTest, AReaderThatPausedHearsOfTheFinOnlyAfterItResumes) {
 // The reader may close the connection from its data callback; the check
 // behind the read must not touch it then.
 TEST_F(TcpConnectionEofTest, AReaderMayCloseTheConnectionInItsDataCallback) {
-  Peer peer(listener_.address());
-  peer.send("221 bye\r\n");
-  peer.finish();
+  peer_replies_and_closes();
   log_.on_data = [this] {
     conn_.reset();
     finish();
