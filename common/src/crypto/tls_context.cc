@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "mxegress/crypto/tls_engine.h"
+
 namespace mx {
 
 void SslCtxDeleter::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -73,6 +75,9 @@ SslCtxPtr new_tls13_context(const SSL_METHOD* method, std::string& err) {
   SSL_CTX_set_ciphersuites(ctx.get(),
                            "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                            "TLS_CHACHA20_POLY1305_SHA256");
+  // Hands each connection's traffic secrets to its TlsEngine, for the record
+  // layer that takes over after the handshake (tls13_record_layer.h).
+  SSL_CTX_set_keylog_callback(ctx.get(), &TlsEngine::capture_traffic_secret);
   return ctx;
 }
 

@@ -5,9 +5,12 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
+#include "mxegress/crypto/tls13_record_layer.h"
 #include "mxegress/crypto/tls_context.h"
 
 namespace mx {
@@ -26,7 +29,7 @@ BIO_METHOD* span_bio_method() {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mxegress span");
     BIO_meth_set_write_ex(m, [](BIO* bio, const char* data, size_t len, size_t* written) {
       auto* io = static_cast<Io*>(BIO_get_data(bio));
-      io->output.insert(io->output.end(), data, data + len);
+      io->output.append(ByteView(reinterpret_cast<const uint8_t*>(data), len));
       io->produced += len;
       *written = len;
       return 1;
@@ -67,6 +70,48 @@ BIO_METHOD* span_bio_method() {
   return method;
 }
 
+// Where an SSL keeps a pointer to its engine's Io, for the key log callback.
+int io_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// MXEGRESS_TLS_RECORDS=openssl keeps OpenSSL's record layer after the
+// handshake: for diagnosis, and for A/B measurements (docs/performance.md).
+bool records_left_to_openssl_by_environment() {
+  static const bool openssl = [] {
+    const char* value = std::getenv("MXEGRESS_TLS_RECORDS");
+    return value != nullptr && std::string_view(value) == "openssl";
+  }();
+  return openssl;
+}
+
+// The secret of a key log line "LABEL <client random> <secret>", both hex.
+bool parse_key_log_secret(std::string_view line, std::string_view label, SecretBytes& secret) {
+  if (line.size() <= label.size() || line.substr(0, label.size()) != label ||
+      line[label.size()] != ' ') {
+    return false;
+  }
+  const size_t space = line.rfind(' ');
+  const std::string_view hex = line.substr(space + 1);
+  if (hex.size() % 2 != 0 || hex.size() > 2 * 64) return false;
+  SecretBytes bytes(hex.size() / 2);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int high = nibble(hex[2 * i]);
+    const int low = nibble(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    bytes[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  secret = std::move(bytes);
+  return true;
+}
+
 std::string subject_of(X509* cert) {
   std::unique_ptr<BIO, BioDeleter> text(BIO_new(BIO_s_mem()));
   if (!text) return {};
@@ -97,7 +142,8 @@ std::string describe_verify_failure(const SSL* ssl, long verify_result) {
 
 }  // namespace
 
-TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
+TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name, Records records)
+    : records_choice_(records) {
   ERR_clear_error();
   ssl_.reset(ctx != nullptr ? SSL_new(ctx) : nullptr);
   BIO* bio = BIO_new(span_bio_method<Io>());
@@ -107,6 +153,7 @@ TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
     return;
   }
   BIO_set_data(bio, io_.get());
+  SSL_set_ex_data(ssl_.get(), io_index(), io_.get());
   SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; SSL_free frees it once
   if (role == Role::Server) {
     SSL_set_accept_state(ssl_.get());
@@ -114,6 +161,19 @@ TlsEngine::TlsEngine(SSL_CTX* ctx, Role role, std::string server_name) {
   }
   SSL_set_connect_state(ssl_.get());
   if (std::string err; !configure_client_connection(ssl_.get(), server_name, err)) fail(err);
+}
+
+TlsEngine::TlsEngine(TlsEngine&&) noexcept = default;
+TlsEngine& TlsEngine::operator=(TlsEngine&&) noexcept = default;
+TlsEngine::~TlsEngine() = default;
+
+void TlsEngine::capture_traffic_secret(const SSL* ssl, const char* line) {
+  auto* io = static_cast<Io*>(SSL_get_ex_data(ssl, io_index()));
+  if (io == nullptr || line == nullptr) return;
+  const std::string_view text(line);
+  if (!parse_key_log_secret(text, "CLIENT_TRAFFIC_SECRET_0", io->client_traffic_secret)) {
+    parse_key_log_secret(text, "SERVER_TRAFFIC_SECRET_0", io->server_traffic_secret);
+  }
 }
 
 void TlsEngine::start_handshake() {
@@ -125,7 +185,13 @@ bool TlsEngine::feed_ciphertext(ByteView in) {
   io_->input = in;
   if (!handshake_done_) advance_handshake();
   // In TLS 1.3 the client's first application data may arrive with its Finished.
-  if (handshake_done_ && !failed_) decrypt_available_records();
+  if (handshake_done_ && !failed_) {
+    if (records_) {
+      open_records();
+    } else {
+      decrypt_available_records();
+    }
+  }
   // OpenSSL has read everything (a partial record waits in its own buffer);
   // the span belongs to the caller and must not outlive this call.
   io_->input = {};
@@ -140,33 +206,35 @@ void TlsEngine::release_idle_memory() {
 }
 
 void TlsEngine::reserve_ciphertext(size_t plaintext_bytes) {
+  if (!io_) return;
   // Each record adds at most 22 bytes (header, content type, GCM tag).
   const size_t records = plaintext_bytes / kMaxRecordPlaintext + 1;
-  if (!io_) return;
-  const size_t needed = io_->output.size() + plaintext_bytes + records * 22;
-  // Geometric: a turn may reserve many times before the ciphertext is taken.
-  if (needed > io_->output.capacity())
-    io_->output.reserve(std::max(needed, 2 * io_->output.capacity()));
+  // ByteBuffer grows geometrically: a turn may reserve many times.
+  io_->output.prepare(plaintext_bytes + records * Tls13RecordLayer::kRecordOverhead);
 }
 
-bool TlsEngine::write_plaintext(ByteView in) {
+bool TlsEngine::write_plaintext(std::span<const ByteView> parts) {
   if (!usable() || close_notify_sent_) return false;
-  if (in.empty()) return true;
   if (!handshake_done_) {
-    plaintext_before_handshake_.insert(plaintext_before_handshake_.end(), in.begin(), in.end());
+    for (const ByteView part : parts) {
+      plaintext_before_handshake_.insert(plaintext_before_handshake_.end(), part.begin(),
+                                         part.end());
+    }
     return true;
   }
-  return encrypt(in);
+  return encrypt(parts);
 }
 
 void TlsEngine::take_ciphertext(Bytes& out) {
   if (!io_ || io_->output.empty()) return;
-  if (out.empty()) {
-    out = std::exchange(io_->output, Bytes());  // hand the buffer over whole: no copy
-    return;
-  }
-  out.insert(out.end(), io_->output.begin(), io_->output.end());
-  io_->output = Bytes();  // an idle tunnel keeps no ciphertext capacity
+  const ByteView pending = io_->output.readable();
+  out.insert(out.end(), pending.begin(), pending.end());
+  io_->output.release();  // an idle tunnel keeps no ciphertext capacity
+}
+
+ByteBuffer TlsEngine::take_ciphertext() {
+  if (!io_) return {};
+  return std::move(io_->output);  // handed over whole: no copy
 }
 
 size_t TlsEngine::pending_ciphertext() const { return io_ ? io_->output.size() : 0; }
@@ -174,6 +242,12 @@ size_t TlsEngine::pending_ciphertext() const { return io_ ? io_->output.size() :
 void TlsEngine::send_close_notify() {
   if (!usable() || close_notify_sent_ || !handshake_done_) return;
   close_notify_sent_ = true;
+  if (records_) {
+    const size_t before = io_->output.size();
+    records_->seal_close_notify(io_->output);
+    io_->produced += io_->output.size() - before;
+    return;
+  }
   ERR_clear_error();
   const int result = SSL_shutdown(ssl_.get());
   if (result < 0) {
@@ -213,6 +287,21 @@ std::string_view TlsEngine::protocol_version() const {
   return ssl_ ? SSL_get_version(ssl_.get()) : std::string_view();
 }
 
+std::string_view TlsEngine::cipher_name() const {
+  const SSL_CIPHER* cipher = ssl_ ? SSL_get_current_cipher(ssl_.get()) : nullptr;
+  return cipher != nullptr ? SSL_CIPHER_standard_name(cipher) : std::string_view();
+}
+
+std::string TlsEngine::record_protection() const {
+  return records_ ? RecordCipher::implementation() : std::string("openssl");
+}
+
+std::string TlsEngine::record_protection_available() {
+  if (records_left_to_openssl_by_environment()) return "openssl (MXEGRESS_TLS_RECORDS=openssl)";
+  if (!RecordCipher::available()) return "openssl (" + RecordCipher::why_unavailable() + ")";
+  return RecordCipher::implementation();
+}
+
 void TlsEngine::advance_handshake() {
   ERR_clear_error();
   const int result = SSL_do_handshake(ssl_.get());
@@ -233,9 +322,45 @@ void TlsEngine::complete_handshake() {
     return;
   }
   handshake_done_ = true;
+  take_over_records();
   if (plaintext_before_handshake_.empty()) return;
   const Bytes held = std::exchange(plaintext_before_handshake_, {});
-  encrypt(held);
+  const ByteView part(held);
+  encrypt(std::span<const ByteView>(&part, 1));
+}
+
+// From here on Tls13RecordLayer protects the records, if it can start at
+// exactly the point OpenSSL stopped: the application traffic secrets are
+// known and OpenSSL has neither sent nor received a record under them (no
+// session tickets; the span BIO lets OpenSSL read only whole records it
+// asked for, so what follows its Finished is still in our input).
+void TlsEngine::take_over_records() {
+  SecretBytes client_secret = std::move(io_->client_traffic_secret);
+  SecretBytes server_secret = std::move(io_->server_traffic_secret);
+  if (records_choice_ == Records::OpenSsl || records_left_to_openssl_by_environment()) return;
+  if (client_secret.empty() || server_secret.empty()) return;
+  SSL* ssl = ssl_.get();
+  if (SSL_is_server(ssl) && SSL_CTX_get_num_tickets(SSL_get_SSL_CTX(ssl)) != 0) return;
+  if (SSL_has_pending(ssl) != 0) return;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  const auto suite =
+      cipher != nullptr ? tls13_suite_from_id(SSL_CIPHER_get_protocol_id(cipher)) : std::nullopt;
+  if (!suite) return;
+  records_ = Tls13RecordLayer::create(
+      *suite, SSL_is_server(ssl) ? Tls13RecordLayer::Role::Server : Tls13RecordLayer::Role::Client,
+      client_secret, server_secret);
+  if (records_) SSL_free_buffers(ssl);  // OpenSSL's record buffers are not used again
+}
+
+void TlsEngine::open_records() {
+  if (io_->input.empty()) return;
+  // Room for everything this feed can yield, so the buffer grows at most once.
+  plaintext_.prepare(io_->input.size());
+  const size_t before = io_->output.size();
+  const bool ok = records_->open(io_->input, plaintext_, io_->output);
+  io_->produced += io_->output.size() - before;
+  if (records_->peer_closed()) peer_closed_ = true;
+  if (!ok) fail(records_->error());
 }
 
 // Reads until WANT_READ: a single feed may carry many records, and stopping early
@@ -268,23 +393,78 @@ void TlsEngine::decrypt_available_records() {
   }
 }
 
-bool TlsEngine::encrypt(ByteView in) {
+bool TlsEngine::encrypt(std::span<const ByteView> parts) {
+  size_t total = 0;
+  for (const ByteView part : parts) total += part.size();
+  if (total == 0) return true;
+  if (records_) {
+    const size_t before = io_->output.size();
+    records_->seal(parts, io_->output);
+    io_->produced += io_->output.size() - before;
+    if (records_->failed()) {
+      fail(records_->error());
+      return false;
+    }
+  } else if (!encrypt_with_openssl(parts)) {
+    return false;
+  }
+  sent_under_key_ += total;
+  return sent_under_key_ < key_update_bytes_ || update_keys();
+}
+
+// A KeyUpdate ahead of the next record we write; the peer's keys for this
+// direction follow it.
+bool TlsEngine::update_keys() {
+  if (records_) {
+    const size_t before = io_->output.size();
+    const bool updated = records_->seal_key_update(false, io_->output);
+    io_->produced += io_->output.size() - before;
+    if (!updated) {
+      fail("TLS key update failed: " + records_->error());
+      return false;
+    }
+  } else if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+    fail("TLS key update failed");
+    return false;
+  }
+  sent_under_key_ = 0;
+  ++key_updates_;
+  return true;
+}
+
+// SSL_write makes one record per call of up to 16 KiB, so small parts are
+// gathered into one record's worth first (a frame header, then the start of
+// its payload) and only whole records are written from the parts themselves.
+bool TlsEngine::encrypt_with_openssl(std::span<const ByteView> parts) {
+  thread_local std::array<uint8_t, kMaxRecordPlaintext> gathered;
+  size_t held = 0;
+  for (ByteView part : parts) {
+    while (!part.empty()) {
+      if (held > 0 || part.size() < kMaxRecordPlaintext) {
+        const size_t n = std::min(part.size(), gathered.size() - held);
+        std::memcpy(gathered.data() + held, part.data(), n);
+        held += n;
+        part = part.subspan(n);
+        if (held == gathered.size()) {
+          if (!ssl_write(ByteView(gathered.data(), held))) return false;
+          held = 0;
+        }
+        continue;
+      }
+      const size_t whole = part.size() - part.size() % kMaxRecordPlaintext;
+      if (!ssl_write(part.first(whole))) return false;
+      part = part.subspan(whole);
+    }
+  }
+  return held == 0 || ssl_write(ByteView(gathered.data(), held));
+}
+
+bool TlsEngine::ssl_write(ByteView in) {
   ERR_clear_error();
   size_t written = 0;
   if (SSL_write_ex(ssl_.get(), in.data(), in.size(), &written) != 1 || written != in.size()) {
     fail("TLS write failed");
     return false;
-  }
-  sent_under_key_ += written;
-  if (sent_under_key_ >= key_update_bytes_) {
-    // Sent ahead of the next record we write; the peer's keys for this
-    // direction follow it.
-    if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
-      fail("TLS key update failed");
-      return false;
-    }
-    sent_under_key_ = 0;
-    ++key_updates_;
   }
   return true;
 }

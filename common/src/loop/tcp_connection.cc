@@ -23,7 +23,7 @@ thread_local std::array<char, kReadBufferSize> t_read_buffer;
 
 struct WriteRequest {
   uv_write_t req;
-  Bytes data;
+  ByteBuffer data;
 };
 
 struct Lingering;
@@ -267,21 +267,24 @@ void TcpConnection::write(ByteView data) {
   // Only what the kernel does not take now is copied into a request.
   const std::optional<size_t> taken = write_now(data);
   if (!taken || *taken == data.size()) return;
-  data = data.subspan(*taken);
-  queue(Bytes(data.begin(), data.end()), 0);
+  ByteBuffer rest;
+  rest.append(data.subspan(*taken));
+  queue(std::move(rest));
 }
 
-void TcpConnection::write(Bytes&& data) {
+void TcpConnection::write(ByteBuffer&& data) {
   if (closed_ || data.empty()) return;
-  const std::optional<size_t> taken = write_now(data);
+  const std::optional<size_t> taken = write_now(data.readable());
   if (!taken || *taken == data.size()) return;
-  queue(std::move(data), *taken);
+  data.consume(*taken);
+  queue(std::move(data));
 }
 
-void TcpConnection::queue(Bytes&& data, size_t offset) {
+void TcpConnection::queue(ByteBuffer&& data) {
   auto* w = new WriteRequest{{}, std::move(data)};
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data() + offset),
-                             static_cast<unsigned>(w->data.size() - offset));
+  const ByteView bytes = w->data.readable();
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
+                             static_cast<unsigned>(bytes.size()));
   if (int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(handle_), &buf, 1,
                         &TcpConnection::on_write);
       rc != 0) {

@@ -1,14 +1,15 @@
 #include "mxegress/relay/tunnel.h"
 
 #include <algorithm>
+#include <array>
 
 namespace mx {
 namespace {
 constexpr size_t kKeptOutboxCapacity = 80 * 1024;
-constexpr size_t kTlsRecordPlaintext = TlsEngine::kMaxRecordPlaintext;
 // A DATA payload of a record or more is encrypted from the caller's buffer
-// instead of being copied into the outbox (see encrypt_large_payload).
-constexpr size_t kEncryptInPlaceBytes = kTlsRecordPlaintext;
+// (with the outbox in front of it) instead of being copied into the outbox.
+constexpr size_t kEncryptInPlaceBytes = TlsEngine::kMaxRecordPlaintext;
+// Bulk ciphertext leaves in batches of about this much (one write each).
 constexpr size_t kCiphertextBatch = 256 * 1024;
 }  // namespace
 
@@ -71,9 +72,7 @@ bool Tunnel::encrypt_outbox() {
 
 void Tunnel::flush_ciphertext() {
   if (tls_.pending_ciphertext() == 0) return;
-  Bytes out;
-  tls_.take_ciphertext(out);
-  transport_->write(std::move(out));
+  transport_->write(tls_.take_ciphertext());
 }
 
 void Tunnel::close() {
@@ -213,7 +212,7 @@ void Tunnel::write_data_frames(ByteView data, std::optional<uint32_t> session) {
     if (session) append_u32(outbox_, *session);
     if (n < kEncryptInPlaceBytes) {
       outbox_.insert(outbox_.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(n));
-    } else if (!encrypt_large_payload(data.first(n))) {
+    } else if (!encrypt_with_outbox(data.first(n))) {
       return;
     }
     data = data.subspan(n);
@@ -221,21 +220,15 @@ void Tunnel::write_data_frames(ByteView data, std::optional<uint32_t> session) {
   schedule_flush();
 }
 
-// Copies only what completes the outbox's last TLS record, then encrypts the
-// rest from the caller's buffer: a bulk transfer's bytes are not copied into
-// the outbox first. The records stay full (the record after the outbox
-// starts with this payload).
-bool Tunnel::encrypt_large_payload(ByteView payload) {
-  const size_t record_tail = outbox_.size() % kTlsRecordPlaintext;
-  const size_t top_up =
-      std::min(payload.size(), record_tail == 0 ? 0 : kTlsRecordPlaintext - record_tail);
-  outbox_.insert(outbox_.end(), payload.begin(), payload.begin() + static_cast<ptrdiff_t>(top_up));
-  // Bulk ciphertext goes out in batches of about kCiphertextBatch, into a
-  // buffer sized once per batch (growing it record by record would copy it).
+// The turn's frames so far and this payload leave as one run of full records,
+// the payload encrypted from the caller's buffer: a bulk transfer's bytes are
+// never copied into the outbox.
+bool Tunnel::encrypt_with_outbox(ByteView payload) {
   if (tls_.pending_ciphertext() == 0) tls_.reserve_ciphertext(kCiphertextBatch);
-  if (!encrypt_outbox()) return false;
-  tls_.reserve_ciphertext(payload.size() - top_up);
-  if (!tls_.write_plaintext(payload.subspan(top_up))) {
+  const std::array<ByteView, 2> parts = {ByteView(outbox_), payload};
+  const bool written = tls_.write_plaintext(parts);
+  outbox_.clear();
+  if (!written) {
     die("TLS write failed: " + tls_.error());
     return false;
   }

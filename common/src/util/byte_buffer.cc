@@ -6,6 +6,15 @@
 
 namespace mx {
 
+ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept {
+  if (this == &other) return *this;
+  storage_ = std::move(other.storage_);
+  capacity_ = std::exchange(other.capacity_, 0);
+  begin_ = std::exchange(other.begin_, 0);
+  end_ = std::exchange(other.end_, 0);
+  return *this;
+}
+
 void ByteBuffer::consume(size_t n) {
   assert(n <= size());
   begin_ += n;

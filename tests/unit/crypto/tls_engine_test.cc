@@ -13,8 +13,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "mxegress/crypto/client_identity.h"
+#include "mxegress/crypto/record_cipher.h"
 #include "mxegress/crypto/server_identity.h"
 #include "mxegress/crypto/tls_context.h"
 
@@ -249,7 +252,7 @@ TEST_F(TlsEngineTest, CarriesDataBothWays) {
   ASSERT_TRUE(server.write_plaintext(as_bytes(" twice")));
   pump(client, server);
   EXPECT_EQ(take_text(client), "250 ok twice");
-  EXPECT_TRUE(client.write_plaintext({}));  // empty writes are harmless
+  EXPECT_TRUE(client.write_plaintext(ByteView()));  // empty writes are harmless
   EXPECT_EQ(client.pending_ciphertext(), 0u);
 }
 
@@ -574,6 +577,246 @@ TEST_F(TlsEngineCaTest, RejectsAServerSignedByAnotherCa) {
   std::string error;
   EXPECT_FALSE(handshake(pki_.other_ca_file, "tunnel.example.test", "", &error));
   EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
+}
+
+// --- Who protects the records after the handshake -----------------------------
+//
+// Each side independently keeps OpenSSL's record layer or hands it to
+// Tls13RecordLayer; the wire is TLS 1.3 either way, so every mix must carry
+// data, key updates and close_notify, for each of the three suites.
+
+using Records = TlsEngine::Records;
+using RecordsCase = std::tuple<Records, Records, std::string>;
+
+class TlsEngineRecordsTest : public TlsEngineTest,
+                             public ::testing::WithParamInterface<RecordsCase> {
+ protected:
+  void SetUp() override {
+    TlsEngineTest::SetUp();
+    // The client offers only the suite under test.
+    ASSERT_EQ(SSL_CTX_set_ciphersuites(client_context_.get(), suite().c_str()), 1);
+  }
+  Records client_records() const { return std::get<0>(GetParam()); }
+  Records server_records() const { return std::get<1>(GetParam()); }
+  const std::string& suite() const { return std::get<2>(GetParam()); }
+  static bool takes_over(Records records) {
+    return records == Records::Auto && RecordCipher::available();
+  }
+  TlsEngine make_client() {
+    return TlsEngine(client_context_.get(), TlsEngine::Role::Client, {}, client_records());
+  }
+  TlsEngine make_server() {
+    return TlsEngine(server_context_.get(), TlsEngine::Role::Server, {}, server_records());
+  }
+};
+
+std::string records_case_name(const ::testing::TestParamInfo<RecordsCase>& info) {
+  const auto name = [](Records r) { return r == Records::Auto ? "Ours" : "OpenSsl"; };
+  std::string suite = std::get<2>(info.param).substr(4);  // drop "TLS_"
+  std::erase(suite, '_');
+  return std::string("Client") + name(std::get<0>(info.param)) + "Server" +
+         name(std::get<1>(info.param)) + suite;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMix, TlsEngineRecordsTest,
+                         ::testing::Combine(::testing::Values(Records::Auto, Records::OpenSsl),
+                                            ::testing::Values(Records::Auto, Records::OpenSsl),
+                                            ::testing::Values("TLS_AES_128_GCM_SHA256",
+                                                              "TLS_AES_256_GCM_SHA384",
+                                                              "TLS_CHACHA20_POLY1305_SHA256")),
+                         records_case_name);
+
+TEST_P(TlsEngineRecordsTest, TakesOverExactlyWhenAskedAndAvailable) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  EXPECT_EQ(client.cipher_name(), suite());
+  EXPECT_EQ(client.records_taken_over(), takes_over(client_records()));
+  EXPECT_EQ(server.records_taken_over(), takes_over(server_records()));
+  EXPECT_EQ(client.record_protection(),
+            takes_over(client_records()) ? RecordCipher::implementation() : "openssl");
+}
+
+TEST_P(TlsEngineRecordsTest, DataRightBehindTheClientsFinishedArrives) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  ASSERT_TRUE(client.write_plaintext(as_bytes("AUTH ")));
+  client.start_handshake();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  ASSERT_TRUE(client.write_plaintext(as_bytes("and more")));
+  pump(client, server);
+  EXPECT_EQ(take_text(server), "AUTH and more");
+  ASSERT_TRUE(server.write_plaintext(as_bytes("OK")));
+  pump(client, server);
+  EXPECT_EQ(take_text(client), "OK");
+}
+
+TEST_P(TlsEngineRecordsTest, HandshakeAndDataSurviveByteAtATimeDelivery) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  ASSERT_TRUE(client.write_plaintext(as_bytes("AUTH")));
+  client.start_handshake();
+  for (int round = 0; round < 10; ++round) {
+    bool sent = false;
+    for (auto [from, to] : {std::pair{&client, &server}, std::pair{&server, &client}}) {
+      Bytes flight;
+      from->take_ciphertext(flight);
+      for (const uint8_t byte : flight) ASSERT_TRUE(to->feed_ciphertext(ByteView(&byte, 1)));
+      sent = sent || !flight.empty();
+    }
+    if (round == 3) {
+      ASSERT_TRUE(server.write_plaintext(as_bytes("250 ok")));
+    }
+    if (!sent && round > 3) break;
+  }
+  EXPECT_EQ(take_text(server), "AUTH");
+  EXPECT_EQ(take_text(client), "250 ok");
+}
+
+TEST_P(TlsEngineRecordsTest, CarriesAMebibyteEachWayInOddPiecesAndGatheredParts) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  Bytes upstream(1 << 20);
+  Bytes downstream(1 << 20);
+  for (size_t i = 0; i < upstream.size(); ++i) {
+    upstream[i] = static_cast<uint8_t>(i * 7 + i / 251);
+    downstream[i] = static_cast<uint8_t>(i * 13 + i / 257);
+  }
+  static constexpr std::array<size_t, 6> kWrites = {1, 3, 1000, 4097, 16385, 70001};
+  size_t next_write = 0;
+  for (size_t at = 0; at < upstream.size();) {
+    const size_t length = std::min(kWrites[next_write++ % kWrites.size()], upstream.size() - at);
+    // A frame header's worth in front, then the rest: two parts, one run of records.
+    const size_t head = std::min<size_t>(length, 7);
+    const std::array<ByteView, 2> up = {ByteView(upstream).subspan(at, head),
+                                        ByteView(upstream).subspan(at + head, length - head)};
+    ASSERT_TRUE(client.write_plaintext(up));
+    ASSERT_TRUE(server.write_plaintext(ByteView(downstream).subspan(at, length)));
+    at += length;
+    if (next_write % 3 == 0) pump_in_pieces(client, server);
+  }
+  pump_in_pieces(client, server);
+  const ByteView got_up = server.plaintext().readable();
+  const ByteView got_down = client.plaintext().readable();
+  EXPECT_TRUE(Bytes(got_up.begin(), got_up.end()) == upstream);
+  EXPECT_TRUE(Bytes(got_down.begin(), got_down.end()) == downstream);
+  EXPECT_FALSE(client.failed()) << client.error();
+  EXPECT_FALSE(server.failed()) << server.error();
+}
+
+// Every record's nonce carries its whole 64-bit sequence number: 700 records
+// each way take it past one byte.
+TEST_P(TlsEngineRecordsTest, SequenceNumbersPastOneByteInterwork) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  std::string up;
+  std::string down;
+  for (int i = 0; i < 700; ++i) {
+    const std::string line = "line " + std::to_string(i) + "\r\n";
+    ASSERT_TRUE(client.write_plaintext(as_bytes(line)));
+    ASSERT_TRUE(server.write_plaintext(as_bytes(line)));
+    up += take_text(server);
+    down += take_text(client);
+    pump(client, server);
+  }
+  up += take_text(server);
+  down += take_text(client);
+  EXPECT_EQ(up.size(), down.size());
+  EXPECT_NE(up.find("line 699\r\n"), std::string::npos);
+  EXPECT_EQ(up, down);
+  EXPECT_FALSE(server.failed()) << server.error();
+  EXPECT_FALSE(client.failed()) << client.error();
+}
+
+TEST_P(TlsEngineRecordsTest, KeyUpdatesInterwork) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  client.set_key_update_bytes(100000);
+  server.set_key_update_bytes(70000);
+  const Bytes up(600000, 0x5a);
+  const Bytes down(600000, 0xa5);
+  size_t got_up = 0;
+  size_t got_down = 0;
+  for (size_t at = 0; at < up.size(); at += 30000) {
+    ASSERT_TRUE(client.write_plaintext(ByteView(up).subspan(at, 30000)));
+    ASSERT_TRUE(server.write_plaintext(ByteView(down).subspan(at, 30000)));
+    pump(client, server);
+    for (const uint8_t b : server.plaintext().readable()) got_up += b == 0x5a ? 1 : 0;
+    for (const uint8_t b : client.plaintext().readable()) got_down += b == 0xa5 ? 1 : 0;
+    server.plaintext().clear();
+    client.plaintext().clear();
+  }
+  EXPECT_EQ(client.key_updates(), up.size() / 120000);
+  EXPECT_EQ(server.key_updates(), down.size() / 90000);
+  EXPECT_EQ(got_up, up.size());
+  EXPECT_EQ(got_down, down.size());
+  EXPECT_FALSE(client.failed()) << client.error();
+  EXPECT_FALSE(server.failed()) << server.error();
+}
+
+TEST_P(TlsEngineRecordsTest, CloseNotifyInterworks) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  ASSERT_TRUE(client.write_plaintext(as_bytes("QUIT")));
+  client.send_close_notify();
+  EXPECT_FALSE(client.write_plaintext(as_bytes("late")));
+  pump(client, server);
+  EXPECT_EQ(take_text(server), "QUIT");
+  EXPECT_TRUE(server.peer_closed());
+  ASSERT_TRUE(server.write_plaintext(as_bytes("221 bye")));
+  server.send_close_notify();
+  pump(client, server);
+  EXPECT_EQ(take_text(client), "221 bye");
+  EXPECT_TRUE(client.peer_closed());
+  EXPECT_FALSE(client.failed()) << client.error();
+  EXPECT_FALSE(server.failed()) << server.error();
+}
+
+TEST_P(TlsEngineRecordsTest, ATamperedRecordIsAFatalErrorAndNothingOfItIsDelivered) {
+  TlsEngine client = make_client();
+  TlsEngine server = make_server();
+  connect(client, server);
+  ASSERT_TRUE(client.write_plaintext(as_bytes("RCPT TO:<b@example.net>")));
+  Bytes wire;
+  client.take_ciphertext(wire);
+  wire[wire.size() - 3] ^= 0x80;  // inside the tag
+  EXPECT_FALSE(server.feed_ciphertext(wire));
+  EXPECT_TRUE(server.failed());
+  EXPECT_TRUE(server.plaintext().empty());
+  // The server's alert reaches the client as a fatal error.
+  Bytes alert;
+  server.take_ciphertext(alert);
+  ASSERT_FALSE(alert.empty());
+  EXPECT_FALSE(client.feed_ciphertext(alert));
+  EXPECT_NE(client.error().find("bad"), std::string::npos) << client.error();
+}
+
+// A server that sends session tickets (OpenSSL's default; ours sends none)
+// keeps its own record layer, and a client that took over ignores the tickets.
+TEST_F(TlsEngineTest, AClientThatTookOverIgnoresSessionTickets) {
+  std::string err;
+  SslCtxPtr ticketing_server =
+      make_server_tls_context(dir_.path() / kServerCertFile, dir_.path() / kServerKeyFile, err);
+  ASSERT_TRUE(ticketing_server) << err;
+  SSL_CTX_set_num_tickets(ticketing_server.get(), 2);
+  SSL_CTX_set_session_cache_mode(ticketing_server.get(), SSL_SESS_CACHE_SERVER);
+  TlsEngine client(client_context_.get(), TlsEngine::Role::Client);
+  TlsEngine server(ticketing_server.get(), TlsEngine::Role::Server);
+  connect(client, server);
+  EXPECT_FALSE(server.records_taken_over());
+  EXPECT_EQ(client.records_taken_over(), RecordCipher::available());
+  ASSERT_TRUE(server.write_plaintext(as_bytes("220 ready")));
+  pump(client, server);
+  EXPECT_EQ(take_text(client), "220 ready");
+  ASSERT_TRUE(client.write_plaintext(as_bytes("EHLO x")));
+  pump(client, server);
+  EXPECT_EQ(take_text(server), "EHLO x");
+  EXPECT_FALSE(client.failed()) << client.error();
 }
 
 }  // namespace

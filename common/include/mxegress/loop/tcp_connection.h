@@ -13,6 +13,7 @@
 #include "mxegress/loop/loop.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/relay/stream.h"
+#include "mxegress/util/byte_buffer.h"
 
 namespace mx {
 
@@ -52,7 +53,8 @@ class TcpConnection final : public Stream {
   // Stream
   void set_reader(StreamReader* reader) override { reader_ = reader; }
   void write(ByteView data) override;
-  void write(Bytes&& data);
+  // Takes the buffer: what the kernel does not take at once is queued without a copy.
+  void write(ByteBuffer&& data);
   size_t pending_bytes() const override;
   void shutdown_write() override;
   void abort() override;
@@ -81,8 +83,8 @@ class TcpConnection final : public Stream {
   // Returns how many bytes it took, or nullopt after a write error (the
   // connection has failed).
   std::optional<size_t> write_now(ByteView data);
-  // Hands data[offset..] to libuv's write queue.
-  void queue(Bytes&& data, size_t offset);
+  // Hands data's readable bytes to libuv's write queue.
+  void queue(ByteBuffer&& data);
 
   // The uv_tcp_t plus a back-pointer that is nulled on detach (public only
   // so the file-local close helpers can name it).

@@ -94,7 +94,7 @@ class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
   void on_turn_end() override;
   void schedule_flush();
   bool encrypt_outbox();  // false when the tunnel died
-  bool encrypt_large_payload(ByteView payload);
+  bool encrypt_with_outbox(ByteView payload);
   void flush_ciphertext();
   void write_data_frames(ByteView data, std::optional<uint32_t> session);
   void dispatch_frames();
