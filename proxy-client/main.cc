@@ -7,6 +7,7 @@
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/crypto/password.h"
+#include "mxegress/crypto/tls_engine.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
@@ -90,7 +91,9 @@ int run_client(const mx::CommandLine& cl) {
       client.drain([&] { loop.stop(); });
     });
     mx::SignalWatch interrupt(loop, SIGINT, stop_now);
-    MX_LOG(Info, "client") << "mxegress-client " << MX_VERSION << " running";
+    MX_LOG(Info, "client") << "mxegress-client " << MX_VERSION
+                           << " running; TLS records after the handshake: "
+                           << mx::TlsEngine::record_protection_available();
     loop.run();
   }
   return 0;
@@ -109,7 +112,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cl.version) {
-    std::cout << "mxegress-client " << MX_VERSION << "\n";
+    std::cout << "mxegress-client " << MX_VERSION << "\n"
+              << "TLS records after the handshake: " << mx::TlsEngine::record_protection_available()
+              << "\n";
     return 0;
   }
   if (!cl.positional.empty()) {

@@ -701,7 +701,8 @@ size_t TunnelPool::ready_count(const Server& server) const {
 
 void TunnelPool::add_shared(Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window) {
   MX_LOG(Debug, kLog) << "shared tunnel to " << server.name << " opened (window " << send_window
-                      << ")";
+                      << ", cipher " << tunnel->tls().cipher_name() << ", records "
+                      << tunnel->tls().record_protection() << ")";
   shared_.push_back(std::make_unique<Shared>(*this, server, std::move(tunnel), send_window));
 }
 

@@ -3,14 +3,15 @@
 #include <csignal>
 #include <iostream>
 
-#include "server_runtime.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/server_identity.h"
 #include "mxegress/crypto/tls_context.h"
+#include "mxegress/crypto/tls_engine.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
+#include "server_runtime.h"
 #include "trail_query.h"
 
 namespace {
@@ -69,14 +70,14 @@ int run_server(const mx::CommandLine& cl) {
     return 1;
   }
   std::string err;
-  mx::SslCtxPtr tls = mx::make_server_tls_context(config.server.cert_file, config.server.key_file, err);
+  mx::SslCtxPtr tls =
+      mx::make_server_tls_context(config.server.cert_file, config.server.key_file, err);
   if (!tls) {
     std::cerr << cl.config_path << ": server.cert/server.key: " << err << "\n";
     return 1;
   }
   if (cl.check) {
-    std::cout << cl.config_path << ": configuration OK (" << config.tenants.size()
-              << " tenants)\n";
+    std::cout << cl.config_path << ": configuration OK (" << config.tenants.size() << " tenants)\n";
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -103,7 +104,9 @@ int run_server(const mx::CommandLine& cl) {
     });
     mx::SignalWatch interrupt(loop, SIGINT, [&] { server.stop(stopped); });
     mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(); });
-    MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION << " running";
+    MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION
+                           << " running; TLS records after the handshake: "
+                           << mx::TlsEngine::record_protection_available();
     // Signal watchers keep the main loop alive; the threads do the work.
     loop.run();
   }
@@ -123,7 +126,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cl.version) {
-    std::cout << "mxegress-server " << MX_VERSION << "\n";
+    std::cout << "mxegress-server " << MX_VERSION << "\n"
+              << "TLS records after the handshake: " << mx::TlsEngine::record_protection_available()
+              << "\n";
     return 0;
   }
   if (!cl.positional.empty()) {

@@ -157,7 +157,9 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   }
   tenant_ = tenant->name;
   MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_
-                     << " mode=" << (auth->mux_window ? "multiplexed" : "single");
+                     << " mode=" << (auth->mux_window ? "multiplexed" : "single")
+                     << " cipher=" << tunnel_->tls().cipher_name()
+                     << " records=" << tunnel_->tls().record_protection();
   frame::AuthResultMessage result{frame::AuthStatus::Ok, "ok", std::nullopt};
   if (auth->mux_window) result.mux_window = kDefaultSessionWindow;
   Bytes out;

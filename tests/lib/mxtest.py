@@ -435,14 +435,16 @@ class Proc:
     line, ``stop()`` to end it. ``died_on_its_own`` is set if it exited before
     ``stop()`` was called."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: str, cwd: str):
+    def __init__(self, name: str, argv: Sequence[str], log_path: str, cwd: str,
+                 env: Mapping[str, str] | None = None):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self._logf = open(log_path, "ab", buffering=0)
         self.popen = subprocess.Popen(self.argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                       stdout=self._logf, stderr=subprocess.STDOUT,
-                                      env=_child_env(), preexec_fn=_pdeathsig)
+                                      env={**_child_env(), **(env or {})},
+                                      preexec_fn=_pdeathsig)
         self.pid = self.popen.pid
         self.stopping = False
         self.died_on_its_own = False
@@ -630,6 +632,7 @@ class Pair(_Harness):
       wrong_pin          client pins a different server identity (verification must fail)
       unknown_key        server's tenant lists a different client key than the client's
       tunnel_host, socks_host      listen addresses (default 127.0.0.1)
+      server_env, client_env       extra environment variables for each program
       start              False: only create keys and configs (for --check tests etc.)
       ready_timeout, stop_timeout  seconds
 
@@ -655,8 +658,12 @@ class Pair(_Harness):
                  tenant_settings: Mapping | None = None,
                  wrong_pin: bool = False, unknown_key: bool = False,
                  tunnel_host: str = "127.0.0.1", socks_host: str = "127.0.0.1",
+                 server_env: Mapping[str, str] | None = None,
+                 client_env: Mapping[str, str] | None = None,
                  start: bool = True, ready_timeout: float = 30.0, stop_timeout: float = 10.0):
         self.ready_timeout = ready_timeout
+        self.server_env = dict(server_env or {})
+        self.client_env = dict(client_env or {})
         self.stop_timeout = stop_timeout
         self.server: Proc | None = None
         self.client: Proc | None = None
@@ -743,11 +750,11 @@ class Pair(_Harness):
         """Start the server, wait for its tunnel listener, then the client and its SOCKS5
         listener (each must log ``listening on IP:PORT`` within ready_timeout)."""
         self.server = Proc("mxegress-server", [server_bin(), "-c", self.server_config],
-                           self.path("server.log"), self.dir)
+                           self.path("server.log"), self.dir, self.server_env)
         self.server.wait_for(r"listening on " + re.escape(fmt_hostport(*self.tunnel_addr)),
                              self.ready_timeout)
         self.client = Proc("mxegress-client", [client_bin(), "-c", self.client_config],
-                           self.path("client.log"), self.dir)
+                           self.path("client.log"), self.dir, self.client_env)
         self.client.wait_for(r"listening on " + re.escape(fmt_hostport(*self.socks_addr)),
                              self.ready_timeout)
         return self
