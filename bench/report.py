@@ -120,6 +120,8 @@ def main():
         w(f"- mxegress: {meta['v_mx']}, binaries given by BENCH_MX_SERVER/BENCH_MX_CLIENT ({meta['mx_bins']}); {meta['v_openssl']}")
     else:
         w(f"- mxegress: {meta['v_mx']} (tree at commit {meta['v_mx_commit']}), Release build; {meta['v_openssl']}")
+    if meta.get("mx_records"):
+        w(f"- mxegress TLS records after the handshake: {meta['mx_records']}")
     w(f"- microsocks {meta['v_micro']}; dante-server {meta['v_dante']}; openssh-server {meta['v_sshd']}, "
       f"openssh-client {meta['v_ssh']}; shadowsocks-libev {meta['v_ss']}; stunnel4 {meta['v_stunnel']} (Debian packages)")
     w("")
@@ -284,6 +286,25 @@ def main():
             w(f"| {NAMES[p]} | {fmt(v, 1)} | {fr(ratio(v, best_alt))} | {fr(ratio(v, best_enc))} | {fmt(procs)} | {fmt(opened)} | {n} |")
         w("")
         w("KB = 1024 bytes (VmRSS). Direct has no proxy process.")
+        w("")
+
+    # ---------------- record layer A/B
+    own, n_own = figs.metric("mxegress", "bulk", bulk_mbps)
+    ossl, n_ossl = figs.metric("mxegress-openssl-records", "bulk", bulk_mbps)
+    if n_ossl:
+        own_cpu, _ = figs.metric("mxegress", "bulk", bulk_cpu)
+        ossl_cpu, _ = figs.metric("mxegress-openssl-records", "bulk", bulk_cpu)
+        w("## mxegress: its own TLS record layer vs OpenSSL's (bulk, one connection)")
+        w("")
+        w("The same binaries; the second row with `MXEGRESS_TLS_RECORDS=openssl` on both programs, so OpenSSL "
+          f"protects the records after the handshake. Own record layer here: {meta.get('mx_records') or '?'}.")
+        w("")
+        w("| records after the handshake | MB/s each way | CPU s / GiB | runs |")
+        w("|---|---|---|---|")
+        w(f"| mxegress's own (Tls13RecordLayer) | {fmt(own)} | {fmt(own_cpu, 2)} | {n_own} |")
+        w(f"| OpenSSL's | {fmt(ossl)} | {fmt(ossl_cpu, 2)} | {n_ossl} |")
+        w("")
+        w(f"Own / OpenSSL's: {fr(ratio(own, ossl))} the throughput, {fr(ratio(own_cpu, ossl_cpu))} the CPU per GiB.")
         w("")
 
     # ---------------- threads
