@@ -144,13 +144,15 @@ bool Socks5Handshake::handle_request() {
                                                   : "UDP ASSOCIATE is not supported");
     return false;
   }
-  // Hold the client's further bytes until the destination answers; what is
-  // already here goes first once the relay starts.
+  // What is already here goes first once the relay starts. The session that
+  // takes the connection over reads on while it dials (HeldInput notices a
+  // client that leaves); pausing here for it to resume would cost libuv an
+  // epoll_ctl pair per session. If nothing took it over, stop reading.
   state_ = State::Done;
   deadline_.stop();
-  client_.pause_reading();
   client_.set_reader(nullptr);
   on_request_(Request{request.target, user_, std::move(input_)});
+  if (!client_.has_reader()) client_.pause_reading();
   return false;
 }
 

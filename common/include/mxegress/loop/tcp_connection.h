@@ -52,6 +52,7 @@ class TcpConnection final : public Stream {
 
   // Stream
   void set_reader(StreamReader* reader) override { reader_ = reader; }
+  bool has_reader() const { return reader_ != nullptr; }
   void write(ByteView data) override;
   // Takes the buffer: what the kernel does not take at once is queued without a copy.
   void write(ByteBuffer&& data);
