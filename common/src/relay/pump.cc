@@ -6,7 +6,8 @@ const char* side_name(int index) { return index == 0 ? "a" : "b"; }
 }  // namespace
 
 Pump::Pump(Loop& loop, Stream& a, Stream& b, PumpOptions options, DoneCallback done)
-    : streams_{&a, &b},
+    : loop_(loop),
+      streams_{&a, &b},
       sides_{Side(*this, 0), Side(*this, 1)},
       options_(options),
       idle_timer_(loop),
@@ -24,11 +25,22 @@ void Pump::start() {
   streams_[1]->set_reader(&sides_[1]);
   streams_[0]->resume_reading();
   streams_[1]->resume_reading();
-  arm_idle_timer();
+  last_activity_ms_ = uv_now(loop_.get());
+  arm_idle_timer(options_.idle_timeout);
 }
 
-void Pump::arm_idle_timer() {
-  idle_timer_.start(options_.idle_timeout, [this] { abort("idle timeout"); });
+void Pump::arm_idle_timer(std::chrono::milliseconds after) {
+  idle_timer_.start(after, [this] { on_idle_timer(); });
+}
+
+void Pump::on_idle_timer() {
+  const uint64_t idle_for = uv_now(loop_.get()) - last_activity_ms_;
+  const auto timeout = static_cast<uint64_t>(options_.idle_timeout.count());
+  if (idle_for >= timeout) {
+    abort("idle timeout");
+    return;
+  }
+  arm_idle_timer(std::chrono::milliseconds(timeout - idle_for));
 }
 
 void Pump::abort(const std::string& why) {
@@ -45,7 +57,7 @@ void Pump::on_data(int from, ByteView data) {
   dir.bytes += data.size();
   streams_[to]->write(data);
   if (finished_) return;  // the write failed and ended the relay
-  arm_idle_timer();
+  last_activity_ms_ = uv_now(loop_.get());
   if (!dir.source_paused &&
       (streams_[to]->pending_bytes() >= options_.high_watermark || !streams_[to]->can_send_now())) {
     dir.source_paused = true;

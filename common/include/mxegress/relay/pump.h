@@ -73,14 +73,19 @@ class Pump {
   void on_error(int from, const std::string& why);
   void on_drained(int sink);
   void on_shutdown_done(int sink);
-  void arm_idle_timer();
+  void arm_idle_timer(std::chrono::milliseconds after);
+  void on_idle_timer();
   void finish(bool clean, std::string end);
 
+  Loop& loop_;
   Stream* streams_[2];
   Side sides_[2];
   Direction directions_[2];
   PumpOptions options_;
+  // Bytes do not restart the timer (a heap update per read); they stamp the
+  // loop's time, and the timer, when it fires, waits again for what is left.
   Timer idle_timer_;
+  uint64_t last_activity_ms_ = 0;  // uv_now() of the last bytes either way
   DoneCallback done_;
   RelayOutcome outcome_;
   bool finished_ = false;
