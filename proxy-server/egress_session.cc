@@ -116,6 +116,7 @@ void EgressSession::on_relay_done(const RelayOutcome& outcome) {
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,
                                 const std::string& end) {
+  if (!ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
   TrailRecord record;
   record.time = started_wall_;
   record.tenant = tenant_.name;

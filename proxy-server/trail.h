@@ -4,6 +4,7 @@
 // destination and a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -47,9 +48,13 @@ class TrailWriter {
   // every reload, so logrotate can move the file and send SIGHUP.
   // Returns an error text, empty on success.
   std::string open(const std::filesystem::path& file, bool to_stdout);
+  // Whether lines go anywhere: without a file or stdout, callers need not
+  // build a record at all.
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   void write(const TrailRecord& record);
 
  private:
+  std::atomic<bool> enabled_{false};
   std::mutex mutex_;
   int fd_ = -1;
   bool to_stdout_ = false;

@@ -144,6 +144,18 @@ TEST_F(TrailWriterTest, AppendsOneLinePerRecord) {
   EXPECT_EQ(read_file(file), "earlier line\n" + to_json_line(a) + to_json_line(b));
 }
 
+TEST_F(TrailWriterTest, IsEnabledOnlyWithAFileOrStdout) {
+  TrailWriter writer;
+  EXPECT_FALSE(writer.enabled());
+  writer.write(tunnel_record());  // goes nowhere, harmlessly
+  ASSERT_EQ(writer.open(dir_ / "trail.json", false), "");
+  EXPECT_TRUE(writer.enabled());
+  ASSERT_EQ(writer.open({}, false), "");  // a reload that drops the trail
+  EXPECT_FALSE(writer.enabled());
+  ASSERT_EQ(writer.open({}, true), "");
+  EXPECT_TRUE(writer.enabled());
+}
+
 TEST_F(TrailWriterTest, CreatesTheFileNotWorldReadable) {
   const fs::path file = dir_ / "trail.json";
   TrailWriter writer;
