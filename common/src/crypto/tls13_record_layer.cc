@@ -340,10 +340,7 @@ bool Tls13RecordLayer::seal_key_update(bool request_peer_update, ByteBuffer& out
   if (failed_ || close_notify_sent_) return false;
   const std::array<uint8_t, 5> message = {kKeyUpdate, 0, 0, 1,
                                           static_cast<uint8_t>(request_peer_update ? 1 : 0)};
-  const ByteView piece(message);
-  size_t part = 0;
-  size_t offset = 0;
-  seal_one(kHandshake, std::span<const ByteView>(&piece, 1), part, offset, message.size(), out);
+  seal_message(kHandshake, message, out);
   if (!write_->update_keys()) {
     failed_ = true;
     error_ = "TLS key update failed";
@@ -354,23 +351,19 @@ bool Tls13RecordLayer::seal_key_update(bool request_peer_update, ByteBuffer& out
 
 void Tls13RecordLayer::seal_close_notify(ByteBuffer& out) {
   if (failed_ || close_notify_sent_) return;
-  const std::array<uint8_t, 2> alert = {kWarning, kCloseNotify};
-  const ByteView piece(alert);
+  seal_message(kAlert, std::array<uint8_t, 2>{kWarning, kCloseNotify}, out);
+  close_notify_sent_ = true;
+}
+
+void Tls13RecordLayer::seal_message(uint8_t content_type, ByteView message, ByteBuffer& out) {
   size_t part = 0;
   size_t offset = 0;
-  seal_one(kAlert, std::span<const ByteView>(&piece, 1), part, offset, alert.size(), out);
-  close_notify_sent_ = true;
+  seal_one(content_type, std::span<const ByteView>(&message, 1), part, offset, message.size(), out);
 }
 
 void Tls13RecordLayer::fail(uint8_t alert, const std::string& why, ByteBuffer& out) {
   if (failed_) return;
-  if (!close_notify_sent_) {
-    const std::array<uint8_t, 2> message = {kFatal, alert};
-    const ByteView piece(message);
-    size_t part = 0;
-    size_t offset = 0;
-    seal_one(kAlert, std::span<const ByteView>(&piece, 1), part, offset, message.size(), out);
-  }
+  if (!close_notify_sent_) seal_message(kAlert, std::array<uint8_t, 2>{kFatal, alert}, out);
   failed_ = true;
   error_ = why;
 }

@@ -90,6 +90,8 @@ class Tls13RecordLayer {
   // *offset onwards, followed by the inner content type.
   void seal_one(uint8_t content_type, std::span<const ByteView> parts, size_t& part, size_t& offset,
                 size_t length, ByteBuffer& out);
+  // One record holding one small message (an alert, a KeyUpdate).
+  void seal_message(uint8_t content_type, ByteView message, ByteBuffer& out);
   void fail(uint8_t alert, const std::string& why, ByteBuffer& out);
 
   Role role_;
