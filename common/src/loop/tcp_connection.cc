@@ -15,11 +15,7 @@ namespace {
 
 // Reads land in one buffer per thread: every reader consumes (copies or
 // encrypts) the bytes inside its callback, so nothing keeps a view into it.
-// Large, so that a bulk transfer takes what the socket holds in one call
-// (bench: about a tenth less CPU per GiB than 60 KiB reads); the tunnel
-// splits a read into DATA frames of up to 64 KiB.
-constexpr size_t kReadBufferSize = 256 * 1024;
-thread_local std::array<char, kReadBufferSize> t_read_buffer;
+thread_local std::array<char, TcpConnection::kReadBufferSize> t_read_buffer;
 
 struct WriteRequest {
   uv_write_t req;

@@ -19,6 +19,13 @@ namespace mx {
 
 class TcpConnection final : public Stream {
  public:
+  // The most one read delivers. Large, so that a bulk transfer takes what the
+  // socket holds in one call (bench: about a tenth less CPU per GiB than 60
+  // KiB reads), and exactly four full multiplexed DATA payloads (4 x 65,528),
+  // so that the tunnel splits a full read into four frames and not into four
+  // and a 32-byte fifth that the far side writes to its socket on its own.
+  static constexpr size_t kReadBufferSize = 4 * 65528;
+
   explicit TcpConnection(Loop& loop);
   ~TcpConnection() override;
   TcpConnection(const TcpConnection&) = delete;
