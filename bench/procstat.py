@@ -7,6 +7,9 @@
   procstat.py threads PID   {"TID": CPU seconds, ...} of each thread of one process (JSON)
   procstat.py busy          CPU seconds the whole machine has been busy (/proc/stat:
                             user, nice, system, irq, softirq; not idle, iowait, steal)
+  procstat.py steal         "STEAL TOTAL": CPU seconds the hypervisor has given this
+                            machine's CPUs to other guests (/proc/stat: steal), and
+                            all CPU seconds accounted (every field, steal included)
 
 A proxy's tree is the process bench/run started and every descendant (Dante's
 and sshd's children, stunnel's threads are inside one process anyway).
@@ -90,11 +93,21 @@ def machine_busy_s():
     return (user + nice + system + irq + softirq) / CLK_TCK
 
 
+def machine_steal_and_total_s():
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return fields[7] / CLK_TCK, sum(fields) / CLK_TCK
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads", "busy"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads", "busy", "steal"):
         sys.exit(__doc__)
     if sys.argv[1] == "busy":
         print(f"{machine_busy_s():.2f}")
+        return
+    if sys.argv[1] == "steal":
+        steal, total = machine_steal_and_total_s()
+        print(f"{steal:.2f} {total:.2f}")
         return
     if sys.argv[1] == "threads":
         import json

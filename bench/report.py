@@ -20,6 +20,9 @@ NAMES = {
 ORDER = list(NAMES)
 ENCRYPTED = {"ssh-chacha", "ssh-aesgcm", "shadowsocks", "stunnel-dante", "mxegress"}
 ALTERNATIVES = [p for p in ORDER if p not in ("direct", "mxegress")]
+# Median steal (share of CPU time) from which a run is flagged as taken under
+# heavy steal: several times the 1-2% of a quiet hour here.
+STEAL_HEAVY_SHARE = 0.10
 
 
 def load(path):
@@ -111,6 +114,13 @@ def main():
       f"(load average {meta['load_start']} at the start, {meta['load_end']} at the end; each peer's load is in the last "
       "table), so absolute figures are noisy; the peers ran one at a time, in rounds, and the ratios within this run "
       "are what counts.")
+    steals = [float(r["steal_share"]) for r in rows if r.get("peer") in NAMES and "steal_share" in r]
+    if steals:
+        heavy = statistics.median(steals) >= STEAL_HEAVY_SHARE
+        w(f"- **Steal** (the share of CPU time the hypervisor gave to other guests, from /proc/stat): "
+          f"median {statistics.median(steals):.0%}, max {max(steals):.0%} over the timed runs"
+          + (". **This run was taken under heavy steal**: every figure is slowed by it, and unevenly, since steal "
+             "comes and goes between runs; do not quote it against a quiet run." if heavy else "; each peer's is in the last table."))
     w(f"- Everything on loopback (127.0.0.1); load generator, destination, and the proxy processes share the {meta['nproc']} CPUs. "
       f"tcp_rmem `{meta['tcp_rmem']}`, tcp_wmem `{meta['tcp_wmem']}`.")
     w("")
@@ -385,7 +395,7 @@ def main():
         out.extend(rows_t)
         w("")
 
-    loads, others = {}, {}
+    loads, others, steal_by_peer = {}, {}, {}
     for r in rows:
         if r.get("peer") not in NAMES:
             continue
@@ -393,6 +403,8 @@ def main():
             loads.setdefault(r["peer"], []).append(float(r["load1"]))
         if "other_cores" in r:
             others.setdefault(r["peer"], []).append(float(r["other_cores"]))
+        if "steal_share" in r:
+            steal_by_peer.setdefault(r["peer"], []).append(float(r["steal_share"]))
     if loads:
         w("## Machine load during the runs")
         w("")
@@ -406,13 +418,17 @@ def main():
               "elsewhere. The 1-minute load average when each run ended is a weaker sign: it decays "
               "over minutes, so it carries the previous runs (a peer that forks hundreds of processes) over.")
             w("")
-            w("| peer | other work, median cores | max | load average at the end, median | max |")
-            w("|---|---|---|---|---|")
+            w("**Steal** is the share of this machine's CPU time that the hypervisor gave to other guests "
+              "during the run: time in which nothing here ran at all.")
+            w("")
+            w("| peer | other work, median cores | max | steal, median | max | load average at the end, median | max |")
+            w("|---|---|---|---|---|---|---|")
             for p in peers:
                 if p in loads:
-                    v, o = loads[p], others.get(p, [])
+                    v, o, st = loads[p], others.get(p, []), steal_by_peer.get(p, [])
                     om = f"{statistics.median(o):.2f} | {max(o):.2f}" if o else "– | –"
-                    w(f"| {NAMES[p]} | {om} | {statistics.median(v):.1f} | {max(v):.1f} |")
+                    sm = f"{statistics.median(st):.0%} | {max(st):.0%}" if st else "– | –"
+                    w(f"| {NAMES[p]} | {om} | {sm} | {statistics.median(v):.1f} | {max(v):.1f} |")
         else:
             w("1-minute load average when each of the peer's runs ended (2 CPUs; the benchmark itself accounts for about 2).")
             w("")
