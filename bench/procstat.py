@@ -5,11 +5,10 @@
   procstat.py rss PID...    "KB NPROC": VmRSS summed over the trees
   procstat.py cpu PID...    CPU seconds (utime+stime+cutime+cstime) summed over the trees
   procstat.py threads PID   {"TID": CPU seconds, ...} of each thread of one process (JSON)
-  procstat.py busy          CPU seconds the whole machine has been busy (/proc/stat:
-                            user, nice, system, irq, softirq; not idle, iowait, steal)
-  procstat.py steal         "STEAL TOTAL": CPU seconds the hypervisor has given this
-                            machine's CPUs to other guests (/proc/stat: steal), and
-                            all CPU seconds accounted (every field, steal included)
+  procstat.py machine       "BUSY STEAL TOTAL", CPU seconds of the whole machine from
+                            one read of /proc/stat: busy (user, nice, system, irq,
+                            softirq; not idle, iowait, steal), steal (given by the
+                            hypervisor to other guests), and every field summed
 
 A proxy's tree is the process bench/run started and every descendant (Dante's
 and sshd's children, stunnel's threads are inside one process anyway).
@@ -86,28 +85,18 @@ def thread_cpu(pid):
     return out
 
 
-def machine_busy_s():
+def machine_cpu_s():
     with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / CLK_TCK
-
-
-def machine_steal_and_total_s():
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:9]]
-    return fields[7] / CLK_TCK, sum(fields) / CLK_TCK
+        fields = [int(x) / CLK_TCK for x in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, steal, sum(fields)
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads", "busy", "steal"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("tree", "rss", "cpu", "threads", "machine"):
         sys.exit(__doc__)
-    if sys.argv[1] == "busy":
-        print(f"{machine_busy_s():.2f}")
-        return
-    if sys.argv[1] == "steal":
-        steal, total = machine_steal_and_total_s()
-        print(f"{steal:.2f} {total:.2f}")
+    if sys.argv[1] == "machine":
+        print(" ".join(f"{x:.2f}" for x in machine_cpu_s()))
         return
     if sys.argv[1] == "threads":
         import json

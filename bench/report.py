@@ -101,6 +101,17 @@ def main():
     w = out.append
 
     quick = meta.get("quick") == "1"
+    # Machine load per peer (the last table); the Machine section takes the median steal of all runs.
+    loads, others, steal_by_peer = {}, {}, {}
+    for r in rows:
+        if r.get("peer") not in NAMES:
+            continue
+        if "load1" in r:
+            loads.setdefault(r["peer"], []).append(float(r["load1"]))
+        if "other_cores" in r:
+            others.setdefault(r["peer"], []).append(float(r["other_cores"]))
+        if "steal_share" in r:
+            steal_by_peer.setdefault(r["peer"], []).append(float(r["steal_share"]))
     w("# Benchmark results")
     w("")
     w(f"Measured by `bench/run` on {meta['date']} (finished {meta['end']})"
@@ -114,7 +125,7 @@ def main():
       f"(load average {meta['load_start']} at the start, {meta['load_end']} at the end; each peer's load is in the last "
       "table), so absolute figures are noisy; the peers ran one at a time, in rounds, and the ratios within this run "
       "are what counts.")
-    steals = [float(r["steal_share"]) for r in rows if r.get("peer") in NAMES and "steal_share" in r]
+    steals = [x for v in steal_by_peer.values() for x in v]
     if steals:
         heavy = statistics.median(steals) >= STEAL_HEAVY_SHARE
         w(f"- **Steal** (the share of CPU time the hypervisor gave to other guests, from /proc/stat): "
@@ -395,16 +406,6 @@ def main():
         out.extend(rows_t)
         w("")
 
-    loads, others, steal_by_peer = {}, {}, {}
-    for r in rows:
-        if r.get("peer") not in NAMES:
-            continue
-        if "load1" in r:
-            loads.setdefault(r["peer"], []).append(float(r["load1"]))
-        if "other_cores" in r:
-            others.setdefault(r["peer"], []).append(float(r["other_cores"]))
-        if "steal_share" in r:
-            steal_by_peer.setdefault(r["peer"], []).append(float(r["steal_share"]))
     if loads:
         w("## Machine load during the runs")
         w("")

@@ -76,6 +76,9 @@ class MuxPoolTest(unittest.TestCase):
         handshake, still one TCP connection)."""
         server, client = self.pair({"pool": 1, "sessions_per_tunnel": 100})
         server.wait_for(r"auth ok tenant=acme peer=\S+ mode=multiplexed", timeout=10)
+        # The server logs its auth ok before the client has its reply: a session
+        # started in between waits for the tunnel being opened (not "pooled").
+        client.wait_for(r"pool: shared tunnel to \S+ opened", timeout=10)
         for i in range(20):
             r, port = echo_session(client, self.echo, b"shared %d\n" % i)
             self.assertEqual(r.reply, REP_OK, f"session {i}: {r.describe()}{self.context()}")

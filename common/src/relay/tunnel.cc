@@ -11,11 +11,11 @@ constexpr size_t kKeptOutboxCapacity = 80 * 1024;
 constexpr size_t kEncryptInPlaceBytes = TlsEngine::kMaxRecordPlaintext;
 // Bulk ciphertext leaves in batches of about this much (one write each).
 constexpr size_t kCiphertextBatch = 256 * 1024;
-static_assert(TcpConnection::kReadBufferSize % frame::kMaxMuxDataPayload == 0 &&
-                  TcpConnection::kReadBufferSize / frame::kMaxMuxDataPayload ==
-                      (TcpConnection::kReadBufferSize + frame::kMaxDataPayload - 1) /
-                          frame::kMaxDataPayload,
-              "a full read is whole DATA frames in either mode");
+// A full read is four DATA frames in either mode (no short fifth): four full
+// multiplexed payloads, and at most four of the single mode's larger ones.
+static_assert(TcpConnection::kReadBufferSize == 4 * frame::kMaxMuxDataPayload &&
+                  frame::kMaxDataPayload >= frame::kMaxMuxDataPayload,
+              "a full read is four DATA frames in either mode");
 }  // namespace
 
 Tunnel::Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
