@@ -152,6 +152,14 @@ void Dialer::try_next() {
     // The port is chosen by connect() itself: read it now, so the trail names
     // our side of a failed or cancelled attempt too (the SYNs did leave from it).
     last_source_ = attempt_->local_address();
+    // Set once connect() has made the socket, so a failure comes back here.
+    // The SYN has left, but nothing has to be set before it: keepalive starts
+    // with the connection and the kernel reads the user timeout whenever its
+    // retransmission timer fires.
+    if (std::string error = attempt_->set_liveness(rules_.liveness); !error.empty()) {
+      MX_LOG(Warn, "dialer") << log_context_ << " address=" << address.to_string()
+                             << " cannot set TCP liveness: " << error;
+    }
     return;
   }
   if (refusal_) {

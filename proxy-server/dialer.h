@@ -37,7 +37,8 @@ struct DialResult {
 struct DialRules {
   const DestinationPolicy& policy;
   const ServerConfig::Tenant& tenant;
-  UsageLease& lease;  // takes the destination and source slots of the connection made
+  UsageLease& lease;     // takes the destination and source slots of the connection made
+  TcpLiveness liveness;  // set on each attempt's socket ([server] tcp_keepalive, ...)
 };
 
 class Dialer {

@@ -35,7 +35,8 @@ std::optional<LogLevel> log_level(const toml::node& node, std::string& why) {
   return level;
 }
 
-std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::string& why) {
+std::optional<std::chrono::milliseconds> duration_or_zero(const toml::node& node,
+                                                          std::string& why) {
   if (const auto* number = node.as_integer()) {
     const std::string count = std::to_string(number->get());
     why = "expected a duration string with a unit, like \"" + count +
@@ -47,11 +48,51 @@ std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::s
   auto parsed = parse_duration(*text);
   if (!parsed) {
     why = R"(expected a duration like "30s", "10m", "1h", "500ms", got )" + quote(*text);
-  } else if (parsed->count() == 0) {
+  }
+  return parsed;
+}
+
+std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::string& why) {
+  auto parsed = duration_or_zero(node, why);
+  if (parsed && parsed->count() == 0) {
     why = "must be greater than zero";
     return std::nullopt;
   }
   return parsed;
+}
+
+std::optional<std::chrono::milliseconds> tcp_keepalive(const toml::node& node, std::string& why) {
+  using std::chrono::seconds;
+  auto parsed = duration_or_zero(node, why);
+  if (!parsed || parsed->count() == 0) return parsed;
+  const std::string got = "; got " + format_duration(*parsed);
+  if (*parsed < seconds(1)) {
+    why = R"(must be "0s" (off) or at least 1s)" + got;
+  } else if (*parsed % seconds(1) != parsed->zero()) {
+    why = "must be whole seconds: the kernel counts keepalive time in seconds" + got;
+  } else if (*parsed > seconds(32767)) {
+    why = "must be at most 32767s, the kernel's limit for TCP_KEEPIDLE" + got;
+  } else {
+    return parsed;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> tcp_user_timeout(const toml::node& node,
+                                                          std::string& why) {
+  auto parsed = duration_or_zero(node, why);
+  if (!parsed || parsed->count() == 0) return parsed;
+  const std::string got = "; got " + format_duration(*parsed);
+  if (*parsed < std::chrono::seconds(1)) {
+    why = R"(must be "0s" (the kernel's default) or at least 1s: shorter, ordinary packet )"
+          "loss would end connections" +
+          got;
+  } else if (*parsed > std::chrono::days(24)) {
+    why = "must be at most 24d: TCP_USER_TIMEOUT counts milliseconds in a 32-bit integer" + got;
+  } else {
+    return parsed;
+  }
+  return std::nullopt;
 }
 
 std::optional<SocketAddress> ip_port(const toml::node& node, std::string& why) {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mxegress/util/log.h"
+
 namespace mx {
 namespace {
 
@@ -130,17 +132,27 @@ bool TcpConnection::accept_from(uv_stream_t* listener) {
 
 int TcpConnection::connect(const SocketAddress& to, const std::optional<SocketAddress>& from,
                            std::function<void(int)> done) {
-  if (from) {
-    // Bind the source address without picking a port yet, so that many
-    // connections from one address share the ephemeral range per destination.
-    const int fd = ::socket(from->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // libuv would make the socket inside uv_tcp_connect(), too late for what
+  // must be set before the SYN: then make it here.
+  if (from || liveness_before_connect_) {
+    const int family = from ? from->family() : to.family();
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return uv_translate_sys_error(errno);
-    const int one = 1;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     if (int rc = uv_tcp_open(handle_, fd); rc != 0) {
       ::close(fd);
       return rc;
     }
+  }
+  if (liveness_before_connect_) {
+    if (std::string error = apply_tcp_liveness(fd(), *liveness_before_connect_); !error.empty()) {
+      MX_LOG(Warn, "tcp") << "connect to " << to.to_string() << ": " << error;
+    }
+  }
+  if (from) {
+    // Bind the source address without picking a port yet, so that many
+    // connections from one address share the ephemeral range per destination.
+    const int one = 1;
+    setsockopt(fd(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     if (int rc = uv_tcp_bind(handle_, from->sa(), 0); rc != 0) return rc;
   }
   auto* req = new uv_connect_t;
@@ -174,6 +186,16 @@ bool TcpConnection::adopt_socket(int fd) {
   if (closed_ || uv_tcp_open(handle_, fd) != 0) return false;
   uv_tcp_nodelay(handle_, 1);
   return true;
+}
+
+std::string TcpConnection::set_liveness(const TcpLiveness& liveness) {
+  if (closed_) return "the connection is closed";
+  const int socket = fd();
+  if (socket < 0) {
+    liveness_before_connect_ = liveness;
+    return {};
+  }
+  return apply_tcp_liveness(socket, liveness);
 }
 
 void TcpConnection::start_reading() {

@@ -21,6 +21,8 @@ TEST(ExampleConfigs, ClientExampleParses) {
   EXPECT_TRUE(config.servers[0].pin_sha256);
   EXPECT_EQ(config.socks5.listen, (std::vector{*SocketAddress::parse("127.0.0.1:1080")}));
   EXPECT_TRUE(config.socks5.users.empty());
+  EXPECT_EQ(config.client.liveness(),
+            (TcpLiveness{std::chrono::seconds(30), std::chrono::seconds(30)}));
 }
 
 TEST(ExampleConfigs, ServerExampleParses) {
@@ -35,6 +37,8 @@ TEST(ExampleConfigs, ServerExampleParses) {
   EXPECT_EQ(config.tenants[0].name, "acme");
   EXPECT_EQ(config.tenants[0].keys.size(), 2u);
   EXPECT_EQ(config.tenants[1].name, "example.org");
+  EXPECT_EQ(config.server.liveness(),
+            (TcpLiveness{std::chrono::seconds(30), std::chrono::seconds(30)}));
 }
 
 }  // namespace

@@ -23,6 +23,13 @@ std::optional<std::string> string(const toml::node& node, std::string& why);
 std::optional<LogLevel> log_level(const toml::node& node, std::string& why);
 // "500ms", "30s", "10m", "1h", "1d"; greater than zero.
 std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::string& why);
+// The same, but "0s" is allowed: for the keys where 0 means off.
+std::optional<std::chrono::milliseconds> duration_or_zero(const toml::node& node, std::string& why);
+// tcp_keepalive: "0s" (off), or whole seconds from 1s to 32767s (TCP_KEEPIDLE's range).
+std::optional<std::chrono::milliseconds> tcp_keepalive(const toml::node& node, std::string& why);
+// tcp_user_timeout: "0s" (the kernel's default), or 1s to 24d (TCP_USER_TIMEOUT
+// counts milliseconds in an int).
+std::optional<std::chrono::milliseconds> tcp_user_timeout(const toml::node& node, std::string& why);
 // "IP:port" for listeners: no names; port 0 lets the kernel choose.
 std::optional<SocketAddress> ip_port(const toml::node& node, std::string& why);
 // "host:port" where host may be a name; port 1..65535.

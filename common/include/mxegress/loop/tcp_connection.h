@@ -12,6 +12,7 @@
 
 #include "mxegress/loop/loop.h"
 #include "mxegress/net/socket_address.h"
+#include "mxegress/net/tcp_liveness.h"
 #include "mxegress/relay/stream.h"
 #include "mxegress/util/byte_buffer.h"
 
@@ -52,6 +53,13 @@ class TcpConnection final : public Stream {
   // Wraps a connected socket from release_socket(); false on failure (the
   // caller still owns fd).
   bool adopt_socket(int fd);
+  // Keepalive and TCP_USER_TIMEOUT (see TcpLiveness). On a socket that
+  // exists (accepted, adopted, or once connect() has started) they apply at
+  // once: returns "" or what failed, for the caller to log at warn. Before
+  // connect() they are only kept (returns ""): libuv makes the socket inside
+  // connect(), so connect() makes it itself and sets them before the SYN,
+  // and logs a failure at warn itself since no caller is there to.
+  std::string set_liveness(const TcpLiveness& liveness);
 
   std::optional<SocketAddress> local_address() const;
   int fd() const;  // the socket, for options libuv does not wrap; -1 when closed
@@ -104,6 +112,7 @@ class TcpConnection final : public Stream {
   uv_tcp_t* handle_;
   StreamReader* reader_ = nullptr;
   std::function<void(int)> connect_done_;
+  std::optional<TcpLiveness> liveness_before_connect_;
   bool reading_ = false;
   bool read_paused_ = false;
   bool closed_ = false;
