@@ -15,7 +15,7 @@ std::optional<Target> forward_target(const HostPort& target) {
 }  // namespace
 
 EgressClient::EgressClient(Loop& loop, ClientConfig config)
-    : loop_(loop), config_(std::move(config)), drain_timer_(loop) {
+    : loop_(loop), config_(std::move(config)), drain_timer_(loop), finish_drain_soon_(loop) {
   if (!config_.socks5.users.empty()) {
     std::map<std::string, std::string> users;
     for (const auto& user : config_.socks5.users) users[user.name] = user.password_hash;
@@ -23,7 +23,10 @@ EgressClient::EgressClient(Loop& loop, ClientConfig config)
   }
 }
 
-EgressClient::~EgressClient() { stop(); }
+EgressClient::~EgressClient() {
+  stop();
+  loop_.run_deferred();  // sessions waiting there refer to the pool
+}
 
 std::string EgressClient::listen(const SocketAddress& address, const std::string& what,
                                  Factory factory) {
@@ -105,11 +108,11 @@ void EgressClient::stop() {
 }
 
 void EgressClient::on_session_finished(LocalSession* session) {
-  loop_.defer([this, session, alive = std::weak_ptr<bool>(alive_)] {
-    if (alive.expired()) return;
-    sessions_.erase(session);
-    if (on_drained_ && sessions_.empty()) finish_drain();
-  });
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  loop_.destroy_later(std::move(it->second));  // we are inside its callback
+  sessions_.erase(it);
+  if (on_drained_ && sessions_.empty()) finish_drain_soon_.schedule([this] { finish_drain(); });
 }
 
 }  // namespace mx

@@ -42,7 +42,7 @@ class EgressClient {
   std::unordered_map<LocalSession*, std::unique_ptr<LocalSession>> sessions_;
   Timer drain_timer_;
   std::function<void()> on_drained_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  DeferredCall finish_drain_soon_;  // outside the callback of the last session
 };
 
 }  // namespace mx

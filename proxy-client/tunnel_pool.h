@@ -1,25 +1,17 @@
-// Authenticated tunnels to the egress servers, opened ahead of demand.
-//
-// Per server: `pool` idle tunnels are kept warm (TLS done, AUTH done), so a
-// new session costs one round trip (CONNECT → reply); bursts open more, up
-// to `pool_max` kept idle; extra idle tunnels close after
-// `pool_idle_timeout`. Idle tunnels are kept alive with PING at
-// `keepalive_interval` (below cloud NAT idle timeouts) and replaced when a
-// PONG does not come back within `keepalive_timeout`.
-//
-// A server that grants the multiplexed mode (docs/PROTOCOL.md) gets shared
-// tunnels instead: each carries up to `sessions_per_tunnel` sessions at once,
-// new sessions go to the least loaded, and `pool` counts the tunnels with
-// room to spare. The tunnel, not the session, is kept alive then.
-//
-// Servers: the lowest `priority` with a server up is used, `weight` shares
-// sessions among equals. A server whose tunnel could not be opened is down
-// until a probe every `retry_interval` succeeds; with every server down,
-// acquire() fails at once instead of hanging.
+// The client's authenticated tunnels to its egress servers, and the sessions
+// waiting for one. Its parts, each a reader can hold in their head:
+//   server_choice.h  which server a session goes to (pure)
+//   pool_policy.h    how many tunnels to open and keep (pure)
+//   tunnel_opener.h  resolve → TCP → TLS → AUTH for one tunnel
+//   pool_tunnel.h    one open tunnel and its sessions
+// This class ties them together: it keeps `pool` ready tunnels per server
+// warm, hands sessions streams on the least loaded tunnel, queues them
+// while tunnels are being opened, marks a server down when a tunnel to it
+// cannot be opened (and probes it every `retry_interval`), and with every
+// server down fails sessions at once instead of letting them hang.
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <list>
 #include <memory>
 #include <random>
@@ -29,78 +21,87 @@
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/crypto/tls_context.h"
-#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/timer.h"
-#include "mxegress/relay/mux_stream.h"
-#include "mxegress/relay/tunnel.h"
+#include "pool_policy.h"
+#include "pool_tunnel.h"
+#include "server_choice.h"
+#include "tunnel_opener.h"
 
 namespace mx {
 
-class TunnelPool {
+// A session waiting for a tunnel. Exactly one of the two is called, once,
+// unless the waiter cancels first.
+class PoolWaiter {
  public:
-  struct Acquired {
-    std::unique_ptr<Tunnel> tunnel;     // a tunnel of its own (single mode), or
-    std::unique_ptr<MuxStream> stream;  // a session on a shared tunnel; both null on failure
-    bool reused = false;                // came from the pool (it may have died unnoticed)
-    std::string server;                 // address of the server, for logs
-    size_t server_index = 0;            // give it back with release*()
-    std::string error;                  // why, on failure
-  };
-  using AcquireCallback = std::function<void(Acquired)>;
+  // `reused`: the tunnel was open before this session asked (it may have
+  // died unnoticed since: a session may retry once on a fresh one).
+  virtual void on_tunnel_stream(std::unique_ptr<TunnelStream> stream, bool reused,
+                                const std::string& server) = 0;
+  virtual void on_no_tunnel(const std::string& why) = 0;
 
+ protected:
+  ~PoolWaiter() = default;
+};
+
+class TunnelPool final : private PoolTunnelEvents {
+ public:
   // Fails (null, err set) when a server's TLS context cannot be built.
   static std::unique_ptr<TunnelPool> create(Loop& loop, const ClientConfig& config,
                                             ClientIdentity identity, std::string& err);
   ~TunnelPool();
 
   void start();  // opens the warm tunnels
-  // Calls `done` later, never from inside acquire(). `fresh`: do not take an
-  // idle tunnel, open a new one (the retry after a dead pooled tunnel).
-  void acquire(AcquireCallback done, bool fresh = false);
-  // A tunnel whose CONNECT failed: idle at once.
-  void release(std::unique_ptr<Tunnel> tunnel, size_t server_index);
-  // A tunnel whose session ended (FIN both ways): idle once the server's END
-  // arrives, closed if anything else does.
-  void release_after_end(std::unique_ptr<Tunnel> tunnel, size_t server_index);
-  void stop();  // closes idle tunnels and opens no more
+  // Gives `waiter` a stream now (called back before this returns) or once a
+  // tunnel is open. `fresh`: only a tunnel opened from now on (the retry
+  // after a tunnel that turned out dead).
+  void acquire(PoolWaiter& waiter, bool fresh = false);
+  void cancel(PoolWaiter& waiter);  // the waiter is going away
+  // Opens no more tunnels, closes the empty ones; the others close after
+  // their last session. Waiting sessions fail.
+  void stop();
 
  private:
-  class Opening;
-  class Idle;
-  class Shared;
-  struct Server;
+  struct Waiting {
+    PoolWaiter* waiter;
+    std::vector<size_t> tried;  // servers whose tunnel could not be opened for it
+    bool fresh = false;         // only a tunnel opened from now on
+  };
+  struct Server {
+    ClientConfig::Server config;
+    SslCtxPtr tls;
+    std::string name;  // host:port for logs
+    ServerStatus status;
+    size_t opening = 0;
+    std::list<Waiting> waiting;
+  };
 
   TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity);
-  Server* choose(bool need_idle, const std::vector<Server*>& exclude);
-  void open_for_session(AcquireCallback done, std::vector<Server*> tried);
-  void maintenance_tick();
-  void open_warm(Server& server);
-  void on_open_failed(Server& server, const std::string& error);
-  void mark_up(Server& server);
+  void dispatch(Waiting waiting);
+  void open(size_t server);
+  void on_opened(size_t server, OpenedTunnel opened);
+  void serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_now);
+  void on_open_failed(size_t server, const std::string& error);
   void replenish();
-  void add_idle(Server& server, std::unique_ptr<Tunnel> tunnel, bool awaiting_end);
-  void remove_idle(Idle* idle);
-  void add_shared(Server& server, std::unique_ptr<Tunnel> tunnel, uint32_t send_window);
-  bool give_stream(Shared& shared, AcquireCallback& done, bool reused);
-  void serve_waiting(Server& server, Shared* shared, bool failed);
-  Shared* least_loaded(const Server& server);
-  void remove_shared(Shared* shared);
-  void retire_shared(const Server* server);  // null: every server's
-  size_t ready_count(const Server& server) const;
-  void forget_opening(Opening* opening);
-  void replenish_later();
+  void maintenance_tick();
+  void close_empty_beyond_pool(size_t server, bool only_over_max);
+  PoolTunnel* least_loaded(size_t server);
+  std::vector<ServerStatus> statuses();
+  size_t ready_count(size_t server) const;
+  WarmRule rule(size_t server) const;
+
+  void on_pool_tunnel_closed(PoolTunnel& tunnel) override;
+  void on_pool_tunnel_emptied(PoolTunnel& tunnel) override;
 
   Loop& loop_;
   const ClientConfig& config_;
   ClientIdentity identity_;
-  std::vector<std::unique_ptr<Server>> servers_;
-  std::list<std::unique_ptr<Opening>> openings_;
-  std::list<std::unique_ptr<Idle>> idle_;
-  std::list<std::unique_ptr<Shared>> shared_;
+  std::vector<Server> servers_;
+  std::list<std::unique_ptr<TunnelOpener>> openers_;
+  std::list<std::unique_ptr<PoolTunnel>> tunnels_;  // oldest first
   Timer maintenance_;
-  std::mt19937 random_{std::random_device{}()};
+  DeferredCall replenish_soon_;
+  std::mt19937_64 random_{std::random_device{}()};
   bool stopped_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace mx

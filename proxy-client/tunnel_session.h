@@ -1,11 +1,14 @@
-// Carries one local connection to its target through a tunnel: a tunnel
-// from the pool (or a session on a shared, multiplexed one), CONNECT, the
-// server's reply (handed to the front that accepted the connection: SOCKS5,
-// transparent or forward), the relay, and the tunnel back to the pool. A
-// pooled tunnel that turns out dead before the reply is replaced once by a
-// fresh one, unseen by the gateway. A local client that leaves before the
-// reply cancels the CONNECT (an RST, or the single-mode tunnel closed), so
-// the server stops dialing for it.
+// Carries one local connection to its target through a tunnel: a stream
+// from the TunnelPool, CONNECT, the server's reply (handed to the front
+// that accepted the connection: SOCKS5, transparent or forward), then the
+// relay. It does not know how many sessions share its tunnel.
+//
+// A tunnel that was already open when the session asked for it may have
+// died unnoticed; if it turns out lost before the reply, the CONNECT is
+// sent once more on a fresh tunnel, unseen by the gateway. A local client
+// that leaves before the reply cancels the CONNECT (an RST), so the server
+// stops dialing for it. A tunnel lost during the relay ends the session
+// (the pump resets the local connection).
 #pragma once
 
 #include <chrono>
@@ -15,12 +18,10 @@
 
 #include "mxegress/codec/socks5.h"
 #include "mxegress/config/client_config.h"
-#include "mxegress/crypto/password_cache.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/timer.h"
 #include "mxegress/relay/held_input.h"
 #include "mxegress/relay/pump.h"
-#include "mxegress/relay/tunnel.h"
 #include "tunnel_pool.h"
 
 namespace mx {
@@ -31,7 +32,7 @@ struct ClientContext {
   TunnelPool& pool;
 };
 
-class TunnelSession final : private TunnelHandler, private MuxStreamControl {
+class TunnelSession final : private PoolWaiter, private TunnelStreamControl {
  public:
   // Once. Any code but Succeeded ends the session (no relay follows).
   using ReplyCallback =
@@ -42,31 +43,27 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
 
   TunnelSession(ClientContext context, TcpConnection& local, std::string peer, Target target,
                 ReplyCallback on_reply, DoneCallback on_done);
-  ~TunnelSession() override;
+  ~TunnelSession();
   TunnelSession(const TunnelSession&) = delete;
   TunnelSession& operator=(const TunnelSession&) = delete;
 
   void start(Bytes early_data = {});
 
  private:
-  void on_tunnel_ready() override {}
-  void on_tunnel_frame(const frame::Frame& f) override;
-  void on_tunnel_closed(const std::string& why) override;
-  // A session on a shared tunnel, before its reply.
+  // PoolWaiter
+  void on_tunnel_stream(std::unique_ptr<TunnelStream> stream, bool reused,
+                        const std::string& server) override;
+  void on_no_tunnel(const std::string& why) override;
+  // TunnelStreamControl: before the reply.
   void on_session_frame(frame::Type type, ByteView body) override;
-  void on_session_closed(const std::string& why) override;
+  void on_session_lost(const std::string& why) override;
 
-  void acquire(bool fresh);
-  void on_tunnel(TunnelPool::Acquired acquired);
   void on_connect_reply(const frame::ConnectReplyMessage& reply);
   void on_relay_done(const RelayOutcome& outcome);
-  void start_reply_timer();
   void on_client_gone(const std::string& why);
+  bool retry(const std::string& why);
   void fail(socks5::Reply reply, const std::string& why);
-  void drop_tunnel();
   void drop_stream();
-  bool retry_on_fresh_tunnel(const std::string& why);
-  Stream& remote();  // the tunnel, or the session's stream on a shared one
 
   ClientContext ctx_;
   TcpConnection& local_;
@@ -76,17 +73,13 @@ class TunnelSession final : private TunnelHandler, private MuxStreamControl {
   DoneCallback on_done_;
   std::unique_ptr<HeldInput> held_;  // the local side until the reply
   Timer reply_timer_;
-  std::unique_ptr<Tunnel> tunnel_;
-  std::unique_ptr<MuxStream> stream_;
-  size_t server_index_ = 0;
+  std::unique_ptr<TunnelStream> stream_;
   std::string server_;
   bool reused_ = false;
   bool retried_ = false;
-  bool awaiting_pong_ = false;
-  bool client_gone_ = false;
+  bool waiting_ = false;  // queued in the pool
   std::unique_ptr<Pump> pump_;
   std::chrono::steady_clock::time_point start_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace mx

@@ -50,11 +50,19 @@ std::vector<std::string> check_server_environment(const ServerConfig& config,
 EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
                            std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls,
                            TunnelBalancer* balancer, size_t index)
-    : loop_(loop), shared_(shared), tls_(std::move(tls)), balancer_(balancer), index_(index) {
+    : loop_(loop),
+      shared_(shared),
+      tls_(std::move(tls)),
+      drained_soon_(loop),
+      balancer_(balancer),
+      index_(index) {
   set_snapshot(std::move(snapshot));
 }
 
-EgressServer::~EgressServer() { stop(); }
+EgressServer::~EgressServer() {
+  stop();
+  loop_.run_deferred();  // what waits there refers to our snapshot and state
+}
 
 void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) {
   const ServerConfig& config = snapshot->config();
@@ -98,7 +106,8 @@ void EgressServer::drain(std::function<void()> stopped) {
   on_drained_ = std::move(stopped);
   stopping_ = true;
   listeners_.clear();
-  for (auto& [raw, tunnel] : tunnels_) tunnel->on_drain();
+  // A tunnel may close at once and leave the map: go through a copy.
+  for (ServerTunnel* tunnel : tunnel_list()) tunnel->on_drain();
   drain_timer_ = std::make_unique<Timer>(loop_);
   drain_timer_->start(snapshot_->config().server.drain_timeout, [this] {
     MX_LOG(Warn, kLog) << "drain timeout: closing " << tunnels_.size() + socks5_sessions_.size()
@@ -107,6 +116,13 @@ void EgressServer::drain(std::function<void()> stopped) {
     check_drained();
   });
   check_drained();
+}
+
+std::vector<ServerTunnel*> EgressServer::tunnel_list() const {
+  std::vector<ServerTunnel*> list;
+  list.reserve(tunnels_.size());
+  for (const auto& [raw, tunnel] : tunnels_) list.push_back(raw);
+  return list;
 }
 
 void EgressServer::check_drained() {
@@ -119,19 +135,22 @@ void EgressServer::check_drained() {
 void EgressServer::apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls) {
   tls_ = std::move(tls);
   set_snapshot(std::move(snapshot));
-  for (auto& [raw, tunnel] : tunnels_) tunnel->on_reload();
-  for (auto& [raw, session] : socks5_sessions_) session->on_reload();
+  for (ServerTunnel* tunnel : tunnel_list()) tunnel->on_reload();
+  std::vector<ServerSocks5Session*> sessions;
+  for (auto& [raw, session] : socks5_sessions_) sessions.push_back(raw);
+  for (ServerSocks5Session* session : sessions) session->on_reload();
 }
 
 template <typename Map, typename Key>
-void EgressServer::forget_later(Map& map, Key key) {
+void EgressServer::forget(Map& map, Key key) {
+  auto it = map.find(key);
+  if (it == map.end()) return;
   // Destroyed on the next loop turn, once the callback that ended it unwound.
-  loop_.defer([this, &map, key, alive = std::weak_ptr<bool>(alive_)] {
-    if (alive.expired()) return;
-    map.erase(key);
-    report_tunnels();
-    check_drained();
-  });
+  loop_.destroy_later(std::move(it->second));
+  map.erase(it);
+  report_tunnels();
+  // Not from inside the caller's stack: the drain's end stops the loop.
+  if (on_drained_) drained_soon_.schedule([this] { check_drained(); });
 }
 
 void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
@@ -140,6 +159,7 @@ void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
 }
 
 void EgressServer::adopt_tunnel(int fd) {
+  MX_ASSERT_IN_LOOP(loop_);
   if (balancer_ != nullptr) balancer_->tunnel_arrived(index_);
   auto connection = std::make_unique<TcpConnection>(loop_);
   if (stopping_ || !connection->adopt_socket(fd)) {
@@ -150,16 +170,26 @@ void EgressServer::adopt_tunnel(int fd) {
   start_tunnel(std::move(connection));
 }
 
+void EgressServer::set_liveness(TcpConnection& connection) {
+  const TcpLiveness liveness = snapshot_->config().server.liveness();
+  if (std::string error = connection.set_liveness(liveness); !error.empty()) {
+    MX_LOG(Warn, kLog) << "cannot set TCP liveness on " << connection.describe() << ": " << error;
+  }
+}
+
 void EgressServer::report_tunnels() {
   if (balancer_ != nullptr) balancer_->tunnels_now(index_, tunnels_.size());
 }
 
 void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection) {
   MX_LOG(Debug, kLog) << "loop " << index_ << " runs tunnel " << connection->describe();
+  // Here and not at accept: a tunnel accepted on one loop and passed to
+  // another reaches this once, on the loop that keeps it.
+  set_liveness(*connection);
   EgressContext context{loop_, shared_.usage, shared_.trail};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
-      [this](ServerTunnel* t) { forget_later(tunnels_, t); });
+      [this](ServerTunnel* t) { forget(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   report_tunnels();
@@ -179,10 +209,11 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     connection->close();
     return;
   }
+  set_liveness(*connection);
   EgressContext context{loop_, shared_.usage, shared_.trail};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
-      [this](ServerSocks5Session* s) { forget_later(socks5_sessions_, s); });
+      [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });
   ServerSocks5Session* raw = session.get();
   socks5_sessions_.emplace(raw, std::move(session));
   raw->start();

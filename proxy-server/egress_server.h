@@ -74,12 +74,16 @@ class EgressServer {
   void on_tunnel_accept(std::unique_ptr<TcpConnection> connection);
   void on_socks5_accept(std::unique_ptr<TcpConnection> connection);
   void start_tunnel(std::unique_ptr<TcpConnection> connection);
+  // [server] tcp_keepalive and tcp_user_timeout, on an accepted or adopted socket.
+  void set_liveness(TcpConnection& connection);
   void report_tunnels();
   void set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot);
   std::shared_ptr<const ServerSnapshot> snapshot() const { return snapshot_; }
+  // Ends a tunnel or session that reported its end (from inside its callback).
   template <typename Map, typename Key>
-  void forget_later(Map& map, Key key);
+  void forget(Map& map, Key key);
   void check_drained();
+  std::vector<ServerTunnel*> tunnel_list() const;
 
   Loop& loop_;
   SharedServerState& shared_;
@@ -91,10 +95,10 @@ class EgressServer {
   std::unordered_map<ServerSocks5Session*, std::unique_ptr<ServerSocks5Session>> socks5_sessions_;
   std::unique_ptr<Timer> drain_timer_;
   std::function<void()> on_drained_;
+  DeferredCall drained_soon_;
   TunnelBalancer* balancer_;
   size_t index_;
   bool stopping_ = false;  // drain or stop: no more tunnels
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace mx

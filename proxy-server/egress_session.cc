@@ -25,6 +25,7 @@ EgressSession::~EgressSession() {
 }
 
 void EgressSession::start() {
+  MX_ASSERT_IN_LOOP(ctx_.loop);
   started_wall_ = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
   std::shared_ptr<TenantUsage> usage = ctx_.usage.for_tenant(tenant_.name);
@@ -37,7 +38,8 @@ void EgressSession::start() {
     return;
   }
   lease_ = std::make_unique<UsageLease>(std::move(usage));
-  DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_};
+  DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
+                  snapshot_->config().server.liveness()};
   dialer_ = std::make_unique<Dialer>(ctx_.loop, rules, snapshot_->config().server.connect_timeout,
                                      "tenant=" + tenant_.name);
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
@@ -53,7 +55,7 @@ void EgressSession::refuse(socks5::Reply reply, const std::string& why) {
 }
 
 void EgressSession::on_dialed(DialResult result) {
-  ctx_.loop.defer([dead = std::shared_ptr<Dialer>(std::move(dialer_))] {});
+  ctx_.loop.destroy_later(std::move(dialer_));  // we are inside its callback
   dial_ = std::move(result);
   if (dial_.reply != socks5::Reply::Succeeded) {
     if (dial_.reply == socks5::Reply::NotAllowed) {
@@ -79,6 +81,7 @@ void EgressSession::on_dialed(DialResult result) {
   upstream_->report_eof_behind_short_reads();
   upstream_->start_reading();
   PumpOptions options;
+  options.names = {origin_.via == "tunnel" ? "tunnel" : "client", "destination"};
   options.idle_timeout = snapshot_->config().server.idle_timeout;
   pump_ = std::make_unique<Pump>(ctx_.loop, downstream_, *upstream_, options,
                                  [this](const RelayOutcome& outcome) { on_relay_done(outcome); });
@@ -94,7 +97,7 @@ void EgressSession::cut(const std::string& why) {
 // name this attempt, so it gets its trail line like any other.
 void EgressSession::cancel_dial(const std::string& why) {
   DialResult where = dialer_->cancel();
-  ctx_.loop.defer([dead = std::shared_ptr<Dialer>(std::move(dialer_))] {});
+  ctx_.loop.destroy_later(std::move(dialer_));
   dial_.connected = where.connected;
   dial_.source = where.source;
   on_reply_ = nullptr;
@@ -108,8 +111,8 @@ void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   lease_->usage().add_bytes(outcome.bytes_a_to_b + outcome.bytes_b_to_a,
                             std::chrono::system_clock::now());
   write_trail(0, outcome.bytes_a_to_b, outcome.bytes_b_to_a, outcome.end);
-  ctx_.loop.defer([pump = std::shared_ptr<Pump>(std::move(pump_)),
-                   upstream = std::shared_ptr<TcpConnection>(std::move(upstream_))] {});
+  ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
+  ctx_.loop.destroy_later(std::move(upstream_));
   auto on_done = std::move(on_done_);
   on_done(outcome);
 }

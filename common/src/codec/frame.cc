@@ -19,31 +19,6 @@ bool extensions_well_formed(ByteView rest) {
   return true;
 }
 
-// The value of extension `type`, if present (extensions already well formed).
-std::optional<ByteView> find_extension(ByteView rest, uint8_t type) {
-  while (rest.size() >= 3) {
-    const size_t len = read_u16(rest.data() + 1);
-    if (rest[0] == type) return rest.subspan(3, len);
-    rest = rest.subspan(3 + len);
-  }
-  return std::nullopt;
-}
-
-std::optional<uint32_t> read_mux_window(ByteView extensions) {
-  auto value = find_extension(extensions, kMuxExtension);
-  if (!value || value->size() != 4) return std::nullopt;
-  return read_u32(value->data());
-}
-
-void append_mux_window(Bytes& out, std::optional<uint32_t> window) {
-  if (!window) return;
-  out.push_back(kMuxExtension);
-  append_u16(out, 4);
-  append_u32(out, *window);
-}
-
-constexpr size_t kMuxExtensionSize = 3 + 4;
-
 }  // namespace
 
 const char* type_name(Type type) {
@@ -68,15 +43,13 @@ const char* type_name(Type type) {
       return "PONG";
     case Type::GoAway:
       return "GOAWAY";
-    case Type::End:
-      return "END";
     case Type::Window:
       return "WINDOW";
   }
   return "UNKNOWN";
 }
 
-bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0c; }
+bool is_known_type(uint8_t type) { return type >= 0x01 && type <= 0x0c && type != 0x0b; }
 
 DecodeResult decode(ByteView in) {
   DecodeResult result;
@@ -129,92 +102,50 @@ const char* auth_status_name(AuthStatus status) {
 }
 
 void encode_auth(Bytes& out, const AuthMessage& msg) {
-  encode_header(out, Type::Auth, 1 + 32 + 64 + (msg.mux_window ? kMuxExtensionSize : 0));
+  encode_header(out, Type::Auth, 1 + 32 + 64 + 4);
   out.push_back(msg.version);
   out.insert(out.end(), msg.public_key.begin(), msg.public_key.end());
   out.insert(out.end(), msg.signature.begin(), msg.signature.end());
-  append_mux_window(out, msg.mux_window);
+  append_u32(out, msg.window);
 }
 
 std::optional<AuthMessage> parse_auth(ByteView payload) {
-  if (payload.size() < 1 + 32 + 64 || !extensions_well_formed(payload.subspan(97))) {
-    return std::nullopt;
-  }
+  // The version comes first and alone decides the rest: a peer of another
+  // version gets "unsupported version", not "malformed".
+  if (payload.empty()) return std::nullopt;
   AuthMessage msg;
   msg.version = payload[0];
+  if (msg.version != kProtocolVersion) return msg;
+  constexpr size_t kFixed = 1 + 32 + 64 + 4;
+  if (payload.size() < kFixed || !extensions_well_formed(payload.subspan(kFixed))) {
+    return std::nullopt;
+  }
   std::copy_n(payload.begin() + 1, 32, msg.public_key.begin());
   std::copy_n(payload.begin() + 33, 64, msg.signature.begin());
-  msg.mux_window = read_mux_window(payload.subspan(97));
+  msg.window = read_u32(payload.data() + 97);
   return msg;
 }
 
 void encode_auth_result(Bytes& out, const AuthResultMessage& msg) {
   const size_t reason_len = std::min<size_t>(msg.reason.size(), 255);
-  encode_header(out, Type::AuthResult, 2 + reason_len + (msg.mux_window ? kMuxExtensionSize : 0));
+  encode_header(out, Type::AuthResult, 2 + reason_len + 4);
   out.push_back(static_cast<uint8_t>(msg.status));
   out.push_back(static_cast<uint8_t>(reason_len));
   out.insert(out.end(), msg.reason.begin(), msg.reason.begin() + reason_len);
-  append_mux_window(out, msg.mux_window);
+  append_u32(out, msg.window);
 }
 
 std::optional<AuthResultMessage> parse_auth_result(ByteView payload) {
   if (payload.size() < 2) return std::nullopt;
   const size_t reason_len = payload[1];
-  if (payload.size() < 2 + reason_len || !extensions_well_formed(payload.subspan(2 + reason_len))) {
+  const size_t fixed = 2 + reason_len + 4;
+  if (payload.size() < fixed || !extensions_well_formed(payload.subspan(fixed))) {
     return std::nullopt;
   }
   AuthResultMessage msg;
   msg.status = static_cast<AuthStatus>(payload[0]);
   msg.reason.assign(reinterpret_cast<const char*>(payload.data() + 2), reason_len);
-  msg.mux_window = read_mux_window(payload.subspan(2 + reason_len));
-  return msg;
-}
-
-namespace {
-void encode_maybe_session(Bytes& out, Type type, std::optional<uint32_t> session, ByteView body) {
-  if (session) {
-    encode_session_frame(out, type, *session, body);
-  } else {
-    encode_frame(out, type, body);
-  }
-}
-}  // namespace
-
-void encode_connect(Bytes& out, const Target& target, std::optional<uint32_t> session) {
-  Bytes address;
-  socks5::encode_address(address, target);
-  encode_maybe_session(out, Type::Connect, session, address);
-}
-
-std::optional<Target> parse_connect(ByteView payload, bool& bad_address_type) {
-  Target target;
-  const socks5::ParseResult r = socks5::decode_address(payload, target);
-  bad_address_type =
-      r.status == socks5::ParseStatus::Error && r.reply == socks5::Reply::AddressTypeNotSupported;
-  if (r.status != socks5::ParseStatus::Done ||
-      !extensions_well_formed(payload.subspan(r.consumed))) {
-    return std::nullopt;
-  }
-  return target;
-}
-
-void encode_connect_reply(Bytes& out, const ConnectReplyMessage& msg,
-                          std::optional<uint32_t> session) {
-  Bytes body;
-  body.push_back(msg.reply);
-  socks5::encode_address(body, msg.bound);
-  encode_maybe_session(out, Type::ConnectReply, session, body);
-}
-
-std::optional<ConnectReplyMessage> parse_connect_reply(ByteView payload) {
-  if (payload.empty()) return std::nullopt;
-  ConnectReplyMessage msg;
-  msg.reply = payload[0];
-  const socks5::ParseResult r = socks5::decode_address(payload.subspan(1), msg.bound);
-  if (r.status != socks5::ParseStatus::Done ||
-      !extensions_well_formed(payload.subspan(1 + r.consumed))) {
-    return std::nullopt;
-  }
+  msg.window = read_u32(payload.data() + 2 + reason_len);
   return msg;
 }
 
@@ -241,6 +172,42 @@ void encode_session_frame(Bytes& out, Type type, uint32_t session, ByteView body
   encode_header(out, type, kSessionIdSize + body.size());
   append_u32(out, session);
   out.insert(out.end(), body.begin(), body.end());
+}
+
+void encode_connect(Bytes& out, uint32_t session, const Target& target) {
+  Bytes address;
+  socks5::encode_address(address, target);
+  encode_session_frame(out, Type::Connect, session, address);
+}
+
+std::optional<Target> parse_connect(ByteView body, bool& bad_address_type) {
+  Target target;
+  const socks5::ParseResult r = socks5::decode_address(body, target);
+  bad_address_type =
+      r.status == socks5::ParseStatus::Error && r.reply == socks5::Reply::AddressTypeNotSupported;
+  if (r.status != socks5::ParseStatus::Done || !extensions_well_formed(body.subspan(r.consumed))) {
+    return std::nullopt;
+  }
+  return target;
+}
+
+void encode_connect_reply(Bytes& out, uint32_t session, const ConnectReplyMessage& msg) {
+  Bytes body;
+  body.push_back(msg.reply);
+  socks5::encode_address(body, msg.bound);
+  encode_session_frame(out, Type::ConnectReply, session, body);
+}
+
+std::optional<ConnectReplyMessage> parse_connect_reply(ByteView body) {
+  if (body.empty()) return std::nullopt;
+  ConnectReplyMessage msg;
+  msg.reply = body[0];
+  const socks5::ParseResult r = socks5::decode_address(body.subspan(1), msg.bound);
+  if (r.status != socks5::ParseStatus::Done ||
+      !extensions_well_formed(body.subspan(1 + r.consumed))) {
+    return std::nullopt;
+  }
+  return msg;
 }
 
 void encode_window(Bytes& out, uint32_t session, uint32_t increment) {

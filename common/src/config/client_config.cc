@@ -7,6 +7,7 @@
 #include "mxegress/config/config_file.h"
 #include "mxegress/config/decoders.h"
 #include "mxegress/config/duration.h"
+#include "mxegress/config/keepalive.h"
 #include "mxegress/config/toml_reader.h"
 
 namespace mx {
@@ -15,10 +16,6 @@ namespace {
 using Server = ClientConfig::Server;
 using Socks5User = ClientConfig::Socks5User;
 using FailureAction = ClientConfig::FailureAction;
-
-// Cloud NAT gateways drop idle flows after 4 minutes (Azure's default), so a
-// pooled tunnel must be pinged more often than that.
-constexpr std::chrono::minutes kNatIdleTimeout(4);
 
 // A decoder for an integer in [min, max].
 auto integer_in(int64_t min, int64_t max) {
@@ -135,26 +132,12 @@ ClientConfig::Client read_client(TableReader& table, const std::filesystem::path
   table.optional("handshake_timeout", client.handshake_timeout, decode::duration);
   table.optional("idle_timeout", client.idle_timeout, decode::duration);
   table.optional("drain_timeout", client.drain_timeout, decode::duration);
-  const bool interval_ok =
-      table.optional("keepalive_interval", client.keepalive_interval, decode::duration) ||
-      !table.has("keepalive_interval");
-  const bool timeout_ok =
-      table.optional("keepalive_timeout", client.keepalive_timeout, decode::duration) ||
-      !table.has("keepalive_timeout");
+  read_keepalive(table, client.keepalive_interval, client.keepalive_timeout);
   table.optional("pool_idle_timeout", client.pool_idle_timeout, decode::duration);
   table.optional("retry_interval", client.retry_interval, decode::duration);
+  table.optional("tcp_keepalive", client.tcp_keepalive, decode::tcp_keepalive);
+  table.optional("tcp_user_timeout", client.tcp_user_timeout, decode::tcp_user_timeout);
   table.reject_unknown_keys();
-
-  if (interval_ok && client.keepalive_interval >= kNatIdleTimeout) {
-    table.error("keepalive_interval",
-                "must be below 4m: cloud NAT (Azure) drops idle flows after 4 minutes; got " +
-                    format_duration(client.keepalive_interval));
-  }
-  if (interval_ok && timeout_ok && client.keepalive_timeout >= client.keepalive_interval) {
-    table.error("keepalive_timeout", "must be shorter than keepalive_interval (" +
-                                         format_duration(client.keepalive_interval) + "); got " +
-                                         format_duration(client.keepalive_timeout));
-  }
   return client;
 }
 

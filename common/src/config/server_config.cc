@@ -5,6 +5,7 @@
 
 #include "mxegress/config/config_file.h"
 #include "mxegress/config/decoders.h"
+#include "mxegress/config/keepalive.h"
 #include "mxegress/config/server_decoders.h"
 #include "mxegress/config/toml_reader.h"
 
@@ -67,6 +68,9 @@ ServerConfig::Server read_server(TableReader& table, const std::filesystem::path
   table.optional("idle_timeout", server.idle_timeout, decode::duration);
   table.optional("drain_timeout", server.drain_timeout, decode::duration);
   table.optional("threads", server.threads, decode::thread_count);
+  read_keepalive(table, server.keepalive_interval, server.keepalive_timeout);
+  table.optional("tcp_keepalive", server.tcp_keepalive, decode::tcp_keepalive);
+  table.optional("tcp_user_timeout", server.tcp_user_timeout, decode::tcp_user_timeout);
   table.reject_unknown_keys();
   return server;
 }

@@ -317,8 +317,9 @@ void TlsEngine::advance_handshake() {
 
 void TlsEngine::complete_handshake() {
   if (alpn() != kAlpn) {
-    fail(SSL_is_server(ssl_.get()) ? "TLS client did not negotiate ALPN mxegress/1"
-                                   : "TLS server did not select ALPN mxegress/1");
+    fail((SSL_is_server(ssl_.get()) ? "TLS client did not negotiate ALPN "
+                                    : "TLS server did not select ALPN ") +
+         std::string(kAlpn));
     return;
   }
   handshake_done_ = true;

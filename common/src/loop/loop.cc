@@ -123,4 +123,25 @@ void Loop::run_deferred() {
   }
 }
 
+void DeferredCall::schedule(std::function<void()> call) {
+  call_ = std::move(call);
+  if (scheduled_) return;
+  scheduled_ = true;
+  loop_.at_turn_end(this);
+}
+
+void DeferredCall::cancel() {
+  if (!scheduled_) return;
+  scheduled_ = false;
+  loop_.cancel_turn_end(this);
+  call_ = nullptr;
+}
+
+void DeferredCall::on_turn_end() {
+  scheduled_ = false;
+  auto call = std::move(call_);
+  call_ = nullptr;
+  if (call) call();
+}
+
 }  // namespace mx

@@ -11,14 +11,11 @@ struct Resolution::Request {
 };
 
 Resolution::Resolution(Loop& loop, const std::string& host, uint16_t port, Callback done)
-    : request_(nullptr) {
+    : request_(nullptr), immediate_(loop) {
   // An IP literal needs no resolver (and AI_ADDRCONFIG could even refuse
   // 127.0.0.1 on a host whose only IPv4 address is loopback).
   if (auto literal = SocketAddress::parse_ip(host, port)) {
-    std::weak_ptr<bool> alive = alive_;
-    loop.defer([done = std::move(done), address = *literal, alive] {
-      if (!alive.expired()) done(0, {address});
-    });
+    immediate_.schedule([done = std::move(done), address = *literal] { done(0, {address}); });
     return;
   }
   request_ = new Request{{}, this, std::move(done)};
@@ -51,10 +48,7 @@ Resolution::Resolution(Loop& loop, const std::string& host, uint16_t port, Callb
     Callback cb = std::move(request_->done);
     delete request_;
     request_ = nullptr;
-    std::weak_ptr<bool> alive = alive_;
-    loop.defer([cb, rc, alive] {
-      if (!alive.expired()) cb(rc, {});
-    });
+    immediate_.schedule([cb, rc] { cb(rc, {}); });
   }
 }
 

@@ -1,10 +1,6 @@
 #include "mxegress/relay/pump.h"
 
 namespace mx {
-namespace {
-const char* side_name(int index) { return index == 0 ? "a" : "b"; }
-}  // namespace
-
 Pump::Pump(Loop& loop, Stream& a, Stream& b, PumpOptions options, DoneCallback done)
     : loop_(loop),
       streams_{&a, &b},
@@ -90,7 +86,7 @@ void Pump::on_shutdown_done(int sink) {
 void Pump::on_error(int from, const std::string& why) {
   if (finished_) return;
   streams_[1 - from]->abort();
-  finish(false, std::string(side_name(from)) + ": " + why);
+  finish(false, std::string(options_.names[from]) + " " + why);
 }
 
 void Pump::finish(bool clean, std::string end) {

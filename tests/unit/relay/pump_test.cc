@@ -300,7 +300,7 @@ TEST_F(PumpTest, ErrorOnAAbortsBAndReportsTheReason) {
   ASSERT_EQ(done_calls_, 1);
   EXPECT_FALSE(outcome_.clean);
   EXPECT_THAT(outcome_.end, ::testing::HasSubstr("connection reset by peer (ECONNRESET)"));
-  EXPECT_EQ(outcome_.end, "a: connection reset by peer (ECONNRESET)");
+  EXPECT_EQ(outcome_.end, "a connection reset by peer (ECONNRESET)");
   EXPECT_EQ(outcome_.bytes_a_to_b, 5u);
   EXPECT_EQ(outcome_.bytes_b_to_a, 0u);
 }
@@ -311,7 +311,18 @@ TEST_F(PumpTest, ErrorOnBAbortsAAndNamesB) {
   b_reader_->on_stream_error("session reset by peer");
   ASSERT_EQ(done_calls_, 1);
   EXPECT_FALSE(outcome_.clean);
-  EXPECT_EQ(outcome_.end, "b: session reset by peer");
+  EXPECT_EQ(outcome_.end, "b session reset by peer");
+}
+
+// The end reason names the stream by what its owner called it.
+TEST_F(PumpTest, TheEndReasonUsesTheStreamsNames) {
+  PumpOptions options = small_options();
+  options.names = {"client", "destination"};
+  start(options);
+  EXPECT_CALL(a_, abort());
+  b_reader_->on_stream_error("connection reset by peer (ECONNRESET)");
+  ASSERT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome_.end, "destination connection reset by peer (ECONNRESET)");
 }
 
 TEST_F(PumpTest, ErrorAfterAHalfCloseIsNotClean) {
@@ -323,7 +334,7 @@ TEST_F(PumpTest, ErrorAfterAHalfCloseIsNotClean) {
   b_reader_->on_stream_error("timed out");
   ASSERT_EQ(done_calls_, 1);
   EXPECT_FALSE(outcome_.clean);
-  EXPECT_EQ(outcome_.end, "b: timed out");
+  EXPECT_EQ(outcome_.end, "b timed out");
 }
 
 TEST_F(PumpTest, AWriteThatFailsAtOnceEndsTheRelay) {
@@ -335,7 +346,7 @@ TEST_F(PumpTest, AWriteThatFailsAtOnceEndsTheRelay) {
   pending_b_ = kHigh * 2;  // would pause A if the pump went on after the failed write
   a_reader_->on_stream_data(as_bytes("hello"));
   ASSERT_EQ(done_calls_, 1);
-  EXPECT_EQ(outcome_.end, "b: write: broken pipe (EPIPE)");
+  EXPECT_EQ(outcome_.end, "b write: broken pipe (EPIPE)");
   EXPECT_EQ(outcome_.bytes_a_to_b, 5u);
 }
 
@@ -423,7 +434,7 @@ TEST_F(PumpTest, DoneRunsExactlyOnceAndLaterEventsAreIgnored) {
   a_reader_->on_stream_error("late error");
   run_loop();  // nor may the idle timer
   EXPECT_EQ(done_calls_, 1);
-  EXPECT_EQ(outcome_.end, "a: connection reset by peer (ECONNRESET)");
+  EXPECT_EQ(outcome_.end, "a connection reset by peer (ECONNRESET)");
 }
 
 }  // namespace

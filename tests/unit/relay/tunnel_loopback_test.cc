@@ -1,11 +1,29 @@
 // Tier (c): a client Tunnel and a server Tunnel over real TCP on loopback
-// (tunnel_loopback_fixture.h). Callbacks are counted and asserted.
+// (tunnel_loopback_fixture.h): the transport alone, without sessions. What
+// each handler is told is counted and asserted.
 #include "tunnel_loopback_fixture.h"
 
 namespace mx::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+struct DataFrame {
+  uint32_t session;
+  Bytes body;
+};
+
+// The DATA frames among `frames`, with their session ids split off.
+std::vector<DataFrame> data_frames(const std::vector<ReceivedFrame>& frames) {
+  std::vector<DataFrame> out;
+  for (const ReceivedFrame& f : frames) {
+    if (f.type != frame::Type::Data) continue;
+    const auto sf = frame::split_session(f.payload);
+    EXPECT_TRUE(sf);
+    if (sf) out.push_back({sf->session, Bytes(sf->body.begin(), sf->body.end())});
+  }
+  return out;
+}
 
 TEST_F(TunnelLoopbackTest, HandshakeCompletesAndAPingIsAnsweredWithAPong) {
   server_handler_.on_frame = [this](const frame::Frame& f) {
@@ -33,8 +51,8 @@ TEST_F(TunnelLoopbackTest, HandshakeCompletesAndAPingIsAnsweredWithAPong) {
   EXPECT_EQ(server_handler_.ready, 1);
   EXPECT_EQ(client_handler_.closed, 0);
   EXPECT_EQ(server_handler_.closed, 0);
-  EXPECT_FALSE(client_->dead());
-  EXPECT_FALSE(server_->dead());
+  EXPECT_FALSE(client_->closed());
+  EXPECT_FALSE(server_->closed());
 }
 
 TEST_F(TunnelLoopbackTest, FramesSentBeforeTheHandshakeFollowItInOrder) {
@@ -62,7 +80,7 @@ TEST_F(TunnelLoopbackTest, FramesSentInOneTurnShareOneRecordAndKeepTheirOrder) {
   }
   EXPECT_EQ(client_->tls().ciphertext_bytes(), before)
       << "nothing is encrypted before the turn ends";
-  EXPECT_EQ(client_->transport_pending(), plaintext);
+  EXPECT_EQ(client_->pending_bytes(), plaintext) << "the frames wait in the outbox";
   ASSERT_TRUE(run_until([&] { return server_handler_.frames.size() == kFrames; }));
   for (size_t i = 0; i < kFrames; ++i) {
     EXPECT_EQ(server_handler_.frames[i].payload, Bytes{static_cast<uint8_t>(i)});
@@ -72,156 +90,93 @@ TEST_F(TunnelLoopbackTest, FramesSentInOneTurnShareOneRecordAndKeepTheirOrder) {
                                   << sent << " of ciphertext";
 }
 
-TEST_F(TunnelLoopbackTest, OneMebibyteEachWayArrivesIntactAndFinBecomesEof) {
+// send_data() cuts bytes into DATA frames of the session (a large payload is
+// encrypted in place, behind what the outbox holds), and frames sent around
+// it in the same turn keep their order.
+TEST_F(TunnelLoopbackTest, SendDataMakesDataFramesOfTheSessionInOrder) {
   connect_and_handshake();
-  RecordingReader client_reader;
-  RecordingReader server_reader;
-  client_->set_reader(&client_reader);
-  server_->set_reader(&server_reader);
-
   const Bytes up = pattern(1024 * 1024, 1);
   const Bytes down = pattern(1024 * 1024 + 17, 2);  // not a multiple of the frame size
-  client_->write(up);
-  // What the kernel did not take at once is queued; its completion must
-  // reach the session reader (the pump resumes its source on it).
+  client_->send(ping_frame({1}));
+  client_->send_data(5, up);
+  client_->send(ping_frame({2}));
+  server_->send_data(0xfffffffd, down);
+  // What the kernel did not take at once is queued; its completion reaches
+  // the handler (sessions paused on the tunnel resume on it).
   const bool queued = client_->pending_bytes() > 0;
-  server_->write(down);
   ASSERT_TRUE(run_until([&] {
-    return server_reader.data.size() >= up.size() && client_reader.data.size() >= down.size();
+    return server_handler_.frames.size() >= 2 + up.size() / frame::kMaxDataPayload + 1 &&
+           client_handler_.frames.size() >= down.size() / frame::kMaxDataPayload + 1 &&
+           server_handler_.frames.back().type == frame::Type::Ping;
   })) << "server got "
-      << server_reader.data.size() << ", client got " << client_reader.data.size();
-  EXPECT_TRUE(server_reader.data == up) << "bytes client → server differ";
-  EXPECT_TRUE(client_reader.data == down) << "bytes server → client differ";
-  EXPECT_GE(server_reader.data_calls, 1024 * 1024 / frame::kMaxDataPayload + 1)
-      << "1 MiB is at least this many DATA frames";
+      << server_handler_.frames.size() << " frames, client " << client_handler_.frames.size();
+
+  EXPECT_EQ(server_handler_.frames.front().type, frame::Type::Ping);
+  EXPECT_EQ(server_handler_.frames.front().payload, Bytes{1});
+  EXPECT_EQ(server_handler_.frames.back().payload, Bytes{2});
+  Bytes got_up, got_down;
+  for (const DataFrame& f : data_frames(server_handler_.frames)) {
+    EXPECT_EQ(f.session, 5u);
+    EXPECT_LE(f.body.size(), frame::kMaxDataPayload);
+    got_up.insert(got_up.end(), f.body.begin(), f.body.end());
+  }
+  for (const DataFrame& f : data_frames(client_handler_.frames)) {
+    EXPECT_EQ(f.session, 0xfffffffdu);
+    got_down.insert(got_down.end(), f.body.begin(), f.body.end());
+  }
+  EXPECT_TRUE(got_up == up) << "bytes client → server differ";
+  EXPECT_TRUE(got_down == down) << "bytes server → client differ";
+  EXPECT_EQ(data_frames(server_handler_.frames).size(),
+            (up.size() + frame::kMaxDataPayload - 1) / frame::kMaxDataPayload)
+      << "full frames, one short one at the end";
   ASSERT_TRUE(run_until([&] { return client_->pending_bytes() == 0; }));
   if (queued) {
-    EXPECT_GE(client_reader.drained, 1) << "completed writes report to the session reader";
+    EXPECT_GE(client_handler_.drained, 1) << "completed writes report a drain";
   }
-
-  // The client half-closes; the server reads EOF and can still send.
-  client_->shutdown_write();
-  EXPECT_TRUE(client_->fin_sent());
-  ASSERT_TRUE(
-      run_until([&] { return server_reader.eof == 1 && client_reader.shutdown_done == 1; }));
-  EXPECT_TRUE(server_->fin_received());
-  const Bytes after_fin = pattern(5000, 3);
-  server_->write(after_fin);
-  ASSERT_TRUE(
-      run_until([&] { return client_reader.data.size() == down.size() + after_fin.size(); }));
-  EXPECT_TRUE(std::equal(after_fin.begin(), after_fin.end(),
-                         client_reader.data.begin() + static_cast<ptrdiff_t>(down.size())));
-  server_->shutdown_write();
-  ASSERT_TRUE(
-      run_until([&] { return client_reader.eof == 1 && server_reader.shutdown_done == 1; }));
-
-  // The session ended cleanly: the tunnel lives on and carries control frames.
-  client_->detach_session();
-  server_->detach_session();
-  client_->send(ping_frame({9}));
-  ASSERT_TRUE(run_until([&] { return server_handler_.frames.size() == 1; }));
-  EXPECT_EQ(server_reader.errors + client_reader.errors, 0)
-      << server_reader.error << client_reader.error;
-  EXPECT_EQ(server_reader.eof, 1);
-  EXPECT_EQ(client_reader.eof, 1);
   EXPECT_EQ(client_handler_.closed + server_handler_.closed, 0);
 }
 
-TEST_F(TunnelLoopbackTest, APausedTunnelHoldsDecryptedFramesUntilResumed) {
+// close() sends close_notify; the peer reads it as the tunnel's end, and the
+// handler of the side that closed is told too (one path for every end).
+TEST_F(TunnelLoopbackTest, ClosingATunnelTellsThePeerAndItsOwnHandlerOnce) {
   connect_and_handshake();
-  RecordingReader server_reader;
-  server_->set_reader(&server_reader);
-  server_reader.on_data = [this](ByteView) { server_->pause_reading(); };
-
-  const Bytes up = pattern(3 * frame::kMaxDataPayload, 4);  // three DATA frames, one write
-  client_->write(up);
-  ASSERT_TRUE(run_until([&] { return server_reader.data_calls == 1; }));
-  run_for(100ms);
-  EXPECT_EQ(server_reader.data_calls, 1) << "a paused tunnel delivered more frames";
-  EXPECT_EQ(server_reader.data.size(), frame::kMaxDataPayload);
-
-  server_reader.on_data = nullptr;
-  server_->resume_reading();
-  ASSERT_TRUE(run_until([&] { return server_reader.data.size() == up.size(); }));
-  EXPECT_TRUE(server_reader.data == up);
-}
-
-TEST_F(TunnelLoopbackTest, AbortResetsThePeersSession) {
-  connect_and_handshake();
-  RecordingReader client_reader;
-  RecordingReader server_reader;
-  client_->set_reader(&client_reader);
-  server_->set_reader(&server_reader);
-
-  client_->abort();
-  EXPECT_TRUE(client_->dead());
-  ASSERT_TRUE(run_until([&] { return server_reader.errors == 1; }));
-  EXPECT_EQ(server_reader.error, "session reset by peer");
-  EXPECT_TRUE(server_->dead());
-  run_for(50ms);
-  EXPECT_EQ(client_reader.errors, 0) << "the side that aborted hears nothing back";
-  EXPECT_EQ(server_reader.errors, 1);
-}
-
-// Once FIN has gone both ways the session is over on the wire: abort() (a late
-// socket error at either end) sends no RST and the tunnel stays usable.
-TEST_F(TunnelLoopbackTest, AbortAfterFinBothWaysLeavesTheTunnelUp) {
-  connect_and_handshake();
-  RecordingReader client_reader;
-  RecordingReader server_reader;
-  client_->set_reader(&client_reader);
-  server_->set_reader(&server_reader);
-  client_->shutdown_write();
-  server_->shutdown_write();
-  ASSERT_TRUE(run_until([&] { return client_reader.eof == 1 && server_reader.eof == 1; }));
-  EXPECT_TRUE(client_->session_complete());
-  EXPECT_TRUE(server_->session_complete());
-
-  client_->abort();
-  EXPECT_FALSE(client_->dead());
-  client_->detach_session();
-  server_->detach_session();
-  client_->send(ping_frame({7}));
-  ASSERT_TRUE(run_until([&] { return server_handler_.frames.size() == 1; }));
-  EXPECT_EQ(server_handler_.frames[0].type, frame::Type::Ping);
-  EXPECT_EQ(server_reader.errors, 0) << server_reader.error;
-  EXPECT_EQ(server_handler_.closed, 0) << server_handler_.closed_why;
-  EXPECT_FALSE(server_->dead());
-
-  // The next session starts afresh: FIN state is reset, and abort() resets again.
-  RecordingReader next_server_reader;
-  client_->set_reader(&client_reader);
-  server_->set_reader(&next_server_reader);
-  EXPECT_FALSE(client_->fin_sent());
-  EXPECT_FALSE(client_->session_complete());
-  client_->abort();
-  EXPECT_TRUE(client_->dead());
-  ASSERT_TRUE(run_until([&] { return next_server_reader.errors == 1; }));
-  EXPECT_EQ(next_server_reader.error, "session reset by peer");
-}
-
-TEST_F(TunnelLoopbackTest, EndFromTheServerIsRecordedAndHandedToTheHandler) {
-  connect_and_handshake();
-  RecordingReader client_reader;
-  client_->set_reader(&client_reader);
-  EXPECT_FALSE(client_->end_received());
-  Bytes end;
-  frame::encode_frame(end, frame::Type::End, as_bytes("closed"));
-  server_->send(end);
-  ASSERT_TRUE(run_until([&] { return client_handler_.frames.size() == 1; }));
-  EXPECT_EQ(client_handler_.frames[0].type, frame::Type::End);
-  EXPECT_TRUE(client_->end_received());
-  client_->set_reader(&client_reader);  // a new session forgets the last END
-  EXPECT_FALSE(client_->end_received());
-}
-
-TEST_F(TunnelLoopbackTest, ClosingATunnelTellsThePeer) {
-  connect_and_handshake();
-  client_->close();
-  EXPECT_TRUE(client_->dead());
+  client_->send(ping_frame({1}));  // queued frames still leave, before close_notify
+  client_->close("done here");
+  EXPECT_TRUE(client_->closed());
+  EXPECT_EQ(client_handler_.closed, 1);
+  EXPECT_EQ(client_handler_.closed_why, "done here");
+  client_->close("again");
+  client_->send(ping_frame({2}));  // nothing is sent after the end
+  EXPECT_EQ(client_handler_.closed, 1);
+  EXPECT_EQ(client_handler_.closed_why, "done here");
   ASSERT_TRUE(run_until([&] { return server_handler_.closed == 1; }));
   EXPECT_EQ(server_handler_.closed_why, "peer closed the tunnel");
-  EXPECT_EQ(client_handler_.closed, 0) << "close() is ours: no callback";
+  ASSERT_EQ(server_handler_.frames.size(), 1u);
+  EXPECT_EQ(server_handler_.frames[0].payload, Bytes{1});
+  run_for(50ms);
+  EXPECT_EQ(client_handler_.closed, 1);
+  EXPECT_EQ(server_handler_.closed, 1);
+}
+
+TEST_F(TunnelLoopbackTest, ASocketClosedWithoutCloseNotifyIsReported) {
+  connect_and_handshake();
+  server_->transport().close();
+  ASSERT_TRUE(run_until([&] { return client_handler_.closed == 1; }));
+  EXPECT_EQ(client_handler_.closed_why, "connection closed without TLS close_notify");
+  EXPECT_TRUE(client_->closed());
+}
+
+// Version 1's END (0x0b) is not a frame of version 2: the receiver closes.
+TEST_F(TunnelLoopbackTest, AnUnknownFrameTypeIsAProtocolError) {
+  connect_and_handshake();
+  Bytes end;
+  frame::encode_header(end, static_cast<frame::Type>(0x0b), 6);
+  end.insert(end.end(), {'c', 'l', 'o', 's', 'e', 'd'});
+  client_->send(end);
+  ASSERT_TRUE(run_until([&] { return server_handler_.closed == 1; }));
+  EXPECT_EQ(server_handler_.closed_why, "protocol error: unknown frame type 11");
+  EXPECT_TRUE(server_handler_.frames.empty());
+  ASSERT_TRUE(run_until([&] { return client_handler_.closed == 1; }));
 }
 
 TEST_F(TunnelLoopbackTest, AWrongPinFailsTheHandshakeBeforeAnyFrame) {
@@ -239,24 +194,23 @@ TEST_F(TunnelLoopbackTest, AWrongPinFailsTheHandshakeBeforeAnyFrame) {
   EXPECT_EQ(server_handler_.ready, 0);
   EXPECT_TRUE(server_handler_.frames.empty());
   EXPECT_TRUE(client_handler_.frames.empty());
-  EXPECT_TRUE(client_->dead());
-  EXPECT_TRUE(server_->dead());
+  EXPECT_TRUE(client_->closed());
+  EXPECT_TRUE(server_->closed());
 }
 
-// BUG (common/src/relay/tunnel.cc, Tunnel::on_stream_data): dispatch_frames()
-// returns early when a frame callback destroyed the tunnel (it checks `alive_`),
-// but on_stream_data then reads `dead_` and calls `tls_.peer_closed()` on the freed
-// object: `if (!dead_ && tls_.peer_closed()) die(...)`. The on_tunnel_ready path
-// just above guards the same case with `if (alive.expired() || dead_) return;`.
-// A handler may destroy its tunnel inside a frame callback; the tunnel must
-// not touch itself afterwards (found by this test under ASan, now fixed).
-TEST_F(TunnelLoopbackTest, AFrameHandlerMayDestroyItsTunnel) {
-  server_handler_.on_frame = [this](const frame::Frame&) { server_.reset(); };
+// An owner that ends its tunnel from inside a frame callback hands it to
+// destroy_later(): the tunnel finishes dispatching what it decrypted (it is
+// alive until the next turn), then goes, and the peer sees the socket close.
+TEST_F(TunnelLoopbackTest, AFrameHandlerMayHandItsTunnelToDestroyLater) {
+  server_handler_.on_frame = [this](const frame::Frame&) {
+    loop_.destroy_later(std::move(server_));
+  };
   connect_and_handshake();
   client_->send(ping_frame({1}));
+  client_->send(ping_frame({2}));  // the same record: dispatched in the same call
   ASSERT_TRUE(run_until([&] { return !server_; }));
   ASSERT_TRUE(run_until([&] { return client_handler_.closed == 1; }));
-  EXPECT_EQ(server_handler_.frames.size(), 1u);
+  EXPECT_EQ(server_handler_.frames.size(), 2u);
 }
 
 }  // namespace

@@ -13,33 +13,28 @@
 namespace mx::frame {
 
 enum class Type : uint8_t {
-  Auth = 0x01,          // client → server: version, Ed25519 public key, signature
-  AuthResult = 0x02,    // server → client: status, reason text
-  Connect = 0x03,       // client → server: target (SOCKS5 address encoding)
-  ConnectReply = 0x04,  // server → client: SOCKS5 reply code, bound address
-  Data = 0x05,          // relayed bytes
-  Fin = 0x06,           // no more Data in this direction for this session
-  Rst = 0x07,           // abortive close of the session; the tunnel closes too
-  Ping = 0x08,          // keepalive while pooled; answered by Pong with the same payload
+  Auth = 0x01,          // client → server: version, Ed25519 public key, signature, window
+  AuthResult = 0x02,    // server → client: status, reason text, window
+  Connect = 0x03,       // client → server: session id, target (SOCKS5 address encoding)
+  ConnectReply = 0x04,  // server → client: session id, SOCKS5 reply code, bound address
+  Data = 0x05,          // session id, relayed bytes
+  Fin = 0x06,           // session id: no more Data in this direction
+  Rst = 0x07,           // session id: the session is aborted (the tunnel carries on)
+  Ping = 0x08,          // liveness; answered by Pong with the same payload
   Pong = 0x09,
-  GoAway = 0x0a,  // server → client: finish the current session(s), then close
-  End = 0x0b,     // server → client: the session is over on the server; tunnel idle
-  Window = 0x0c,  // multiplexed tunnels: u32 session id | u32 credit returned
+  GoAway = 0x0a,  // server → client: start no new session here; closed after the last
+  // 0x0b was version 1's END; it is not a frame of version 2.
+  Window = 0x0c,  // session id, u32 credit returned
 };
 
 inline constexpr size_t kHeaderSize = 3;
-// A read of the relay (60 KiB) fits one Data frame, so the far end writes it
-// to its socket in one system call; OpenSSL cuts the frame into records.
-inline constexpr size_t kMaxDataPayload = 65535 - kHeaderSize;
-inline constexpr size_t kMaxPayload = kMaxDataPayload;
-inline constexpr uint8_t kProtocolVersion = 1;
-// Multiplexed tunnels (docs/PROTOCOL.md): every session frame's payload
-// starts with the session id, so a Data frame carries 4 bytes less.
+inline constexpr size_t kMaxPayload = 65535 - kHeaderSize;
+inline constexpr uint8_t kProtocolVersion = 2;
+// Every session frame's payload starts with its session id.
 inline constexpr size_t kSessionIdSize = 4;
-inline constexpr size_t kMaxMuxDataPayload = kMaxDataPayload - kSessionIdSize;
-// The AUTH / AUTH_RESULT extension that asks for (and grants) the
-// multiplexed mode; its value is the sender's per-session receive window.
-inline constexpr uint8_t kMuxExtension = 1;
+// A Data frame's bytes; a read of the relay is four of these exactly
+// (TcpConnection::kReadBufferSize), so the far end writes whole frames.
+inline constexpr size_t kMaxDataPayload = kMaxPayload - kSessionIdSize;
 
 const char* type_name(Type type);
 bool is_known_type(uint8_t type);
@@ -74,16 +69,19 @@ enum class AuthStatus : uint8_t {
 };
 const char* auth_status_name(AuthStatus status);
 
+// AUTH and AUTH_RESULT carry the credit each side grants every session
+// (the receive window, non-zero on success); codec/auth.h builds and checks
+// them.
 struct AuthMessage {
   uint8_t version = kProtocolVersion;
   std::array<uint8_t, 32> public_key{};
   std::array<uint8_t, 64> signature{};
-  std::optional<uint32_t> mux_window;  // set: the client asks for the multiplexed mode
+  uint32_t window = 0;
 };
 struct AuthResultMessage {
   AuthStatus status = AuthStatus::Ok;
   std::string reason;
-  std::optional<uint32_t> mux_window;  // set: the server granted it
+  uint32_t window = 0;  // 0 unless status is Ok
 };
 struct ConnectReplyMessage {
   uint8_t reply = 0;  // a SOCKS5 reply code
@@ -97,14 +95,8 @@ void encode_auth(Bytes& out, const AuthMessage& msg);
 std::optional<AuthMessage> parse_auth(ByteView payload);
 void encode_auth_result(Bytes& out, const AuthResultMessage& msg);
 std::optional<AuthResultMessage> parse_auth_result(ByteView payload);
-// `session`: the session id of a multiplexed tunnel, written first.
-void encode_connect(Bytes& out, const Target& target, std::optional<uint32_t> session = {});
-std::optional<Target> parse_connect(ByteView payload, bool& bad_address_type);
-void encode_connect_reply(Bytes& out, const ConnectReplyMessage& msg,
-                          std::optional<uint32_t> session = {});
-std::optional<ConnectReplyMessage> parse_connect_reply(ByteView payload);
 
-// Multiplexed tunnels: a session frame is its id, then the version 1 payload.
+// Session frames: the id, then the body.
 struct SessionFrame {
   uint32_t session = 0;
   ByteView body;
@@ -112,6 +104,11 @@ struct SessionFrame {
 bool is_session_frame(Type type);  // Connect, ConnectReply, Data, Fin, Rst, Window
 std::optional<SessionFrame> split_session(ByteView payload);
 void encode_session_frame(Bytes& out, Type type, uint32_t session, ByteView body);
+void encode_connect(Bytes& out, uint32_t session, const Target& target);
+// The body of a CONNECT (after the session id).
+std::optional<Target> parse_connect(ByteView body, bool& bad_address_type);
+void encode_connect_reply(Bytes& out, uint32_t session, const ConnectReplyMessage& msg);
+std::optional<ConnectReplyMessage> parse_connect_reply(ByteView body);
 void encode_window(Bytes& out, uint32_t session, uint32_t increment);
 std::optional<uint32_t> parse_window(ByteView body);
 

@@ -14,6 +14,7 @@
 #include "mxegress/config/config_result.h"
 #include "mxegress/config/log_level.h"
 #include "mxegress/net/socket_address.h"
+#include "mxegress/net/tcp_liveness.h"
 
 namespace mx {
 
@@ -34,6 +35,12 @@ struct ClientConfig {
     std::chrono::milliseconds pool_idle_timeout = std::chrono::minutes(5);
     // A server marked down is probed this often.
     std::chrono::milliseconds retry_interval = std::chrono::seconds(10);
+    // TCP liveness of the tunnel sockets (TcpLiveness; 0 = off): a dead
+    // path ends a busy tunnel within 30 s and finds an idle one within 60 s.
+    std::chrono::milliseconds tcp_keepalive = std::chrono::seconds(30);
+    std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
+
+    TcpLiveness liveness() const { return {tcp_keepalive, tcp_user_timeout}; }
   };
 
   // [[server]]: how to reach and verify one mxegress-server.

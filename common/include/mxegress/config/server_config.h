@@ -14,6 +14,7 @@
 #include "mxegress/config/log_level.h"
 #include "mxegress/net/cidr.h"
 #include "mxegress/net/socket_address.h"
+#include "mxegress/net/tcp_liveness.h"
 
 namespace mx {
 
@@ -31,6 +32,17 @@ struct ServerConfig {
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
     // Event-loop threads, each with its own listeners (SO_REUSEPORT); 0 = one per core.
     uint32_t threads = 0;
+    // A tunnel heard from for this long gets a PING; one that stays silent
+    // for keepalive_timeout after it is lost, and its sessions end.
+    std::chrono::milliseconds keepalive_interval = std::chrono::seconds(60);
+    std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(10);
+    // TCP liveness of tunnel, SOCKS5 and destination sockets (TcpLiveness;
+    // 0 = off): a dead path ends a busy connection within 30 s and finds an
+    // idle one within 60 s.
+    std::chrono::milliseconds tcp_keepalive = std::chrono::seconds(30);
+    std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
+
+    TcpLiveness liveness() const { return {tcp_keepalive, tcp_user_timeout}; }
   };
 
   // [policy]: the defaults for every tenant; Tenant::policy holds what applies

@@ -31,7 +31,7 @@ std::optional<ClientIdentity> generate_key_file(const std::filesystem::path& pat
 std::optional<ClientIdentity> load_key_file(const std::filesystem::path& path, std::string& err);
 
 inline constexpr std::string_view kAuthExporterLabel = "EXPORTER-mxegress-auth";
-inline constexpr std::string_view kAuthContext = "mxegress/1 tunnel auth";  // domain separation
+inline constexpr std::string_view kAuthContext = "mxegress/2 tunnel auth";  // domain separation
 
 // Ed25519 over kAuthContext || 0x00 || exporter, where exporter is 32 bytes of
 // TlsEngine::export_keying_material(kAuthExporterLabel) of this connection.

@@ -20,7 +20,7 @@ struct SslCtxDeleter {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 
-inline constexpr std::string_view kAlpn = "mxegress/1";
+inline constexpr std::string_view kAlpn = "mxegress/2";
 
 using Sha256 = std::array<uint8_t, 32>;
 

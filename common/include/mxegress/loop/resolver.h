@@ -27,7 +27,7 @@ class Resolution {
  private:
   struct Request;
   Request* request_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  DeferredCall immediate_;  // an answer known at once still arrives from the loop
 };
 
 }  // namespace mx

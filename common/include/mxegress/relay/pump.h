@@ -6,6 +6,7 @@
 // aborts both.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,9 @@
 namespace mx {
 
 struct PumpOptions {
+  // What the two streams are, for the end reason ("destination connection
+  // reset by peer", "tunnel lost: ...").
+  std::array<const char*, 2> names = {"a", "b"};
   size_t high_watermark = 1024 * 1024;
   size_t low_watermark = 512 * 1024;
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
@@ -25,7 +29,7 @@ struct PumpOptions {
 
 struct RelayOutcome {
   bool clean = false;  // both directions ended with a half-close, no error
-  std::string end;     // why it ended: "closed", "idle timeout", "a: reset by peer", ...
+  std::string end;     // why it ended: "closed", "idle timeout", "b connection reset by peer", ...
   uint64_t bytes_a_to_b = 0;
   uint64_t bytes_b_to_a = 0;
 };

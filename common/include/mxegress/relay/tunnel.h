@@ -1,16 +1,18 @@
-// One tunnel: a TLS 1.3 connection to the peer program carrying frames. It
-// carries one relayed TCP connection at a time; between sessions it is idle
-// and can carry the next (handshakes are paid per tunnel, not per session).
+// One tunnel's transport: a TLS 1.3 connection to the peer program that
+// carries frames. It knows nothing of sessions (TunnelEndpoint routes them):
+// it decrypts and decodes what arrives and hands every frame to its handler,
+// and collects what is sent during a loop turn to encrypt and write it once
+// at the turn's end, so several sessions' frames, or a reply and the data
+// behind it, share one TLS record and one write.
 //
-// Control frames go to the TunnelHandler. During a session a StreamReader
-// (the relay pump) is attached, and the tunnel is a Stream: Data frames are
-// its bytes, Fin its half-close, Rst its abort.
+// Its end is reported once, to the handler, whoever caused it: the peer,
+// the socket, a protocol error, or close() here.
 #pragma once
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "mxegress/codec/frame.h"
@@ -26,16 +28,14 @@ class TunnelHandler {
   virtual ~TunnelHandler() = default;
   virtual void on_tunnel_ready() = 0;  // TLS handshake complete
   virtual void on_tunnel_frame(const frame::Frame& frame) = 0;
-  // The tunnel is dead (peer closed, TLS or protocol error). It sends nothing more.
+  // The tunnel is over (peer closed, socket error, TLS or protocol error, or
+  // close()). Called once; nothing is sent or delivered after it.
   virtual void on_tunnel_closed(const std::string& why) = 0;
-  // Written bytes reached the kernel (multiplexed tunnels resume their streams).
+  // Written bytes reached the kernel: sessions paused on the tunnel resume.
   virtual void on_tunnel_drained() {}
 };
 
-// Frames written during a loop turn are collected and encrypted and sent
-// together at the turn's end (TurnEndTask): several sessions' frames, or a
-// reply and the data behind it, share one TLS record and one write.
-class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
+class Tunnel final : private StreamReader, private TurnEndTask {
  public:
   Tunnel(Loop& loop, std::unique_ptr<TcpConnection> transport, SSL_CTX* tls_context,
          TlsEngine::Role role, std::string server_name = {});
@@ -45,44 +45,23 @@ class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
 
   void set_handler(TunnelHandler* handler) { handler_ = handler; }
   void start();  // starts reading; the client side sends its ClientHello
-  // Queues frames; they leave at the end of this loop turn (or on close()).
-  void send(const Bytes& encoded_frames);
+  // Queues whole encoded frames; they leave at the end of this loop turn.
+  void send(ByteView encoded_frames);
+  // Sends `data` as Data frames of `session`.
+  void send_data(uint32_t session, ByteView data);
+  // Sends close_notify, lets the bytes drain, closes; reports `why` to the
+  // handler. Nothing happens on a tunnel that is over already.
+  void close(const std::string& why);
+  // Drops the connection at once, queued bytes and all: for a peer known to
+  // be gone (a lost tunnel), where a graceful close would only wait.
+  void abort(const std::string& why) { end(why, false); }
+  bool closed() const { return closed_; }
+  // Bytes accepted but not yet handed to the kernel (TLS and TCP together).
+  size_t pending_bytes() const;
+
   TlsEngine& tls() { return tls_; }
   TcpConnection& transport() { return *transport_; }
-  bool dead() const { return dead_; }
-  // Sends close_notify, lets the bytes drain, closes. The tunnel is dead after.
-  void close();
-  // Bytes accepted but not yet handed to the kernel (TLS and TCP together).
-  size_t transport_pending() const;
-
-  // Multiplexed mode (docs/PROTOCOL.md): every frame, session frames
-  // included, goes to the handler, which owns the sessions (MuxTunnel).
-  void set_multiplexed() { multiplexed_ = true; }
-  bool multiplexed() const { return multiplexed_; }
-  // Sends `data` as Data frames of session `session` (multiplexed mode).
-  void write_session_data(uint32_t session, ByteView data);
-
-  // Session: while a reader is attached, Data/Fin/Rst frames go to it.
-  void attach_session(StreamReader* reader);
-  void detach_session();
-  bool fin_sent() const { return fin_sent_; }
-  bool fin_received() const { return fin_received_; }
-  bool session_complete() const { return fin_sent_ && fin_received_ && !dead_; }
-  // The server's END for the last session (it may arrive before the client's
-  // own relay has finished flushing).
-  bool end_received() const { return end_received_; }
-
-  // Stream (the data phase)
-  void set_reader(StreamReader* reader) override { attach_session(reader); }
-  void write(ByteView data) override;
-  size_t pending_bytes() const override;
-  void shutdown_write() override;  // sends Fin
-  // Sends Rst, then closes the tunnel; does nothing once FIN has gone both
-  // ways (the session is over on the wire: there is nothing left to reset).
-  void abort() override;
-  void pause_reading() override;
-  void resume_reading() override;
-  std::string describe() const override;
+  std::string describe() const { return "tunnel " + transport_->describe(); }
 
  private:
   // StreamReader: events from the TCP transport.
@@ -96,10 +75,8 @@ class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
   bool encrypt_outbox();  // false when the tunnel died
   bool encrypt_with_outbox(ByteView payload);
   void flush_ciphertext();
-  void write_data_frames(ByteView data, std::optional<uint32_t> session);
   void dispatch_frames();
-  bool dispatch_one(const frame::Frame& frame);
-  void die(const std::string& why);
+  void end(const std::string& why, bool graceful);
 
   Loop& loop_;
   std::unique_ptr<TcpConnection> transport_;
@@ -107,16 +84,9 @@ class Tunnel final : public Stream, private StreamReader, private TurnEndTask {
   Bytes outbox_;  // encoded frames of this turn, not yet encrypted
   bool flush_scheduled_ = false;
   TunnelHandler* handler_ = nullptr;
-  StreamReader* session_ = nullptr;
   bool ready_ = false;
-  bool multiplexed_ = false;
-  bool paused_ = false;
   bool dispatching_ = false;
-  bool dead_ = false;
-  bool fin_sent_ = false;
-  bool fin_received_ = false;
-  bool end_received_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool closed_ = false;
 };
 
 }  // namespace mx

@@ -1,0 +1,106 @@
+#include "tunnel_opener.h"
+
+#include "mxegress/codec/auth.h"
+#include "mxegress/util/log.h"
+
+namespace mx {
+
+TunnelOpener::TunnelOpener(Loop& loop, Target target, const ClientIdentity& identity,
+                           uint32_t receive_window, std::chrono::milliseconds timeout,
+                           TcpLiveness liveness, Done done)
+    : loop_(loop),
+      target_(std::move(target)),
+      identity_(identity),
+      receive_window_(receive_window),
+      liveness_(liveness),
+      done_(std::move(done)),
+      deadline_(loop) {
+  deadline_.start(timeout, [this] { fail("no authenticated tunnel within the handshake timeout"); });
+  resolution_ = std::make_unique<Resolution>(
+      loop_, target_.address.host, target_.address.port,
+      [this](int status, std::vector<SocketAddress> addresses) {
+        on_resolved(status, std::move(addresses));
+      });
+}
+
+TunnelOpener::~TunnelOpener() {
+  if (tunnel_) tunnel_->set_handler(nullptr);
+}
+
+void TunnelOpener::on_resolved(int status, std::vector<SocketAddress> addresses) {
+  if (status != 0 || addresses.empty()) {
+    fail("cannot resolve " + target_.address.host + ": " +
+         (status ? uv_error_text(status) : "no address"));
+    return;
+  }
+  auto connection = std::make_unique<TcpConnection>(loop_);
+  TcpConnection* raw = connection.get();
+  tunnel_ = std::make_unique<Tunnel>(loop_, std::move(connection), target_.tls,
+                                     TlsEngine::Role::Client, target_.server_name);
+  tunnel_->set_handler(this);
+  const int rc = raw->connect(addresses.front(), std::nullopt, [this](int s) { on_connected(s); });
+  if (rc != 0) on_connected(rc);
+}
+
+void TunnelOpener::on_connected(int status) {
+  if (status != 0) {
+    fail("cannot connect: " + uv_error_text(status));
+    return;
+  }
+  if (std::string err = tunnel_->transport().set_liveness(liveness_); !err.empty()) {
+    MX_LOG(Warn, "pool") << "tunnel to " << target_.address.to_string()
+                         << ": cannot set TCP keepalive/user timeout: " << err;
+  }
+  tunnel_->start();
+}
+
+void TunnelOpener::on_tunnel_ready() {
+  std::array<uint8_t, 32> exporter{};
+  if (!tunnel_->tls().export_keying_material(exporter, kAuthExporterLabel)) {
+    fail("TLS exporter failed");
+    return;
+  }
+  tunnel_->send(auth::request(identity_, exporter, receive_window_));
+}
+
+void TunnelOpener::on_tunnel_frame(const frame::Frame& f) {
+  const auth::Answer answer = auth::read_answer(f);
+  if (!answer.window) {
+    fail(answer.error);
+    return;
+  }
+  OpenedTunnel opened;
+  opened.send_window = *answer.window;
+  tunnel_->set_handler(nullptr);
+  opened.tunnel = std::move(tunnel_);
+  finish(std::move(opened));
+}
+
+void TunnelOpener::on_tunnel_closed(const std::string& why) {
+  const bool verification =
+      why.find("certificate") != std::string::npos || why.find("verify") != std::string::npos;
+  finish({nullptr, 0, verification ? "server verification failed: " + why : "tunnel failed: " + why});
+}
+
+void TunnelOpener::fail(const std::string& why) {
+  if (!done_) return;
+  OpenedTunnel failed{nullptr, 0, why};
+  if (tunnel_) {
+    tunnel_->set_handler(nullptr);  // the reason is ours, not the close's
+    tunnel_->close(why);
+  }
+  finish(std::move(failed));
+}
+
+void TunnelOpener::finish(OpenedTunnel result) {
+  if (!done_) return;
+  deadline_.stop();
+  resolution_.reset();
+  // A tunnel that failed may be inside its own callback: it goes later.
+  loop_.destroy_later(std::move(tunnel_));
+  auto done = std::move(done_);
+  done_ = nullptr;
+  done(std::move(result));
+}
+
+}  // namespace mx

@@ -1,0 +1,154 @@
+// Tier (c): the Dialer against loopback: a listening port, a refused one, a
+// deny-listed address (no connect at all), and a dial cancelled while its
+// SYNs go unanswered.
+#include "dialer.h"
+
+#include "loop_test_support.h"
+
+namespace mx::loopback {
+namespace {
+
+class DialerTest : public LoopTest {
+ protected:
+  void TearDown() override {
+    result_.connection.reset();
+    dialer_.reset();
+    lease_.reset();
+    destination_.reset();
+    expect_every_handle_closed();
+  }
+
+  // Dials `target` for a tenant that may reach 127.0.0.1 on `ports`.
+  void dial(const Target& target, std::vector<uint16_t> ports,
+            std::chrono::milliseconds timeout = 5s) {
+    tenant_ = loopback_tenant(std::move(ports));
+    tenant_.limits.max_per_destination = 1;
+    policy_ = std::make_unique<DestinationPolicy>(tenant_.policy.ports, tenant_.policy.deny,
+                                                  tenant_.policy.allow);
+    lease_ = std::make_unique<UsageLease>(usage_.for_tenant(tenant_.name));
+    DialRules rules{*policy_, tenant_, *lease_, TcpLiveness{}};
+    dialer_ = std::make_unique<Dialer>(loop_, rules, timeout, "test");
+    dialer_->dial(target, [this](DialResult r) {
+      ++calls_;
+      result_ = std::move(r);
+    });
+  }
+
+  // Whether another connection to 127.0.0.1 fits under max_per_destination 1
+  // (taken back at once).
+  bool destination_slot_free() {
+    TenantUsage& usage = *usage_.for_tenant(tenant_.name);
+    if (usage.admit_destination(tenant_.limits, "127.0.0.1")) return false;
+    usage.release_destination("127.0.0.1");
+    return true;
+  }
+
+  ServerConfig::Tenant tenant_;
+  std::unique_ptr<DestinationPolicy> policy_;
+  UsageRegistry usage_;
+  std::unique_ptr<UsageLease> lease_;
+  std::unique_ptr<Dialer> dialer_;
+  std::unique_ptr<Destination> destination_;
+  int calls_ = 0;
+  DialResult result_;
+};
+
+TEST_F(DialerTest, AListeningPortConnects) {
+  destination_ = std::make_unique<Destination>(loop_, false);
+  dial(loopback_target(destination_->port()), {destination_->port()});
+  ASSERT_TRUE(run_until([&] { return calls_ == 1 && destination_->peers.size() == 1; }));
+  EXPECT_EQ(result_.reply, socks5::Reply::Succeeded) << result_.detail;
+  ASSERT_TRUE(result_.connection);
+  ASSERT_TRUE(result_.connected);
+  EXPECT_EQ(*result_.connected, destination_->address());
+  ASSERT_TRUE(result_.source);
+  EXPECT_EQ(result_.source->ip_string(), "127.0.0.1");
+  EXPECT_NE(result_.source->port(), 0);
+  // Our side is the address the destination sees.
+  EXPECT_EQ(*result_.source, *destination_->peers[0]->connection->peer_address());
+  EXPECT_EQ(*result_.connection->local_address(), *result_.source);
+  EXPECT_FALSE(dialer_->dialing());
+  EXPECT_FALSE(destination_slot_free()) << "the connection holds its destination slot";
+  dialer_.reset();
+  lease_.reset();
+  EXPECT_TRUE(destination_slot_free()) << "and gives it back with its lease";
+}
+
+TEST_F(DialerTest, AClosedPortIsConnectionRefused) {
+  // Bound but not listening: the port stays ours, and refuses.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  dial(loopback_target(port), {port});
+  const bool done = run_until([&] { return calls_ == 1; });
+  ::close(fd);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(result_.reply, socks5::Reply::ConnectionRefused) << result_.detail;
+  EXPECT_EQ(static_cast<int>(result_.reply), 0x05);
+  EXPECT_FALSE(result_.connection);
+  ASSERT_TRUE(result_.connected);
+  EXPECT_EQ(result_.connected->port(), port);
+  EXPECT_NE(result_.detail.find("refused"), std::string::npos) << result_.detail;
+  EXPECT_TRUE(destination_slot_free()) << "a failed attempt gives its slot back";
+}
+
+TEST_F(DialerTest, ADenyListedAddressIsNotAllowedWithoutAConnect) {
+  // The built-in deny-list (the tenant's `allow` is 127.0.0.0/8 only).
+  dial(Target::ipv4({10, 0, 0, 1}, 25), {25});
+  EXPECT_EQ(calls_, 1) << "decided without a loop turn";
+  EXPECT_EQ(result_.reply, socks5::Reply::NotAllowed);
+  EXPECT_EQ(static_cast<int>(result_.reply), 0x02);
+  EXPECT_FALSE(result_.connection);
+  EXPECT_FALSE(result_.connected) << "nothing was dialed";
+  EXPECT_FALSE(result_.source);
+  EXPECT_NE(result_.detail.find("10.0.0.1 is private"), std::string::npos) << result_.detail;
+}
+
+TEST_F(DialerTest, APortNotAllowedIsRefusedBeforeAnything) {
+  dial(loopback_target(26), {25});
+  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(result_.reply, socks5::Reply::NotAllowed);
+  EXPECT_EQ(result_.detail, "port 26 is not allowed");
+  EXPECT_FALSE(result_.connected);
+}
+
+TEST_F(DialerTest, CancelStopsADialWhoseSynsGoUnanswered) {
+  UnansweredPort unanswered;
+  if (!unanswered.ok()) GTEST_SKIP() << "this kernel answers a full listen queue";
+  dial(loopback_target(unanswered.port()), {unanswered.port()});
+  run_for(300ms);
+  ASSERT_EQ(calls_, 0) << "connected: " << result_.detail;
+  ASSERT_TRUE(dialer_->dialing());
+  EXPECT_FALSE(destination_slot_free()) << "the attempt holds its destination slot";
+
+  const DialResult where = dialer_->cancel();
+  EXPECT_FALSE(dialer_->dialing());
+  EXPECT_FALSE(where.connection);
+  ASSERT_TRUE(where.connected);
+  EXPECT_EQ(*where.connected, unanswered.address());
+  ASSERT_TRUE(where.source) << "the SYNs left from a port the trail can name";
+  EXPECT_EQ(where.source->ip_string(), "127.0.0.1");
+  EXPECT_NE(where.source->port(), 0);
+  EXPECT_TRUE(destination_slot_free()) << "cancelled, the slot is given back";
+  run_for(200ms);
+  EXPECT_EQ(calls_, 0) << "a cancelled dial never calls back";
+}
+
+TEST_F(DialerTest, ADialWhoseSynsGoUnansweredTimesOut) {
+  UnansweredPort unanswered;
+  if (!unanswered.ok()) GTEST_SKIP() << "this kernel answers a full listen queue";
+  dial(loopback_target(unanswered.port()), {unanswered.port()}, 300ms);
+  ASSERT_TRUE(run_until([&] { return calls_ == 1; }));
+  EXPECT_EQ(result_.reply, socks5::Reply::TtlExpired);
+  EXPECT_EQ(result_.detail, "no connection within 300 ms");
+  EXPECT_TRUE(result_.source);
+  EXPECT_TRUE(destination_slot_free());
+}
+
+}  // namespace
+}  // namespace mx::loopback
