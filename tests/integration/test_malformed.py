@@ -202,10 +202,10 @@ class MalformedTest(SharedHarnessTest):
         self.assertServerDropped(s, "TLS with the wrong ALPN")
 
     def test_tls_then_no_auth_times_out(self):
-        s = self._tls(["mxegress/1"])
+        s = self._tls(["mxegress/2"])
         t0 = time.monotonic()
         s.do_handshake()
-        self.assertEqual(s.selected_alpn_protocol(), "mxegress/1")
+        self.assertEqual(s.selected_alpn_protocol(), "mxegress/2")
         self.assertEqual(s.version(), "TLSv1.3")
         how, _, elapsed = wait_closed(s, HANDSHAKE_TIMEOUT + CLOSE_MARGIN)
         elapsed = time.monotonic() - t0
@@ -220,7 +220,7 @@ class MalformedTest(SharedHarnessTest):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.set_alpn_protocols(["mxegress/1"])
+        ctx.set_alpn_protocols(["mxegress/2"])
         raw = socket.create_connection(self.pair.tunnel_addr, timeout=10)
         s = ctx.wrap_socket(raw, do_handshake_on_connect=False)
         self.addCleanup(s.close)

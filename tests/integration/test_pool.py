@@ -6,10 +6,10 @@ client tags each finished session ``tunnel=pooled`` (it took an idle tunnel: no
 handshake on its critical path) or ``tunnel=fresh``. Live tunnels are counted as
 established TCP connections on the server's tunnel port (``ss``).
 
-Each test has its own server and client (the pool settings are the point). These
-are the pool of the single mode (``sessions_per_tunnel = 1``: one session per
-tunnel, as in protocol version 1); test_pool_mux.py has the shared tunnels of the
-multiplexed mode.
+Each test has its own server and client (the pool settings are the point), with
+``sessions_per_tunnel = 1`` (one session at a time per tunnel), so that the pool's
+growth and shrinking show in tunnel counts; test_pool_mux.py has tunnels shared by
+many sessions. Both are the same code path and wire format.
 """
 
 import signal
@@ -100,7 +100,7 @@ class PoolTest(unittest.TestCase):
             r, port = echo_session(client, self.echo, b"hello %d\n" % i)
             self.assertEqual(r.reply, REP_OK, f"session {i}: {r.describe()}{self.context()}")
             lines.append(session_line(client, port))
-            time.sleep(0.05)  # lets the tunnel's END come back before the next session
+            time.sleep(0.05)  # lets the session's end reach the pool before the next one
         not_pooled = [l for l in lines if "tunnel=pooled" not in l]
         self.assertEqual(not_pooled, [], "sessions that did not take a pooled tunnel "
                          "(a TLS handshake on their critical path)" + self.context())
@@ -110,10 +110,6 @@ class PoolTest(unittest.TestCase):
         self.assertLessEqual(auths, 3, f"{auths} tunnels authenticated for 20 sequential "
                              f"sessions with pool = 2: tunnels are not reused" + self.context())
         self.assertEqual(len(server.dial_lines()), 20)
-        # Each pooled session sent PING just ahead of its CONNECT; the CONNECT reply
-        # answered it, so the server withheld the PONG (one record less per session).
-        withheld = server.text().count("pong withheld")
-        self.assertEqual(withheld, 20, f"{withheld} of 20 PONGs withheld" + self.context())
         # the tunnels went back to the pool: still open, nothing new needed
         self.assertLessEqual(server.established(), 3, self.context())
         self.assertGreaterEqual(server.established(), 2, self.context())
@@ -177,21 +173,22 @@ class PoolTest(unittest.TestCase):
     def test_dead_idle_tunnels_are_detected_by_ping_and_replaced(self):
         """keepalive_interval = 1s, keepalive_timeout = 500ms: while the server runs,
         PINGs are answered and nothing is replaced; SIGSTOP the server for 2 s: the
-        client logs that idle tunnels did not answer PING and replaces them after
-        SIGCONT; a session afterwards succeeds on a pooled tunnel."""
+        client logs the idle tunnels lost (no answer within keepalive_timeout) and
+        replaces them after SIGCONT; a session afterwards succeeds on a pooled tunnel."""
         server, client = self.pair({"pool": 2},
                                    {"keepalive_interval": "1s", "keepalive_timeout": "500ms"})
         server.wait_count(r"auth ok tenant=acme", 2, timeout=10)
         time.sleep(3.0)  # three keepalive rounds with a live server
-        self.assertNotIn("did not answer PING", client.text(), self.context())
+        self.assertNotIn("keepalive_timeout", client.text(), self.context())
         self.assertEqual(server.auth_ok(), 2, "tunnels were replaced while the server "
                          "answered every PING" + self.context())
 
         cmark, smark = client.mark(), server.mark()
         server.send_signal(signal.SIGSTOP)
         try:
-            client.wait_for(r"idle tunnel to %s did not answer PING; replacing it"
-                            % server.address.replace(".", r"\."), timeout=5, since=cmark)
+            client.wait_for(r"tunnel to %s lost \(0 sessions\): no answer within "
+                            r"keepalive_timeout" % server.address.replace(".", r"\."),
+                            timeout=5, since=cmark)
             time.sleep(1.5)
         finally:
             server.send_signal(signal.SIGCONT)

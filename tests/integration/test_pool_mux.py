@@ -1,11 +1,11 @@
-"""The client's shared tunnels in the multiplexed mode (docs/PROTOCOL.md).
+"""The client's tunnels shared by many sessions (docs/PROTOCOL.md).
 
-With ``sessions_per_tunnel`` > 1 (the default is 100) the client asks for the
-multiplexed mode in its AUTH and the server grants it: one tunnel then carries many
-sessions at once, each with its own credit window. These tests pin
-``sessions_per_tunnel`` themselves, so they check the same thing in both ctest runs.
-A server logs ``tunnel: auth ok ... mode=multiplexed`` once per tunnel; live tunnels
-are counted as established TCP connections on the server's tunnel port (``ss``).
+With ``sessions_per_tunnel`` > 1 (the default is 100) one tunnel carries many
+sessions at once, each with its own credit window; with 1, one at a time, on the
+same wire format and code path. These tests pin ``sessions_per_tunnel`` themselves,
+so they check the same thing in both ctest runs. A server logs
+``tunnel: auth ok ...`` once per tunnel; live tunnels are counted as established
+TCP connections on the server's tunnel port (``ss``).
 """
 
 import socket
@@ -71,14 +71,13 @@ class MuxPoolTest(unittest.TestCase):
     # ---------------------------------------------------------------------
 
     def test_sequential_sessions_share_one_warm_tunnel(self):
-        """pool=1, sessions_per_tunnel=100: one tunnel, multiplexed, before any
-        session; 20 sequential sessions all run on it (tunnel=pooled, no further
+        """pool=1, sessions_per_tunnel=100: one tunnel before any session; 20 sequential sessions all run on it (tunnel=pooled, no further
         handshake, still one TCP connection)."""
         server, client = self.pair({"pool": 1, "sessions_per_tunnel": 100})
-        server.wait_for(r"auth ok tenant=acme peer=\S+ mode=multiplexed", timeout=10)
+        server.wait_for(r"auth ok tenant=acme peer=\S+", timeout=10)
         # The server logs its auth ok before the client has its reply: a session
         # started in between waits for the tunnel being opened (not "pooled").
-        client.wait_for(r"pool: shared tunnel to \S+ opened", timeout=10)
+        client.wait_for(r"pool: tunnel to \S+ opened", timeout=10)
         for i in range(20):
             r, port = echo_session(client, self.echo, b"shared %d\n" % i)
             self.assertEqual(r.reply, REP_OK, f"session {i}: {r.describe()}{self.context()}")
@@ -243,14 +242,36 @@ class MuxPoolTest(unittest.TestCase):
             self.assertEqual(r.reply, REP_OK, f"session {i}: {r.describe()}{self.context()}")
         self.assertEqual(server.auth_ok(), 8, "sessions opened tunnels of their own" + self.context())
 
-    def test_a_single_mode_client_gets_one_session_per_tunnel(self):
-        """sessions_per_tunnel=1: the client does not ask for the multiplexed mode and
-        the server keeps version 1's behaviour (mode=single, END after each session)."""
+    def test_one_session_per_tunnel_is_a_setting_not_a_mode(self):
+        """sessions_per_tunnel=1: two sessions held open at once run on two tunnels
+        (pool=1 had one warm), and the next session after both ended reuses a warm
+        tunnel without a handshake."""
         server, client = self.pair({"pool": 1, "sessions_per_tunnel": 1})
-        server.wait_for(r"auth ok tenant=acme peer=\S+ mode=single", timeout=10)
-        r, port = echo_session(client, self.echo, b"single\n")
+        server.wait_count(r"auth ok tenant=acme", 1, timeout=10)
+        client.wait_for(r"pool: tunnel to \S+ opened", timeout=10)
+        socks = []
+        try:
+            for i in range(2):
+                r = client.connect("127.0.0.1", self.echo.port, timeout=10)
+                self.assertEqual(r.reply, REP_OK, r.describe() + self.context())
+                socks.append(r.sock)
+            for i, s in enumerate(socks):
+                s.settimeout(10)
+                s.sendall(b"single %d\n" % i)
+                self.assertEqual(mxtest.recv_exact(s, 9), b"single %d\n" % i)
+            self.assertGreaterEqual(self.wait_established(server, 3), 2, self.context())
+            self.assertGreaterEqual(server.auth_ok(), 2, "two sessions shared one tunnel "
+                                    "with sessions_per_tunnel = 1" + self.context())
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.3)  # the sessions' ends reach the pool
+        auths = server.auth_ok()
+        r, port = echo_session(client, self.echo, b"again\n")
         self.assertEqual(r.reply, REP_OK, r.describe() + self.context())
-        self.assertNotIn("mode=multiplexed", server.text(), self.context())
+        self.assertIn("tunnel=pooled", session_line(client, port), self.context())
+        self.assertEqual(server.auth_ok(), auths, "a session after the others ended "
+                         "needed a handshake" + self.context())
 
 
 if __name__ == "__main__":

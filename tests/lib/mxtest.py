@@ -19,10 +19,15 @@ Main pieces
     socks5_connect  SOCKS5 client (greeting, RFC 1929, CONNECT/BIND/UDP, any atyp)
     EchoServer, SinkServer, SourceServer, HalfClosePeer, WhoAmIServer, SmtpServer
                     threaded loopback peers that record what they saw
-    add_local_address, local_port_range
-                    extra addresses on lo / a small ephemeral port range (namespace only)
+    add_local_address, local_port_range, sysctl
+                    extra addresses on lo / a small ephemeral port range / any
+                    per-namespace sysctl (namespace only, restored on exit)
     RefusedPort     a port on which connect() is refused
     Blackhole       a port on which SYNs vanish (connect() times out)
+    wait_all_closed, Streamer
+                    wait for many sockets to be closed at once / keep one busy
+    open_fds, fd_summary, rss_kib
+                    a program's open descriptors and memory (/proc), for leak tests
     run_client / run_server / keygen / pubkey / hash_password / server_init
                     one-shot CLI helpers
 
@@ -77,13 +82,14 @@ __all__ = [
     "REP_HOST_UNREACHABLE", "REP_REFUSED", "REP_TTL_EXPIRED",
     "REP_CMD_NOT_SUPPORTED", "REP_ATYP_NOT_SUPPORTED", "REPLY_NAMES",
     # sockets and peers
-    "recv_exact", "recv_until_eof", "wait_closed", "pattern_bytes", "sha256",
+    "recv_exact", "recv_until_eof", "wait_closed", "wait_all_closed", "Streamer",
+    "open_fds", "fd_summary", "rss_kib", "pattern_bytes", "sha256",
     "free_port", "listen_port", "isolated", "LoopbackServer", "EchoServer", "SinkServer",
     "SourceServer", "HalfClosePeer", "PeerRecord", "RefusedPort", "Blackhole",
     "WhoAmIServer", "read_whoami", "SmtpServer", "fmt_hostport",
     # several tenants, reloads, addresses
     "Fleet", "FleetClient", "RELOAD_OK_RE", "RELOAD_REFUSED_RE", "add_local_address",
-    "is_local_address", "local_port_range", "close_at_cleanup",
+    "is_local_address", "local_port_range", "sysctl", "close_at_cleanup",
 ]
 
 # --------------------------------------------------------------------------
@@ -138,6 +144,19 @@ def tunnel_mode_settings() -> dict:
     version 1 mode), so every relay behaviour is checked in both."""
     value = os.environ.get("MX_TEST_SESSIONS_PER_TUNNEL")
     return {"sessions_per_tunnel": int(value)} if value else {}
+
+
+def server_thread_settings() -> dict:
+    """Extra keys for every server's [server] table: its event-loop threads.
+
+    With MX_TEST_SERVER_THREADS=N every server the harness starts (Pair, Fleet,
+    netns.ServerNode) gets ``threads = N`` unless the test sets ``threads`` itself;
+    unset, the server's default (0, one loop per core) applies. scripts/test-tsan
+    sets it to 2 so ThreadSanitizer always sees several loops, whatever the core
+    count."""
+    value = os.environ.get("MX_TEST_SERVER_THREADS")
+    return {"threads": int(value)} if value else {}
+
 
 def _bin_from_env(var: str) -> str | None:
     value = os.environ.get(var)
@@ -395,6 +414,29 @@ class local_port_range:
 
     def __exit__(self, *exc) -> None:
         with open(self.PATH, "w") as f:
+            f.write(self.saved)
+
+
+class sysctl:
+    """Context manager: write VALUE to ``/proc/sys/KEY`` (``net/ipv4/tcp_wmem``) inside
+    the isolated namespace (only per-namespace keys make sense), restore it on exit.
+    HarnessError outside a namespace (it would change the host)."""
+
+    def __init__(self, key: str, value: str):
+        if not isolated():
+            raise HarnessError(f"sysctl {key} needs an isolated namespace")
+        self.path = "/proc/sys/" + key.replace(".", "/")
+        self.value = value
+
+    def __enter__(self):
+        with open(self.path) as f:
+            self.saved = " ".join(f.read().split())
+        with open(self.path, "w") as f:
+            f.write(self.value)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with open(self.path, "w") as f:
             f.write(self.saved)
 
 
@@ -709,7 +751,7 @@ class Pair(_Harness):
                   "key": "server.key", "connect_timeout": a["connect_timeout"],
                   "handshake_timeout": a["handshake_timeout"],
                   "idle_timeout": a["idle_timeout"], "drain_timeout": a["drain_timeout"],
-                  "log_level": a["log_level"]}
+                  "log_level": a["log_level"], **server_thread_settings()}
         server.update(a["server_settings"] or {})
         policy = {"ports": list(a["ports"]), "allow": list(a["allow"]), "deny": list(a["deny"])}
         policy.update(a["policy_settings"] or {})
@@ -929,7 +971,8 @@ class Fleet(_Harness):
                                   "connect_timeout": connect_timeout,
                                   "handshake_timeout": handshake_timeout,
                                   "idle_timeout": idle_timeout, "drain_timeout": drain_timeout,
-                                  "log_level": log_level, **(server_settings or {})}
+                                  "log_level": log_level, **server_thread_settings(),
+                                  **(server_settings or {})}
             self.policy = {"ports": list(ports), "allow": list(allow), "deny": list(deny),
                            **(policy_settings or {})}
             self.trail = trail
@@ -1267,6 +1310,155 @@ def wait_closed(sock: socket.socket, timeout: float) -> tuple[str, bytes, float]
             pass
 
 
+def wait_all_closed(socks: Sequence[socket.socket], timeout: float,
+                    start: float | None = None) -> list[tuple[str, float]]:
+    """Wait up to TIMEOUT for the peer to close every socket of SOCKS at once (select,
+    not one after the other), discarding what they send.
+
+    Returns one (how, elapsed) per socket, in order: how is "eof" (FIN), "reset" (RST,
+    or another error on recv) or "timeout"; elapsed counts from START (a
+    ``time.monotonic()``, default now) to when the close was seen (TIMEOUT for
+    "timeout"). The sockets are left open (the caller closes them); their blocking
+    mode is restored."""
+    start = time.monotonic() if start is None else start
+    deadline = time.monotonic() + timeout
+    result: list = [None] * len(socks)
+    saved = [s.gettimeout() for s in socks]
+    for s in socks:
+        s.setblocking(False)
+    try:
+        while True:
+            pending = [i for i, r in enumerate(result) if r is None]
+            if not pending:
+                return result
+            left = deadline - time.monotonic()
+            if left <= 0:
+                for i in pending:
+                    result[i] = ("timeout", time.monotonic() - start)
+                return result
+            readable, _, _ = select.select([socks[i] for i in pending], [], [], min(left, 0.2))
+            for s in readable:
+                i = next(i for i in pending if socks[i] is s)
+                try:
+                    while True:
+                        chunk = s.recv(1 << 16)
+                        if not chunk:
+                            result[i] = ("eof", time.monotonic() - start)
+                            break
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    result[i] = ("reset", time.monotonic() - start)
+    finally:
+        for s, t in zip(socks, saved):
+            try:
+                s.settimeout(t)
+            except OSError:
+                pass
+
+
+class Streamer:
+    """A busy session: a thread that keeps writing CHUNK-sized pieces to SOCK and reads
+    (and drops) whatever comes back, without ever blocking on either, until the peer
+    closes the socket (EOF or an error) or ``stop()``.
+
+    Attributes: ``sent`` / ``received`` (bytes so far), ``how`` ("eof", "reset" or
+    None while it runs or after stop()), ``ended_at`` (``time.monotonic()`` of the
+    close, or None), ``error`` (the exception text for "reset"). ``wait(timeout)``
+    waits for the close and returns whether it came."""
+
+    def __init__(self, sock: socket.socket, chunk: int = 16384, send: bool = True,
+                 pause: float = 0.0):
+        self.sock = sock
+        self.chunk = pattern_bytes(chunk, 5)
+        self.send_data = send
+        self.pause = pause
+        self.sent = 0
+        self.received = 0
+        self.how: str | None = None
+        self.error = ""
+        self.ended_at: float | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        sock.setblocking(False)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="Streamer")
+        self._thread.start()
+
+    def _run(self) -> None:
+        s = self.sock
+        try:
+            while not self._stop.is_set():
+                want_w = [s] if self.send_data else []
+                r, w, _ = select.select([s], want_w, [], 0.05)
+                if r:
+                    try:
+                        data = s.recv(1 << 16)
+                    except (BlockingIOError, InterruptedError):
+                        data = None
+                    if data == b"":
+                        self._end("eof")
+                        return
+                    if data:
+                        self.received += len(data)
+                if w:
+                    try:
+                        self.sent += s.send(self.chunk)
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    if self.pause:
+                        time.sleep(self.pause)
+        except OSError as e:
+            self.error = f"{type(e).__name__}: {e}"
+            self._end("reset")
+        finally:
+            self._done.set()
+
+    def _end(self, how: str) -> None:
+        self.how = how
+        self.ended_at = time.monotonic()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the peer closed the socket (True) or TIMEOUT passed (False)."""
+        return self._done.wait(timeout) and self.how is not None
+
+    def stop(self) -> None:
+        """End the thread (the socket stays open; the caller closes it)."""
+        self._stop.set()
+        self._thread.join(5)
+
+
+def open_fds(pid: int) -> list[str]:
+    """What each open file descriptor of process PID points at (``/proc/PID/fd``:
+    ``socket:[123]``, ``anon_inode:[eventpoll]``, a path...), sorted."""
+    out = []
+    base = f"/proc/{pid}/fd"
+    for name in os.listdir(base):
+        try:
+            out.append(os.readlink(os.path.join(base, name)))
+        except OSError:
+            pass  # closed between listdir and readlink
+    return sorted(out)
+
+
+def fd_summary(fds: Sequence[str]) -> dict:
+    """Counts by kind for ``open_fds()`` output: ``{"socket": 7, "anon_inode:[eventfd]": 3,
+    "/path": 1, ...}`` (sockets are counted together, not by inode)."""
+    counts: dict = {}
+    for f in fds:
+        kind = "socket" if f.startswith("socket:") else f
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of process PID in KiB (``VmRSS`` of /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise HarnessError(f"no VmRSS in /proc/{pid}/status")
+
+
 def pattern_bytes(n: int, seed: int = 1) -> bytes:
     """N deterministic pseudo-random bytes (different for each seed)."""
     return random.Random(seed).randbytes(n)
@@ -1446,7 +1638,8 @@ class PeerRecord:
 
     received / received_sha256: bytes read (kept only when the server keeps data,
     the digest always); eof: read side ended by a FIN; error: exception text;
-    sent / sent_sha256: what it wrote; peer: remote (host, port)."""
+    sent / sent_sha256: what it wrote; peer: remote (host, port); ended_at: the
+    ``time.monotonic()`` at which the handler returned (the connection ended)."""
     peer: tuple = ()
     received: bytes = b""
     received_len: int = 0
@@ -1457,6 +1650,7 @@ class PeerRecord:
     error: str = ""
     done: threading.Event = field(default_factory=threading.Event)
     extra: dict = field(default_factory=dict)   # peer-specific (SmtpServer: the envelope)
+    ended_at: float = 0.0   # time.monotonic() when the handler returned (0: still running)
 
 
 class LoopbackServer:
@@ -1513,6 +1707,7 @@ class LoopbackServer:
         except Exception as e:  # recorded, the test decides
             rec.error = f"{type(e).__name__}: {e}"
         finally:
+            rec.ended_at = time.monotonic()
             try:
                 conn.close()
             except OSError:

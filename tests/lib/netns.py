@@ -24,6 +24,9 @@ Main pieces
                     log and socket counting helpers (``ss`` for live tunnels)
     ResetFlows      nftables answers further packets of given tunnels with a RST:
                     pooled tunnels that died unnoticed (lost NAT mapping)
+    DropFlows       nftables drops every packet to or from a port: a path that
+                    silently stopped carrying anything
+    kill_flows      ``ss -K``: abort the established connections of a port now
     sweep_stale_namespaces
                     removes ``mxt<pid>-*`` namespaces of test processes that are gone
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import pwd
 import re
@@ -58,6 +62,7 @@ from mxtest import (close_at_cleanup, test_failed_so_far, HarnessError, Proc, SA
 __all__ = [
     "Deployment", "ServerNode", "ClientNode", "Netns", "link", "SenderPostfix",
     "count_lines", "tunnels_established", "client_ports_of_tunnels", "ResetFlows",
+    "DropFlows", "kill_flows",
     "toml_table", "sweep_stale_namespaces", "close_at_cleanup", "test_failed_so_far",
 ]
 
@@ -106,6 +111,60 @@ def client_ports_of_tunnels(port: int, netns: "Netns | None" = None) -> list[int
         if len(fields) >= 4:  # Recv-Q Send-Q Local:Port Peer:Port
             ports.append(int(fields[2].rsplit(":", 1)[1]))
     return ports
+
+
+class DropFlows:
+    """A path that silently drops packets: an nftables rule in the input hook drops
+    every TCP packet to or from PORT (both directions of every flow of a listener on
+    PORT, established ones and new ones alike). Senders get no error and no RST:
+    their segments vanish, as on a dead link or a NAT that forgot the flow. Only this
+    namespace's packets (with ``netns``, that namespace's). The rule (a table of its
+    own) goes on close(), and with the namespace anyway."""
+
+    def __init__(self, port: int, netns: "Netns | None" = None):
+        self.table = f"mxtest_drop_{port}"
+        self.netns = netns
+        ruleset = (f"table inet {self.table} {{\n"
+                   f"  chain in {{ type filter hook input priority 0; policy accept;\n"
+                   f"    tcp dport {port} drop\n"
+                   f"    tcp sport {port} drop\n"
+                   f"  }}\n}}\n")
+        cp = subprocess.run(self._argv("nft", "-f", "-"), input=ruleset, capture_output=True,
+                            text=True)
+        if cp.returncode != 0:
+            raise HarnessError(f"nft: {cp.stderr.strip()}\n{ruleset}")
+
+    def _argv(self, *argv: str) -> list[str]:
+        if self.netns is None:
+            return list(argv)
+        return ["ip", "netns", "exec", self.netns.name, *argv]
+
+    def close(self) -> None:
+        subprocess.run(self._argv("nft", "delete", "table", "inet", self.table),
+                       capture_output=True)
+
+    def __enter__(self) -> "DropFlows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def kill_flows(port: int, side: str = "client", netns: "Netns | None" = None) -> int:
+    """Abort every established TCP connection of the listener on PORT with ``ss -K``
+    (the kernel's SOCK_DESTROY): SIDE "client" destroys the connecting ends (dport =
+    PORT), "server" the accepted ends (sport = PORT). The destroyed socket's owner
+    gets ECONNABORTED, its peer a RST. Returns how many were destroyed. HarnessError
+    if ss fails (a kernel without CONFIG_INET_DIAG_DESTROY lists them but destroys
+    nothing: check ``tunnels_established`` afterwards)."""
+    filter_ = f"( dport = :{port} )" if side == "client" else f"( sport = :{port} )"
+    argv = ["ss", "-K", "-Htn", "state", "established", filter_]
+    if netns is not None:
+        argv = ["ip", "netns", "exec", netns.name] + argv
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    if cp.returncode != 0:
+        raise HarnessError(f"{' '.join(argv)}: {cp.stderr.strip()}")
+    return len([l for l in cp.stdout.splitlines() if l.strip()])
 
 
 class ResetFlows:
@@ -294,6 +353,7 @@ class _Node:
         self.proc: Proc | None = None
         self.old_procs: list[Proc] = []
         self.netns: Netns | None = None
+        self.env: dict[str, str] = {}   # extra environment for the program (next start)
 
     # log -----------------------------------------------------------------
     def text(self) -> str:
@@ -376,7 +436,7 @@ class _Node:
         self.write_config()
         mark = self.mark()
         with _maybe_in(self.netns):
-            self.proc = Proc(self.label(), self.argv(), self.log_path, self.dir)
+            self.proc = Proc(self.label(), self.argv(), self.log_path, self.dir, self.env)
         if wait:
             for p in self.listen_patterns():
                 self.wait_for(p, self.deployment.ready_timeout, since=mark)
@@ -413,7 +473,9 @@ class _Node:
 
 class ServerNode(_Node):
     """One mxegress-server: its own identity (``server_init``), ``server.toml``,
-    ``server.log`` in DIR/NAME. Attributes: pin, tunnel_addr, config_text."""
+    ``server.log`` in DIR/NAME. Attributes: pin, tunnel_addr, config_text.
+    ``trail=True`` adds ``[trail] file = "trail.jsonl"`` (``trail_path``; read it with
+    ``trail_records()``, ``trail_mark()``, ``wait_trail()``)."""
 
     kind = "server"
 
@@ -421,14 +483,17 @@ class ServerNode(_Node):
                  tenants: Sequence[Mapping], ports: Iterable[int] = (25,),
                  allow: Iterable[str] = mxtest.LOOPBACK_ALLOW, deny: Iterable[str] = (),
                  settings: Mapping | None = None, policy: Mapping | None = None,
-                 extra: str = ""):
+                 extra: str = "", trail: bool = False):
         super().__init__(deployment, name)
         self.pin = server_init(self.dir)
+        self.trail = trail
+        self.trail_path = os.path.join(self.dir, "trail.jsonl")
         self.tunnel_addr = tuple(listen)
         self.settings = {"listen": [fmt_hostport(*self.tunnel_addr)], "cert": "server.crt",
                          "key": "server.key", "connect_timeout": "2s",
                          "handshake_timeout": "2s", "idle_timeout": "60s",
-                         "drain_timeout": "1s", "log_level": "debug", **(settings or {})}
+                         "drain_timeout": "1s", "log_level": "debug",
+                         **mxtest.server_thread_settings(), **(settings or {})}
         self.policy = {"ports": list(ports), "allow": list(allow), "deny": list(deny),
                        **(policy or {})}
         self.tenants = [dict(t) for t in tenants]
@@ -442,6 +507,8 @@ class ServerNode(_Node):
             t = dict(t)
             t["keys"] = [k.pubkey if isinstance(k, ClientNode) else k for k in t["keys"]]
             parts.append(toml_table("tenant", t, True))
+        if self.trail:
+            parts.append(toml_table("trail", {"file": os.path.basename(self.trail_path)}))
         self._write_config_parts(parts)
 
     def argv(self) -> list[str]:
@@ -464,6 +531,33 @@ class ServerNode(_Node):
     def established(self) -> int:
         """Live tunnels: established connections on the tunnel port (server side)."""
         return tunnels_established(self.tunnel_addr[1], self.netns)
+
+    # trail (``trail=True``) ------------------------------------------------
+    def trail_records(self) -> list[dict]:
+        """Every complete JSON line of this server's trail so far, parsed (a line
+        still being written, without its newline, is left for the next call)."""
+        try:
+            with open(self.trail_path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")[:-1]
+        return [json.loads(l) for l in lines if l.strip()]
+
+    def trail_mark(self) -> int:
+        """Number of trail lines so far; pass it to ``wait_trail``."""
+        return len(self.trail_records())
+
+    def wait_trail(self, since: int, count: int, timeout: float = 10.0,
+                   pred=None) -> list[dict]:
+        """Wait until at least COUNT records after SINCE (a trail_mark()) satisfy PRED
+        (default: any record); returns all records after SINCE."""
+        pred = pred or (lambda rec: True)
+        return _wait(lambda: (recs := self.trail_records()[since:])
+                     and sum(1 for r in recs if pred(r)) >= count and recs,
+                     timeout, f"{self.label()}: {count} trail records",
+                     lambda: f"trail since {since}: {self.trail_records()[since:]}\n"
+                     + self.deployment.logs_tail())
 
 
 class ClientNode(_Node):
