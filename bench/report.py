@@ -15,7 +15,7 @@ NAMES = {
     "ssh-aesgcm": "ssh -D, aes128-gcm",
     "shadowsocks": "shadowsocks-libev, aes-256-gcm",
     "stunnel-dante": "stunnel pair + Dante",
-    "mxegress": "**mxegress** (pool 4, multiplexed)",
+    "mxegress": "**mxegress** (pool 4)",
 }
 ORDER = list(NAMES)
 ENCRYPTED = {"ssh-chacha", "ssh-aesgcm", "shadowsocks", "stunnel-dante", "mxegress"}
@@ -168,7 +168,7 @@ def main():
       "no authentication, `external: 127.0.0.1`; sshd with a root login by Ed25519 key, `ssh -N -D` with `-o Ciphers=…`, "
       "no compression; ss-server/ss-local aes-256-gcm without `--no-delay` (its default); stunnel client → stunnel server "
       "(self-signed P-256 certificate, verified by the client) → a Dante of its own; mxegress `pool = 4`, "
-      "`sessions_per_tunnel` at its default (100: the multiplexed mode, many sessions per tunnel), "
+      "`sessions_per_tunnel` at its default (100 sessions per tunnel), "
       "`log_level = \"warn\"`, server threads default (one per CPU).")
     w("")
 
