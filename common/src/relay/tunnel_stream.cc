@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "mxegress/codec/socks5.h"
 #include "mxegress/relay/tunnel_endpoint.h"
 
 namespace mx {
