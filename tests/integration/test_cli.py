@@ -138,6 +138,26 @@ class CheckTest(unittest.TestCase):
                 with socket.socket() as s:
                     self.assertNotEqual(s.connect_ex(("127.0.0.1", listen_port)), 0)
 
+    def test_private_key_readable_by_others_refuses_start_and_check(self):
+        """Issue 18: a private key group or others can read stops both programs at start
+        (and --check), naming the file and the fix, as OpenSSH does."""
+        for prog, cfg, key in (("server", self.pair.server_config, self.pair.path("server.key")),
+                               ("client", self.pair.client_config, self.pair.path("client.key"))):
+            for mode in (0o640, 0o604):
+                with self.subTest(program=prog, mode=oct(mode)):
+                    old = stat.S_IMODE(os.stat(key).st_mode)
+                    os.chmod(key, mode)
+                    try:
+                        for args in (("--check", "-c", cfg), ("-c", cfg)):
+                            cp = RUNNERS[prog](*args, cwd=self.pair.dir, timeout=20)
+                            self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+                            self.assertIn(key, cp.stderr)
+                            self.assertIn("group or others", cp.stderr)
+                            self.assertIn("chmod 600 " + key, cp.stderr)
+                            self.assertNotIn("listening on", cp.stdout + cp.stderr)
+                    finally:
+                        os.chmod(key, old)
+
     def test_missing_config_file(self):
         cp = run_server("--check", "-c", self.pair.path("nope.toml"))
         self.assertEqual(cp.returncode, 1)

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "mxegress/crypto/private_key_mode.h"
+
 namespace mx {
 
 namespace {
@@ -91,12 +93,6 @@ bool read_small_file(int fd, SecretBuffer<kMaxKeyFileBytes + 1>& buffer, size_t&
   return true;
 }
 
-std::string describe_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
 std::string_view without_trailing_whitespace(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
                            text.back() == '\t')) {
@@ -158,9 +154,8 @@ std::optional<ClientIdentity> load_key_file(const std::filesystem::path& path, s
     err = "key file " + path.string() + " is not a regular file";
     return std::nullopt;
   }
-  if ((status.st_mode & 077) != 0) {
-    err = "key file " + path.string() + " is accessible by group or others (mode " +
-          describe_mode(status.st_mode) + "); run: chmod 600 " + path.string();
+  if (std::string mode_error = private_key_mode_error(path, status.st_mode); !mode_error.empty()) {
+    err = std::move(mode_error);
     return std::nullopt;
   }
   SecretBuffer<kMaxKeyFileBytes + 1> content;

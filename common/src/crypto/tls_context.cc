@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "mxegress/crypto/private_key_mode.h"
 #include "mxegress/crypto/tls_engine.h"
 
 namespace mx {
@@ -165,6 +166,7 @@ SslCtxPtr make_server_tls_context(const std::filesystem::path& cert,
     err = "cannot load certificate " + cert.string() + ": " + take_openssl_error();
     return nullptr;
   }
+  if (err = private_key_file_error(key); !err.empty()) return nullptr;
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
     err = "cannot load private key " + key.string() + " (for certificate " + cert.string() +
           "): " + take_openssl_error();

@@ -111,6 +111,22 @@ TEST_F(ServerContextTest, RefusesAKeyThatDoesNotMatchTheCertificate) {
   EXPECT_NE(err.find("mismatch"), std::string::npos) << err;
 }
 
+TEST_F(ServerContextTest, RefusesAKeyReadableByGroupOrOthersNamingTheFileAndTheFix) {
+  std::string err;
+  const fs::path key = dir_.path() / "a/server.key";
+  for (fs::perms extra : {fs::perms::group_read, fs::perms::others_read, fs::perms::group_write}) {
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | extra);
+    err.clear();
+    EXPECT_FALSE(make_server_tls_context(dir_.path() / "a/server.crt", key, err));
+    EXPECT_NE(err.find(key.string()), std::string::npos) << err;
+    EXPECT_NE(err.find("group or others"), std::string::npos) << err;
+    EXPECT_NE(err.find("chmod 600 " + key.string()), std::string::npos) << err;
+  }
+  fs::permissions(key, fs::perms::owner_read);  // 0400 is fine
+  err.clear();
+  EXPECT_TRUE(make_server_tls_context(dir_.path() / "a/server.crt", key, err)) << err;
+}
+
 TEST(ClientContextTest, NeedsExactlyOneWayToVerifyTheServer) {
   std::string err;
   EXPECT_FALSE(make_client_tls_context({}, err));

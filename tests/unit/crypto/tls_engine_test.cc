@@ -99,6 +99,7 @@ void write_key(const fs::path& path, EVP_PKEY* key) {
   std::unique_ptr<FILE, FileCloser> file(std::fopen(path.c_str(), "w"));
   ASSERT_TRUE(file);
   ASSERT_EQ(PEM_write_PrivateKey(file.get(), key, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);  // as a key must be
 }
 
 struct CaSignedServer {
