@@ -154,11 +154,19 @@ void EgressServer::forget(Map& map, Key key) {
 }
 
 void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
-  if (balancer_ != nullptr && balancer_->pass_tunnel(index_, *connection)) return;
-  start_tunnel(std::move(connection));
+  // A stranger first takes a place among the unauthenticated, or goes at once.
+  auto peer = connection->peer_address();
+  ConcurrencyLimit::Slot startup;
+  if (peer) startup = shared_.startups.admit(*peer, "tunnel");
+  if (!startup) {
+    connection->close();
+    return;
+  }
+  if (balancer_ != nullptr && balancer_->pass_tunnel(index_, *connection, startup)) return;
+  start_tunnel(std::move(connection), std::move(startup));
 }
 
-void EgressServer::adopt_tunnel(int fd) {
+void EgressServer::adopt_tunnel(int fd, ConcurrencyLimit::Slot startup) {
   MX_ASSERT_IN_LOOP(loop_);
   if (balancer_ != nullptr) balancer_->tunnel_arrived(index_);
   auto connection = std::make_unique<TcpConnection>(loop_);
@@ -167,7 +175,7 @@ void EgressServer::adopt_tunnel(int fd) {
     return;
   }
   MX_LOG(Debug, kLog) << "loop " << index_ << " took a tunnel from another loop";
-  start_tunnel(std::move(connection));
+  start_tunnel(std::move(connection), std::move(startup));
 }
 
 void EgressServer::set_liveness(TcpConnection& connection) {
@@ -181,7 +189,8 @@ void EgressServer::report_tunnels() {
   if (balancer_ != nullptr) balancer_->tunnels_now(index_, tunnels_.size());
 }
 
-void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection) {
+void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
+                                ConcurrencyLimit::Slot startup) {
   MX_LOG(Debug, kLog) << "loop " << index_ << " runs tunnel " << connection->describe();
   // Here and not at accept: a tunnel accepted on one loop and passed to
   // another reaches this once, on the loop that keeps it.
@@ -189,7 +198,7 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection) {
   EgressContext context{loop_, shared_.usage, shared_.trail};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
-      [this](ServerTunnel* t) { forget(tunnels_, t); });
+      std::move(startup), [this](ServerTunnel* t) { forget(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   report_tunnels();
@@ -209,11 +218,16 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     connection->close();
     return;
   }
+  ConcurrencyLimit::Slot startup = shared_.startups.admit(*peer, "socks5");
+  if (!startup) {
+    connection->close();
+    return;
+  }
   set_liveness(*connection);
   EgressContext context{loop_, shared_.usage, shared_.trail};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
-      [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });
+      std::move(startup), [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });
   ServerSocks5Session* raw = session.get();
   socks5_sessions_.emplace(raw, std::move(session));
   raw->start();

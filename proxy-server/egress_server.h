@@ -17,6 +17,7 @@
 #include "server_snapshot.h"
 #include "server_socks5_session.h"
 #include "server_tunnel.h"
+#include "startup_gate.h"
 #include "tenant_usage.h"
 #include "trail.h"
 
@@ -28,10 +29,11 @@ namespace mx {
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name);
 
-// What the loop threads share. Both members are thread-safe.
+// What the loop threads share. Every member is thread-safe.
 struct SharedServerState {
   UsageRegistry usage;
   TrailWriter trail;
+  StartupGate startups;  // connections not yet authenticated
 };
 
 using SharedSslCtx = std::shared_ptr<SSL_CTX>;
@@ -43,8 +45,10 @@ class TunnelBalancer {
  public:
   virtual ~TunnelBalancer() = default;
   // Passes a tunnel just accepted on loop `from` to a loop with fewer
-  // tunnels; false (nothing done) when `from` has the fewest.
-  virtual bool pass_tunnel(size_t from, TcpConnection& connection) = 0;
+  // tunnels, with its StartupGate slot; false (nothing done) when `from`
+  // has the fewest.
+  virtual bool pass_tunnel(size_t from, TcpConnection& connection,
+                           ConcurrencyLimit::Slot& startup) = 0;
   virtual void tunnels_now(size_t loop, size_t count) = 0;
   virtual void tunnel_arrived(size_t loop) = 0;  // one passed to `loop` reached it
 };
@@ -67,13 +71,13 @@ class EgressServer {
   // A reloaded configuration: new sessions use it; tunnels and sessions
   // that it no longer allows are closed or cut.
   void apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls);
-  // A tunnel socket another loop accepted and passed here.
-  void adopt_tunnel(int fd);
+  // A tunnel socket another loop accepted and passed here, with its slot.
+  void adopt_tunnel(int fd, ConcurrencyLimit::Slot startup);
 
  private:
   void on_tunnel_accept(std::unique_ptr<TcpConnection> connection);
   void on_socks5_accept(std::unique_ptr<TcpConnection> connection);
-  void start_tunnel(std::unique_ptr<TcpConnection> connection);
+  void start_tunnel(std::unique_ptr<TcpConnection> connection, ConcurrencyLimit::Slot startup);
   // [server] tcp_keepalive and tcp_user_timeout, on an accepted or adopted socket.
   void set_liveness(TcpConnection& connection);
   void report_tunnels();

@@ -19,6 +19,7 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
                              ServerConfig config, SslCtxPtr tls)
     : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
   set_log_level(config.server.log_level);
+  shared_.startups.apply(config.server);
   if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
@@ -65,7 +66,8 @@ void ServerRuntime::run_worker(size_t index, std::promise<std::string>& started)
   worker.server = nullptr;
 }
 
-bool ServerRuntime::pass_tunnel(size_t from, TcpConnection& connection) {
+bool ServerRuntime::pass_tunnel(size_t from, TcpConnection& connection,
+                                ConcurrencyLimit::Slot& startup) {
   size_t target = from;
   size_t fewest = workers_[from]->load();
   for (size_t i = 0; i < workers_.size(); ++i) {
@@ -86,13 +88,15 @@ bool ServerRuntime::pass_tunnel(size_t from, TcpConnection& connection) {
   }
   // Counted at once, so that a burst of accepts does not all go to one loop.
   to.incoming.fetch_add(1, std::memory_order_relaxed);
-  to.loop->post([&to, fd] {
+  // A posted task is a std::function, so copyable: the slot goes in a shared_ptr.
+  auto slot = std::make_shared<ConcurrencyLimit::Slot>(std::move(startup));
+  to.loop->post([&to, fd, slot] {
     // Null when that loop has ended (the task then runs from the Loop's destructor).
     if (to.server == nullptr) {
       ::close(fd);
       return;
     }
-    to.server->adopt_tunnel(fd);
+    to.server->adopt_tunnel(fd, std::move(*slot));
   });
   return true;
 }
@@ -179,6 +183,7 @@ void ServerRuntime::reload() {
     MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
   }
   set_log_level(loaded.config->server.log_level);
+  shared_.startups.apply(loaded.config->server);
   if (std::string err =
           shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
       !err.empty()) {

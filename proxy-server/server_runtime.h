@@ -45,7 +45,8 @@ class ServerRuntime final : private TunnelBalancer {
   };
 
   // TunnelBalancer: a new tunnel goes to the loop with the fewest.
-  bool pass_tunnel(size_t from, TcpConnection& connection) override;
+  bool pass_tunnel(size_t from, TcpConnection& connection,
+                   ConcurrencyLimit::Slot& startup) override;
   void tunnels_now(size_t loop, size_t count) override;
   void tunnel_arrived(size_t loop) override;
 

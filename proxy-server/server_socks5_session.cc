@@ -14,11 +14,13 @@ bool address_in(const std::vector<Cidr>& cidrs, const SocketAddress& peer) {
 ServerSocks5Session::ServerSocks5Session(EgressContext context, SnapshotSource snapshots,
                                          std::shared_ptr<PasswordCache> passwords,
                                          std::unique_ptr<TcpConnection> client,
+                                         ConcurrencyLimit::Slot startup,
                                          FinishedCallback finished)
     : ctx_(context),
       snapshots_(std::move(snapshots)),
       passwords_(std::move(passwords)),
       client_(std::move(client)),
+      startup_(std::move(startup)),
       finished_(std::move(finished)) {
   peer_address_ = client_->peer_address();
   peer_ = peer_address_ ? peer_address_->to_string() : "?";
@@ -39,6 +41,7 @@ void ServerSocks5Session::start() {
 }
 
 void ServerSocks5Session::on_request(Socks5Handshake::Request request) {
+  startup_.release();  // logged in
   std::shared_ptr<const ServerSnapshot> snapshot = snapshots_();
   const ServerConfig::Socks5User* user = snapshot->socks5_user(request.user);
   const ServerConfig::Tenant* tenant = user ? snapshot->tenant(user->tenant) : nullptr;

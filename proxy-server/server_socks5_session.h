@@ -12,6 +12,7 @@
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/relay/held_input.h"
 #include "mxegress/relay/socks5_handshake.h"
+#include "mxegress/util/concurrency_limit.h"
 #include "server_snapshot.h"
 
 namespace mx {
@@ -23,7 +24,8 @@ class ServerSocks5Session {
 
   ServerSocks5Session(EgressContext context, SnapshotSource snapshots,
                       std::shared_ptr<PasswordCache> passwords,
-                      std::unique_ptr<TcpConnection> client, FinishedCallback finished);
+                      std::unique_ptr<TcpConnection> client, ConcurrencyLimit::Slot startup,
+                      FinishedCallback finished);
   ~ServerSocks5Session();
 
   void start();
@@ -41,6 +43,7 @@ class ServerSocks5Session {
   std::unique_ptr<TcpConnection> client_;
   std::optional<SocketAddress> peer_address_;
   std::string peer_;
+  ConcurrencyLimit::Slot startup_;  // StartupGate: given back once logged in
   FinishedCallback finished_;
   std::unique_ptr<Socks5Handshake> handshake_;
   std::unique_ptr<HeldInput> held_;  // the client while its CONNECT is dialed

@@ -19,9 +19,11 @@ bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddr
 }  // namespace
 
 ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
-                           std::unique_ptr<TcpConnection> connection, FinishedCallback finished)
+                           std::unique_ptr<TcpConnection> connection,
+                           ConcurrencyLimit::Slot startup, FinishedCallback finished)
     : ctx_(context),
       snapshots_(std::move(snapshots)),
+      startup_(std::move(startup)),
       finished_(std::move(finished)),
       timer_(context.loop) {
   peer_address_ = connection->peer_address();
@@ -75,6 +77,7 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
     return refuse_auth(frame::AuthStatus::NotAllowed, *refused);
   }
   tenant_ = tenant->name;
+  startup_.release();
   MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_
                      << " cipher=" << tunnel_->tls().cipher_name()
                      << " records=" << tunnel_->tls().record_protection();

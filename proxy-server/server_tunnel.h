@@ -13,6 +13,7 @@
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/loop/timer.h"
 #include "mxegress/relay/tunnel_endpoint.h"
+#include "mxegress/util/concurrency_limit.h"
 #include "server_snapshot.h"
 #include "session_dispatch.h"
 
@@ -25,8 +26,11 @@ class ServerTunnel final : private TunnelHandler,
   using FinishedCallback = std::function<void(ServerTunnel*)>;
   using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
 
+  // `startup`: its place among the unauthenticated (StartupGate), given
+  // back once AUTH succeeds.
   ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
-               std::unique_ptr<TcpConnection> connection, FinishedCallback finished);
+               std::unique_ptr<TcpConnection> connection, ConcurrencyLimit::Slot startup,
+               FinishedCallback finished);
   ~ServerTunnel() override;
 
   void start();
@@ -73,6 +77,7 @@ class ServerTunnel final : private TunnelHandler,
   std::unique_ptr<Tunnel> tunnel_;              // until AUTH succeeds
   std::unique_ptr<TunnelEndpoint> endpoint_;    // from then on (it owns the tunnel)
   std::unique_ptr<SessionDispatch> dispatch_;  // with the endpoint
+  ConcurrencyLimit::Slot startup_;
   FinishedCallback finished_;
   Timer timer_;  // handshake deadline, then idle-tunnel deadline
   PublicKey key_{};

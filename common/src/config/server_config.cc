@@ -71,6 +71,9 @@ ServerConfig::Server read_server(TableReader& table, const std::filesystem::path
   read_keepalive(table, server.keepalive_interval, server.keepalive_timeout);
   table.optional("tcp_keepalive", server.tcp_keepalive, decode::tcp_keepalive);
   table.optional("tcp_user_timeout", server.tcp_user_timeout, decode::tcp_user_timeout);
+  table.optional("max_unauthenticated", server.max_unauthenticated, decode::limit_count);
+  table.optional("max_unauthenticated_per_address", server.max_unauthenticated_per_address,
+                 decode::limit_count);
   table.reject_unknown_keys();
   return server;
 }

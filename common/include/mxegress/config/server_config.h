@@ -42,6 +42,12 @@ struct ServerConfig {
     std::chrono::milliseconds tcp_keepalive = std::chrono::seconds(30);
     std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
 
+    // Connections not yet authenticated (tunnel: TLS + AUTH; SOCKS5: the
+    // login), like OpenSSH's MaxStartups: above either cap a new one is
+    // closed at once. 0 = unlimited.
+    uint32_t max_unauthenticated = 1024;
+    uint32_t max_unauthenticated_per_address = 32;
+
     TcpLiveness liveness() const { return {tcp_keepalive, tcp_user_timeout}; }
   };
 
