@@ -76,6 +76,7 @@ class EgressSession {
   DialResult dial_;
   std::unique_ptr<TcpConnection> upstream_;
   std::unique_ptr<Pump> pump_;
+  uint64_t early_bytes_ = 0;  // sent with the request, written before the pump started
 };
 
 }  // namespace mx
