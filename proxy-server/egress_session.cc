@@ -19,7 +19,17 @@ EgressSession::EgressSession(EgressContext context, std::shared_ptr<const Server
       on_reply_(std::move(on_reply)),
       on_done_(std::move(on_done)) {}
 
+// Destroyed while it still runs (the server stops, and its owner with it):
+// the relay is reset and the dial cancelled, and either leaves its trail
+// line like any other end, without calling the owner, which is going away.
 EgressSession::~EgressSession() {
+  on_reply_ = nullptr;
+  on_done_ = nullptr;
+  if (pump_ && !pump_->finished()) {
+    pump_->abort("server stopped");
+  } else if (dialer_ && dialer_->dialing()) {
+    cancel_dial("server stopped");
+  }
   pump_.reset();
   dialer_.reset();
 }
@@ -116,7 +126,7 @@ void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
   ctx_.loop.destroy_later(std::move(upstream_));
   auto on_done = std::move(on_done_);
-  on_done(outcome);
+  if (on_done) on_done(outcome);
 }
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,

@@ -43,6 +43,8 @@ class EgressSession {
   EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
                 const ServerConfig::Tenant& tenant, EgressOrigin origin, Target target,
                 Stream& downstream, ReplyCallback on_reply, DoneCallback on_done);
+  // A session destroyed while it runs is ended as by cut("server stopped"),
+  // trail line included, without calling back.
   ~EgressSession();
   EgressSession(const EgressSession&) = delete;
   EgressSession& operator=(const EgressSession&) = delete;

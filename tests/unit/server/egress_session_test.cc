@@ -249,5 +249,44 @@ TEST_F(EgressSessionTest, ACutDuringTheRelayResetsBothSides) {
   EXPECT_TRUE(contains(lines[0], R"("end":"tenant acme is disabled"})")) << lines[0];
 }
 
+// Found by server_socks5_session_fuzz: a session destroyed while it runs
+// (EgressServer::stop() at the end of a drain destroys what is left) left
+// no trail line at all, though its connection was made.
+TEST_F(EgressSessionTest, DestroyedDuringTheRelayItResetsBothSidesAndLeavesItsTrailLine) {
+  Destination::Peer& peer = start_relay();
+  if (HasFailure()) return;
+  downstream_.reader->on_stream_data(as_bytes("DATA\r\n"));
+  ASSERT_TRUE(run_until([&] { return peer.data == "DATA\r\n"; }));
+  session_.reset();
+  EXPECT_EQ(done_, 0) << "no call back into an owner that is going away";
+  EXPECT_EQ(downstream_.aborts, 1);
+  ASSERT_TRUE(run_until([&] { return peer.errors == 1; }));
+  const auto lines = trail();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], R"("reply":0,"bytes_up":6,"bytes_down":0,)")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], R"("end":"server stopped"})")) << lines[0];
+  EXPECT_EQ(usage_.for_tenant("acme")->active(), 0u);
+}
+
+TEST_F(EgressSessionTest, DestroyedWhileDialingItLeavesANullReplyLine) {
+  start_session(loopback_target(destination_->port()));
+  ASSERT_TRUE(replies_.empty()) << "the dial is under way";
+  session_.reset();
+  run_for(100ms);
+  EXPECT_TRUE(replies_.empty());
+  const auto lines = trail();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], R"("reply":null,)")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], R"("end":"server stopped"})")) << lines[0];
+}
+
+TEST_F(EgressSessionTest, DestroyedAfterItEndedItWritesNoSecondLine) {
+  start_session(Target::ipv4({10, 0, 0, 1}, destination_->port()));  // denied
+  ASSERT_TRUE(run_until([&] { return !replies_.empty(); }));
+  ASSERT_EQ(replies_, std::vector<int>{2});
+  session_.reset();
+  EXPECT_EQ(trail().size(), 1u);
+}
+
 }  // namespace
 }  // namespace mx::loopback
