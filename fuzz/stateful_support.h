@@ -109,7 +109,12 @@ inline bool run_until(Loop& loop, const std::function<bool()>& done,
   bool timed_out = false;
   uv_update_time(loop.get());
   Timer guard(loop);
-  guard.start(limit, [&] { timed_out = true; });
+  // uv_stop, not only the flag: a guard that falls due at the start of a
+  // turn would otherwise leave that turn's poll waiting with no timer left.
+  guard.start(limit, [&] {
+    timed_out = true;
+    loop.stop();
+  });
   while (!done() && !timed_out) uv_run(loop.get(), UV_RUN_ONCE);
   return done();
 }
