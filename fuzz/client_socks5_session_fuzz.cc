@@ -84,7 +84,8 @@ struct World {
   void on_tunnel(std::unique_ptr<TcpConnection> connection) {
     auto tunnel = std::make_unique<ServerTunnel>(
         EgressContext{loop, usage, trail}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection), [this](ServerTunnel* t) {
+        std::move(connection),
+        [this](ServerTunnel* t) {
           auto it = tunnels.find(t);
           require(it != tunnels.end(), "finished: a server tunnel that is not live");
           loop.destroy_later(std::move(it->second));
@@ -120,10 +121,10 @@ struct World {
   std::map<std::string, std::string> users;
   EchoDestination echo;
   UnansweredPort unanswered;
-  TcpListener tunnel_listener{loop,
-                              [this](std::unique_ptr<TcpConnection> c) { on_tunnel(std::move(c)); }};
-  TcpListener socks5_listener{loop,
-                              [this](std::unique_ptr<TcpConnection> c) { on_socks5(std::move(c)); }};
+  TcpListener tunnel_listener{
+      loop, [this](std::unique_ptr<TcpConnection> c) { on_tunnel(std::move(c)); }};
+  TcpListener socks5_listener{
+      loop, [this](std::unique_ptr<TcpConnection> c) { on_socks5(std::move(c)); }};
   int baseline = 0;
 
   // Per input.
@@ -193,7 +194,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         w.tunnels.clear();  // as EgressServer::stop() does
         break;
       case 4:
-        run_until(w.loop, [] { return false; }, 40ms);
+        run_until(
+            w.loop, [] { return false; }, 40ms);
         break;
     }
   };

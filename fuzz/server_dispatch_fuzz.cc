@@ -76,7 +76,8 @@ struct World {
     accepted = true;
     tunnel = std::make_unique<ServerTunnel>(
         EgressContext{loop, usage, trail}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection), [this](ServerTunnel* t) {
+        std::move(connection),
+        [this](ServerTunnel* t) {
           require(t == tunnel.get(), "finished: a tunnel that is not the live one");
           ++finished;
           loop.destroy_later(std::move(tunnel));
@@ -211,7 +212,8 @@ class Client final : public TunnelHandler {
   void session_frame(const frame::Frame& f) {
     auto sf = frame::split_session(f.payload);
     require(sf.has_value(), "a session frame without an id");
-    require(sent_.connects.count(sf->session) == 1, "a frame for a session the client never opened");
+    require(sent_.connects.count(sf->session) == 1,
+            "a frame for a session the client never opened");
     Session& s = sessions_[sf->session];
     require(!s.ended, "a frame after the session's failed reply or RST");
     if (f.type == frame::Type::ConnectReply) {
@@ -255,7 +257,8 @@ class Client final : public TunnelHandler {
 
 // Until every CONNECT sent so far has its answer, or 40 ms.
 void wait_for_answers(Loop& loop, const Client& client) {
-  run_until(loop, [&] { return client.closed || client.all_answered(); }, 40ms);
+  run_until(
+      loop, [&] { return client.closed || client.all_answered(); }, 40ms);
 }
 
 }  // namespace
@@ -294,8 +297,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       at = n;
     };
   }
-  require(run_until(w.loop, [&] { return client->auth_ok || client->closed; }),
-          "no AUTH_RESULT");
+  require(run_until(w.loop, [&] { return client->auth_ok || client->closed; }), "no AUTH_RESULT");
   // A frame that breaks the protocol, sent right behind AUTH, may end the
   // tunnel before AUTH_RESULT leaves (an abort drops what is queued).
   require(client->auth_ok || with_auth, "AUTH failed");

@@ -44,8 +44,8 @@ struct World {
   World() : dir(temp_dir()), trail_file(dir / "trail.jsonl"), echo(loop) {
     require(trail.open(trail_file.path(), false).empty(), "trail");
     ServerConfig config = base_server_config();
-    ServerConfig::Socks5User alice{"alice", cheap_hash("alice-pw"), "acme",
-                                   {*Cidr::parse("127.0.0.0/8")}};
+    ServerConfig::Socks5User alice{
+        "alice", cheap_hash("alice-pw"), "acme", {*Cidr::parse("127.0.0.0/8")}};
     ServerConfig::Socks5User bob{"bob", cheap_hash("bob-pw"), "acme", {*Cidr::parse("10.0.0.0/8")}};
     config.socks5.users = {alice, bob};
     users = {{alice.name, alice.password_hash}, {bob.name, bob.password_hash}};
@@ -64,7 +64,8 @@ struct World {
     accepted = true;
     session = std::make_unique<ServerSocks5Session>(
         EgressContext{loop, usage, trail}, [this] { return snapshot; }, passwords,
-        std::move(connection), [this](ServerSocks5Session* s) {
+        std::move(connection),
+        [this](ServerSocks5Session* s) {
           require(s == session.get(), "finished: a session that is not the live one");
           ++finished;
           loop.destroy_later(std::move(session));
@@ -177,21 +178,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // it may have been cut short anywhere.
   const bool undisturbed = event == 0 || event == 3;
   const bool complete = waited && undisturbed;
-  const auto reply = exchange.check(client.received, complete, complete,
-                                    ending <= 1 && undisturbed);
+  const auto reply =
+      exchange.check(client.received, complete, complete, ending <= 1 && undisturbed);
   const auto lines = w.trail_file.lines();
   require(lines.size() <= 1, "more than one trail line for one connection");
   if (!exchange.connect_sent()) require(lines.empty(), "a trail line without a CONNECT");
   if (reply) {
     require(lines.size() == 1, "a CONNECT answered without a trail line");
     const std::string field = "\"reply\":" + std::to_string(static_cast<int>(*reply)) + ",";
-    require(lines[0].find(field) != std::string::npos, "the trail's reply differs from the client's");
+    require(lines[0].find(field) != std::string::npos,
+            "the trail's reply differs from the client's");
     if (*reply == socks5::Reply::Succeeded && ending <= 1 && undisturbed) {
       // Everything relayed came back: the trail counts it all, both ways
       // (bytes the client sent with its request included).
       const std::string n = std::to_string(exchange.relayed_size());
-      require(lines[0].find("\"bytes_up\":" + n + ",\"bytes_down\":" + n + ",") != std::string::npos,
-              "the trail's byte counts differ from what was relayed");
+      require(
+          lines[0].find("\"bytes_up\":" + n + ",\"bytes_down\":" + n + ",") != std::string::npos,
+          "the trail's byte counts differ from what was relayed");
     }
   }
   w.passwords.reset();

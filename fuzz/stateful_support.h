@@ -121,13 +121,17 @@ inline bool run_until(Loop& loop, const std::function<bool()>& done,
 
 inline void after_piece(Loop& loop, bool settle, size_t index) {
   turns(loop);
-  if (settle && index < 64) run_until(loop, [] { return false; }, 1ms);
+  if (settle && index < 64)
+    run_until(
+        loop, [] { return false; }, 1ms);
 }
 
 // Runs the loop until no more than `baseline` handles are open (besides
 // run_until's own guard timer); returns whether that happened.
 inline bool run_until_handles(Loop& loop, int baseline, std::chrono::milliseconds limit = 5s) {
-  if (run_until(loop, [&] { return count_handles(loop) <= baseline + 1; }, limit)) return true;
+  if (run_until(
+          loop, [&] { return count_handles(loop) <= baseline + 1; }, limit))
+    return true;
   print_handles(loop);
   return false;
 }

@@ -30,14 +30,15 @@ class ServerSocks5SessionTest : public LoopTest {
     LoopTest::SetUp();
     ASSERT_EQ(trail_.open(dir_.path() / "trail.jsonl", false), "");
     const std::string hash = cheap_hash("alice-pw");
-    passwords_ = std::make_shared<PasswordCache>(
-        loop_, std::map<std::string, std::string>{{"alice", hash}});
+    passwords_ =
+        std::make_shared<PasswordCache>(loop_, std::map<std::string, std::string>{{"alice", hash}});
     config_.server.connect_timeout = 10s;
     config_.socks5.users.push_back({"alice", hash, "acme", {*Cidr::parse("127.0.0.0/8")}});
     listener_ = std::make_unique<TcpListener>(loop_, [this](std::unique_ptr<TcpConnection> c) {
       session_ = std::make_unique<ServerSocks5Session>(
           EgressContext{loop_, usage_, trail_}, [this] { return snapshot_; }, passwords_,
-          std::move(c), [this](ServerSocks5Session* s) {
+          std::move(c),
+          [this](ServerSocks5Session* s) {
             EXPECT_EQ(s, session_.get());
             ++finished_;
             loop_.destroy_later(std::move(session_));
