@@ -129,6 +129,8 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
   const Bytes early_data = held_->release(true);
   auto on_reply = std::move(on_reply_);
   on_reply(code, reply.bound, "connected");
+  // Relayed outside the pump: counted here for the session's log line.
+  early_bytes_ = early_data.size();
   if (!early_data.empty()) stream_->write(early_data);
   PumpOptions options;
   options.idle_timeout = ctx_.config.client.idle_timeout;
@@ -144,7 +146,7 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
                       .count();
   MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " via=" << server_
                      << " tunnel=" << (reused_ ? "pooled" : "fresh")
-                     << " bytes_up=" << outcome.bytes_a_to_b
+                     << " bytes_up=" << early_bytes_ + outcome.bytes_a_to_b
                      << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
                      << " end=" << log_field(outcome.end);
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback

@@ -79,6 +79,7 @@ class TunnelSession final : private PoolWaiter, private TunnelStreamControl {
   bool retried_ = false;
   bool waiting_ = false;  // queued in the pool
   std::unique_ptr<Pump> pump_;
+  uint64_t early_bytes_ = 0;  // sent with the request, written before the pump started
   std::chrono::steady_clock::time_point start_;
 };
 

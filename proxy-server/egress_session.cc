@@ -19,7 +19,17 @@ EgressSession::EgressSession(EgressContext context, std::shared_ptr<const Server
       on_reply_(std::move(on_reply)),
       on_done_(std::move(on_done)) {}
 
+// Destroyed while it still runs (the server stops, and its owner with it):
+// the relay is reset and the dial cancelled, and either leaves its trail
+// line like any other end, without calling the owner, which is going away.
 EgressSession::~EgressSession() {
+  on_reply_ = nullptr;
+  on_done_ = nullptr;
+  if (pump_ && !pump_->finished()) {
+    pump_->abort("server stopped");
+  } else if (dialer_ && dialer_->dialing()) {
+    cancel_dial("server stopped");
+  }
   pump_.reset();
   dialer_.reset();
 }
@@ -75,6 +85,8 @@ void EgressSession::on_dialed(DialResult result) {
   const Target bound = dial_.source ? dial_.source->to_target() : Target{};
   auto on_reply = std::move(on_reply_);
   const Bytes early_data = on_reply(socks5::Reply::Succeeded, bound);
+  // Relayed outside the pump: counted here, for the trail and the daily quota.
+  early_bytes_ = early_data.size();
   if (!early_data.empty()) upstream_->write(early_data);
   // A mail server closes right after its 221: send that reply and the end
   // to the client together.
@@ -108,13 +120,13 @@ void EgressSession::cancel_dial(const std::string& why) {
 
 void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   // a = downstream (the client's bytes), b = upstream (the destination's)
-  lease_->usage().add_bytes(outcome.bytes_a_to_b + outcome.bytes_b_to_a,
-                            std::chrono::system_clock::now());
-  write_trail(0, outcome.bytes_a_to_b, outcome.bytes_b_to_a, outcome.end);
+  const uint64_t up = early_bytes_ + outcome.bytes_a_to_b;
+  lease_->usage().add_bytes(up + outcome.bytes_b_to_a, std::chrono::system_clock::now());
+  write_trail(0, up, outcome.bytes_b_to_a, outcome.end);
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
   ctx_.loop.destroy_later(std::move(upstream_));
   auto on_done = std::move(on_done_);
-  on_done(outcome);
+  if (on_done) on_done(outcome);
 }
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,

@@ -43,6 +43,8 @@ class EgressSession {
   EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
                 const ServerConfig::Tenant& tenant, EgressOrigin origin, Target target,
                 Stream& downstream, ReplyCallback on_reply, DoneCallback on_done);
+  // A session destroyed while it runs is ended as by cut("server stopped"),
+  // trail line included, without calling back.
   ~EgressSession();
   EgressSession(const EgressSession&) = delete;
   EgressSession& operator=(const EgressSession&) = delete;
@@ -76,6 +78,7 @@ class EgressSession {
   DialResult dial_;
   std::unique_ptr<TcpConnection> upstream_;
   std::unique_ptr<Pump> pump_;
+  uint64_t early_bytes_ = 0;  // sent with the request, written before the pump started
 };
 
 }  // namespace mx

@@ -78,6 +78,7 @@ void ServerSocks5Session::on_request(Socks5Handshake::Request request) {
 }
 
 Bytes ServerSocks5Session::on_reply(socks5::Reply reply, const Target& bound) {
+  replied_ = true;
   // On success the relay reads the client from here on, in this same turn.
   Bytes early_data = held_->release(reply == socks5::Reply::Succeeded);
   handshake_->send_reply(reply, bound);
@@ -93,9 +94,15 @@ void ServerSocks5Session::on_client_gone(const std::string& why) {
 }
 
 void ServerSocks5Session::on_reload() {
-  if (!session_) return;
+  if (!session_ || finished_called_) return;
   const ServerConfig::Tenant* tenant = snapshots_()->tenant(session_->tenant_name());
-  if (tenant == nullptr || !tenant->enabled) session_->cut("tenant disabled or removed");
+  if (tenant != nullptr && tenant->enabled) return;
+  const std::string why = "tenant disabled or removed";
+  session_->cut(why);
+  // A dial cut short replies nothing and calls nothing back: without this
+  // the client would wait for its reply until it gave up. It is closed, as
+  // a tunnel's session is reset in that case.
+  if (!replied_) finish(why);
 }
 
 void ServerSocks5Session::finish(const std::string& why) {

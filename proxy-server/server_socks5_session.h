@@ -48,6 +48,7 @@ class ServerSocks5Session {
   std::unique_ptr<Socks5Handshake> handshake_;
   std::unique_ptr<HeldInput> held_;  // the client while its CONNECT is dialed
   std::unique_ptr<EgressSession> session_;
+  bool replied_ = false;  // the EgressSession gave its reply
   bool finished_called_ = false;
 };
 

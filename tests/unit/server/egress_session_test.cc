@@ -68,7 +68,7 @@ class EgressSessionTest : public LoopTest {
         [this](socks5::Reply reply, const Target& bound) {
           replies_.push_back(static_cast<int>(reply));
           bound_ = bound;
-          return Bytes{};
+          return reply == socks5::Reply::Succeeded ? early_data_ : Bytes{};
         },
         [this](const RelayOutcome& outcome) {
           ++done_;
@@ -96,6 +96,7 @@ class EgressSessionTest : public LoopTest {
   FakeStream downstream_{loop_};
   std::unique_ptr<EgressSession> session_;
   std::vector<int> replies_;
+  Bytes early_data_;  // what the reply callback hands back on success
   Target bound_;
   int done_ = 0;
   RelayOutcome outcome_;
@@ -138,6 +139,33 @@ TEST_F(EgressSessionTest, ASuccessfulSessionRelaysBothWaysAndLeavesOneTrailLine)
   EXPECT_EQ(usage_.for_tenant("acme")->bytes_today(std::chrono::system_clock::now()), 41u);
   session_.reset();
   EXPECT_EQ(usage_.for_tenant("acme")->active(), 0u) << "the lease is given back";
+}
+
+// Found by server_socks5_session_fuzz: what a SOCKS5 client sent together
+// with its request is written to the destination before the relay starts,
+// and was missing from the trail's bytes_up and from the tenant's bytes of
+// the day (its daily quota).
+TEST_F(EgressSessionTest, BytesSentWithTheRequestAreCountedInTheTrailAndTheDailyBytes) {
+  const std::string early = "EHLO client\r\n";  // 13 bytes, sent with the request
+  early_data_ = Bytes(early.begin(), early.end());
+  Destination::Peer& peer = start_relay();
+  if (HasFailure()) return;
+  ASSERT_TRUE(run_until([&] { return peer.data == early; }));
+  const std::string up = "QUIT\r\n";          // 6 bytes
+  const std::string down = "221 2.0.0 Bye\r\n";  // 15 bytes
+  downstream_.reader->on_stream_data(as_bytes(up));
+  ASSERT_TRUE(run_until([&] { return peer.data == early + up; }));
+  peer.connection->write(as_bytes(down));
+  ASSERT_TRUE(run_until([&] { return downstream_.written == down; }));
+  downstream_.reader->on_stream_eof();
+  ASSERT_TRUE(run_until([&] { return peer.eof == 1; }));
+  peer.connection->shutdown_write();
+  ASSERT_TRUE(run_until([&] { return done_ == 1; }));
+
+  const auto lines = trail();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], R"("bytes_up":19,"bytes_down":15,)")) << lines[0];
+  EXPECT_EQ(usage_.for_tenant("acme")->bytes_today(std::chrono::system_clock::now()), 34u);
 }
 
 TEST_F(EgressSessionTest, ARefusalByALimitRepliesNotAllowedAndLeavesATrailLine) {
@@ -219,6 +247,45 @@ TEST_F(EgressSessionTest, ACutDuringTheRelayResetsBothSides) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(contains(lines[0], R"("reply":0,)")) << lines[0];
   EXPECT_TRUE(contains(lines[0], R"("end":"tenant acme is disabled"})")) << lines[0];
+}
+
+// Found by server_socks5_session_fuzz: a session destroyed while it runs
+// (EgressServer::stop() at the end of a drain destroys what is left) left
+// no trail line at all, though its connection was made.
+TEST_F(EgressSessionTest, DestroyedDuringTheRelayItResetsBothSidesAndLeavesItsTrailLine) {
+  Destination::Peer& peer = start_relay();
+  if (HasFailure()) return;
+  downstream_.reader->on_stream_data(as_bytes("DATA\r\n"));
+  ASSERT_TRUE(run_until([&] { return peer.data == "DATA\r\n"; }));
+  session_.reset();
+  EXPECT_EQ(done_, 0) << "no call back into an owner that is going away";
+  EXPECT_EQ(downstream_.aborts, 1);
+  ASSERT_TRUE(run_until([&] { return peer.errors == 1; }));
+  const auto lines = trail();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], R"("reply":0,"bytes_up":6,"bytes_down":0,)")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], R"("end":"server stopped"})")) << lines[0];
+  EXPECT_EQ(usage_.for_tenant("acme")->active(), 0u);
+}
+
+TEST_F(EgressSessionTest, DestroyedWhileDialingItLeavesANullReplyLine) {
+  start_session(loopback_target(destination_->port()));
+  ASSERT_TRUE(replies_.empty()) << "the dial is under way";
+  session_.reset();
+  run_for(100ms);
+  EXPECT_TRUE(replies_.empty());
+  const auto lines = trail();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], R"("reply":null,)")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], R"("end":"server stopped"})")) << lines[0];
+}
+
+TEST_F(EgressSessionTest, DestroyedAfterItEndedItWritesNoSecondLine) {
+  start_session(Target::ipv4({10, 0, 0, 1}, destination_->port()));  // denied
+  ASSERT_TRUE(run_until([&] { return !replies_.empty(); }));
+  ASSERT_EQ(replies_, std::vector<int>{2});
+  session_.reset();
+  EXPECT_EQ(trail().size(), 1u);
 }
 
 }  // namespace
