@@ -9,9 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lookup_gate.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/crypto/tls_context.h"
+#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
 #include "server_snapshot.h"
@@ -28,11 +30,17 @@ namespace mx {
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name);
 
-// What the loop threads share. Both members are thread-safe.
+// What the loop threads share. Every member is thread-safe.
 struct SharedServerState {
   UsageRegistry usage;
   TrailWriter trail;
+  LookupGate lookups;  // the caps on name lookups in flight ([resolver])
 };
+
+// [resolver] max_lookups and max_lookups_per_tenant, as the gate takes them.
+inline LookupGate::Caps lookup_caps(const ServerConfig& config) {
+  return {config.resolver.max_lookups, config.resolver.max_lookups_per_tenant};
+}
 
 using SharedSslCtx = std::shared_ptr<SSL_CTX>;
 
@@ -87,6 +95,7 @@ class EgressServer {
 
   Loop& loop_;
   SharedServerState& shared_;
+  Resolver resolver_;  // this loop's; goes after every session (declared before them)
   std::shared_ptr<const ServerSnapshot> snapshot_;
   SharedSslCtx tls_;
   std::shared_ptr<PasswordCache> socks5_passwords_;  // sessions share it across reloads

@@ -19,6 +19,7 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
                              ServerConfig config, SslCtxPtr tls)
     : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
   set_log_level(config.server.log_level);
+  shared_.lookups.set_caps(lookup_caps(config));
   if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
@@ -179,6 +180,7 @@ void ServerRuntime::reload() {
     MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
   }
   set_log_level(loaded.config->server.log_level);
+  shared_.lookups.set_caps(lookup_caps(*loaded.config));
   if (std::string err =
           shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
       !err.empty()) {
