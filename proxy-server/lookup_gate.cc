@@ -25,9 +25,9 @@ LookupGate::Admission LookupGate::admit(const std::string& tenant, const std::st
   admission.refusal = cap + " " + std::to_string(value) + " reached";
   if (auto left_out = (total ? total_log_ : tenant_log_).admit(now)) {
     MX_LOG(Warn, "resolver") << "refused lookup tenant=" << tenant << " name=" << log_field(name)
-                             << " cap=" << cap << " in_flight=" << value
-                             << (total ? " (all tenants)" : "") << " reply=1"
-                             << left_out_note(*left_out);
+                             << " cap=" << cap << " limit=" << value << " in_flight="
+                             << (total ? limit_.in_flight() : limit_.in_flight(tenant))
+                             << " reply=1" << left_out_note(*left_out);
   }
   return admission;
 }

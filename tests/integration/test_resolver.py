@@ -207,7 +207,7 @@ class ResolverTest(SharedHarnessTest):
         self.assertLessEqual(len(warns), 3, warns)
         self.assertRegex(warns[0], r"warn +resolver: refused lookup tenant=c "
                                    r"name=c\d+\.silent\.test cap=max_lookups_per_tenant "
-                                   r"in_flight=256 reply=1")
+                                   r"limit=256 in_flight=256 reply=1")
         # Every refusal has its trail line, with the reply and why.
         refused = [r for r in self.fleet.wait_trail(trail_mark, 244)
                    if r["tenant"] == "c" and r["reply"] == REP_GENERAL]
