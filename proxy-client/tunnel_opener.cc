@@ -5,9 +5,9 @@
 
 namespace mx {
 
-TunnelOpener::TunnelOpener(Loop& loop, Target target, const ClientIdentity& identity,
-                           uint32_t receive_window, std::chrono::milliseconds timeout,
-                           TcpLiveness liveness, Done done)
+TunnelOpener::TunnelOpener(Loop& loop, NameResolver& resolver, Target target,
+                           const ClientIdentity& identity, uint32_t receive_window,
+                           std::chrono::milliseconds timeout, TcpLiveness liveness, Done done)
     : loop_(loop),
       target_(std::move(target)),
       identity_(identity),
@@ -16,23 +16,21 @@ TunnelOpener::TunnelOpener(Loop& loop, Target target, const ClientIdentity& iden
       done_(std::move(done)),
       deadline_(loop) {
   deadline_.start(timeout, [this] { fail("no authenticated tunnel within the handshake timeout"); });
-  resolution_ = std::make_unique<Resolution>(
-      loop_, target_.address.host, target_.address.port,
-      [this](int status, std::vector<SocketAddress> addresses) {
-        on_resolved(status, std::move(addresses));
-      });
+  resolution_ =
+      resolver.resolve(target_.address.host, target_.address.port,
+                       [this](ResolveResult resolved) { on_resolved(std::move(resolved)); });
 }
 
 TunnelOpener::~TunnelOpener() {
   if (tunnel_) tunnel_->set_handler(nullptr);
 }
 
-void TunnelOpener::on_resolved(int status, std::vector<SocketAddress> addresses) {
-  if (status != 0 || addresses.empty()) {
-    fail("cannot resolve " + target_.address.host + ": " +
-         (status ? uv_error_text(status) : "no address"));
+void TunnelOpener::on_resolved(ResolveResult resolved) {
+  if (resolved.status != ResolveResult::Status::Ok) {
+    fail("cannot resolve " + target_.address.host + ": " + resolved.error);
     return;
   }
+  const std::vector<SocketAddress>& addresses = resolved.addresses;
   auto connection = std::make_unique<TcpConnection>(loop_);
   TcpConnection* raw = connection.get();
   tunnel_ = std::make_unique<Tunnel>(loop_, std::move(connection), target_.tls,

@@ -35,15 +35,16 @@ class TunnelOpener final : private TunnelHandler {
   };
 
   // Starts at once; `done` is called once, never from inside the constructor.
-  TunnelOpener(Loop& loop, Target target, const ClientIdentity& identity, uint32_t receive_window,
-               std::chrono::milliseconds timeout, TcpLiveness liveness, Done done);
+  TunnelOpener(Loop& loop, NameResolver& resolver, Target target, const ClientIdentity& identity,
+               uint32_t receive_window, std::chrono::milliseconds timeout, TcpLiveness liveness,
+               Done done);
   ~TunnelOpener() override;
   TunnelOpener(const TunnelOpener&) = delete;
   TunnelOpener& operator=(const TunnelOpener&) = delete;
   bool finished() const { return !done_; }
 
  private:
-  void on_resolved(int status, std::vector<SocketAddress> addresses);
+  void on_resolved(ResolveResult resolved);
   void on_connected(int status);
   void on_tunnel_ready() override;
   void on_tunnel_frame(const frame::Frame& f) override;

@@ -13,6 +13,10 @@ using Clock = std::chrono::steady_clock;
 std::unique_ptr<TunnelPool> TunnelPool::create(Loop& loop, const ClientConfig& config,
                                                ClientIdentity identity, std::string& err) {
   std::unique_ptr<TunnelPool> pool(new TunnelPool(loop, config, std::move(identity)));
+  if (std::string why = pool->resolver_.configure(config.resolver); !why.empty()) {
+    err = "resolver: " + why;
+    return nullptr;
+  }
   for (const auto& server : config.servers) {
     ServerVerification verification;
     verification.pin = server.pin_sha256;
@@ -38,6 +42,7 @@ TunnelPool::TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity id
     : loop_(loop),
       config_(config),
       identity_(std::move(identity)),
+      resolver_(loop),
       maintenance_(loop),
       replenish_soon_(loop) {}
 
@@ -127,8 +132,8 @@ void TunnelPool::open(size_t server) {
   Server& s = servers_[server];
   ++s.opening;
   openers_.push_back(std::make_unique<TunnelOpener>(
-      loop_, TunnelOpener::Target{s.config.address, s.tls.get(), s.config.server_name}, identity_,
-      kDefaultSessionWindow, config_.client.handshake_timeout, config_.client.liveness(),
+      loop_, resolver_, TunnelOpener::Target{s.config.address, s.tls.get(), s.config.server_name},
+      identity_, kDefaultSessionWindow, config_.client.handshake_timeout, config_.client.liveness(),
       [this, server](OpenedTunnel opened) { on_opened(server, std::move(opened)); }));
 }
 

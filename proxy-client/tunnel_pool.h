@@ -21,6 +21,7 @@
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/crypto/tls_context.h"
+#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/timer.h"
 #include "pool_policy.h"
 #include "pool_tunnel.h"
@@ -95,6 +96,7 @@ class TunnelPool final : private PoolTunnelEvents {
   Loop& loop_;
   const ClientConfig& config_;
   ClientIdentity identity_;
+  Resolver resolver_;  // the server names' ([resolver]); outlives the openers
   std::vector<Server> servers_;
   std::list<std::unique_ptr<TunnelOpener>> openers_;
   std::list<std::unique_ptr<PoolTunnel>> tunnels_;  // oldest first

@@ -31,9 +31,6 @@ socks5::Reply reply_for_connect_error(int uv_status) {
       return socks5::Reply::NetworkUnreachable;
     case UV_EHOSTUNREACH:
     case UV_EHOSTDOWN:
-    case UV_EAI_NONAME:
-    case UV_EAI_NODATA:
-    case UV_EAI_ADDRFAMILY:
       return socks5::Reply::HostUnreachable;
     case UV_ETIMEDOUT:
       return socks5::Reply::TtlExpired;
@@ -44,9 +41,10 @@ socks5::Reply reply_for_connect_error(int uv_status) {
   }
 }
 
-Dialer::Dialer(Loop& loop, DialRules rules, std::chrono::milliseconds timeout,
+Dialer::Dialer(Loop& loop, DialNames names, DialRules rules, std::chrono::milliseconds timeout,
                std::string log_context)
     : loop_(loop),
+      names_(names),
       rules_(rules),
       timeout_(timeout),
       log_context_(std::move(log_context)),
@@ -66,13 +64,23 @@ void Dialer::dial(const Target& target, Callback done) {
              "no connection within " + std::to_string(timeout_.count()) + " ms");
   });
   if (auto literal = SocketAddress::from_target(target)) {
-    on_resolved(0, {*literal});
+    on_resolved(ResolveResult{ResolveResult::Status::Ok, {*literal}, {}});
     return;
   }
-  resolution_ = std::make_unique<Resolution>(
-      loop_, target.domain, target.port, [this](int status, std::vector<SocketAddress> addresses) {
-        on_resolved(status, std::move(addresses));
-      });
+  // Above a cap the CONNECT is refused at once (0x01: the server cannot
+  // take the lookup now; the name itself may be fine).
+  ConcurrencyLimit::Slot slot;
+  if (names_.gate != nullptr) {
+    LookupGate::Admission admission = names_.gate->admit(rules_.tenant.name, target.domain);
+    if (!admission.slot) {
+      complete(socks5::Reply::GeneralFailure, "lookup refused: " + admission.refusal);
+      return;
+    }
+    slot = std::move(admission.slot);
+  }
+  resolution_ = names_.resolver.resolve(
+      target.domain, target.port,
+      [this](ResolveResult resolved) { on_resolved(std::move(resolved)); }, std::move(slot));
 }
 
 void Dialer::note_refusal(socks5::Reply reply, std::string detail) {
@@ -81,16 +89,18 @@ void Dialer::note_refusal(socks5::Reply reply, std::string detail) {
   }
 }
 
-void Dialer::on_resolved(int status, std::vector<SocketAddress> addresses) {
-  if (status != 0 || addresses.empty()) {
-    complete(socks5::Reply::HostUnreachable,
-             "cannot resolve " + target_.host() + ": " +
-                 (status != 0 ? uv_error_text(status) : std::string("no address")));
+void Dialer::on_resolved(ResolveResult resolved) {
+  if (resolved.status != ResolveResult::Status::Ok) {
+    // A lookup that timed out is a timeout like a connect that did (0x06);
+    // a name that does not resolve, or whose servers fail, is unreachable.
+    complete(resolved.status == ResolveResult::Status::Timeout ? socks5::Reply::TtlExpired
+                                                               : socks5::Reply::HostUnreachable,
+             "cannot resolve " + target_.host() + ": " + resolved.error);
     return;
   }
-  for (const SocketAddress& resolved : addresses) {
+  for (const SocketAddress& found : resolved.addresses) {
     // ::ffff:a.b.c.d is an IPv4 destination: dial it as one, from an IPv4 source.
-    const SocketAddress address = resolved.unmapped();
+    const SocketAddress address = found.unmapped();
     if (auto reason = rules_.policy.denied_reason(address)) {
       note_refusal(socks5::Reply::NotAllowed, address.ip_string() + " is " + *reason);
       continue;

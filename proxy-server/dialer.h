@@ -1,5 +1,6 @@
 // Opens the outbound TCP connection for one CONNECT: checks the port,
-// resolves a name off the loop, and for each resolved address in turn: the
+// resolves a name (within the caps on lookups in flight, on the loop's
+// resolver), and for each resolved address in turn: the
 // deny-list, a source address of the tenant of the same family, the
 // tenant's per-destination limit; then connects from that source, all
 // within one connect timeout. The outcome is a SOCKS5 reply code that says
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "destination_policy.h"
+#include "lookup_gate.h"
 #include "mxegress/codec/socks5.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/loop/loop.h"
@@ -41,11 +43,19 @@ struct DialRules {
   TcpLiveness liveness;  // set on each attempt's socket ([server] tcp_keepalive, ...)
 };
 
+// How the dialer resolves a name: the loop's resolver, after the gate (the
+// server's caps on lookups in flight) has admitted the lookup.
+struct DialNames {
+  NameResolver& resolver;
+  LookupGate* gate = nullptr;  // null: no caps
+};
+
 class Dialer {
  public:
   using Callback = std::function<void(DialResult)>;
 
-  Dialer(Loop& loop, DialRules rules, std::chrono::milliseconds timeout, std::string log_context);
+  Dialer(Loop& loop, DialNames names, DialRules rules, std::chrono::milliseconds timeout,
+         std::string log_context);
   ~Dialer();
   Dialer(const Dialer&) = delete;
   Dialer& operator=(const Dialer&) = delete;
@@ -62,7 +72,7 @@ class Dialer {
     std::string detail;
   };
 
-  void on_resolved(int status, std::vector<SocketAddress> addresses);
+  void on_resolved(ResolveResult resolved);
   void try_next();
   void on_connected(int status);
   void release_attempt();
@@ -70,6 +80,7 @@ class Dialer {
   void complete(socks5::Reply reply, std::string detail);
 
   Loop& loop_;
+  DialNames names_;
   DialRules rules_;
   std::chrono::milliseconds timeout_;
   std::string log_context_;

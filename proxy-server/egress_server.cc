@@ -52,6 +52,7 @@ EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
                            TunnelBalancer* balancer, size_t index)
     : loop_(loop),
       shared_(shared),
+      resolver_(loop),
       tls_(std::move(tls)),
       drained_soon_(loop),
       balancer_(balancer),
@@ -66,6 +67,10 @@ EgressServer::~EgressServer() {
 
 void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) {
   const ServerConfig& config = snapshot->config();
+  // A new channel each time: a reload re-reads /etc/resolv.conf too.
+  if (std::string err = resolver_.configure(config.resolver.settings); !err.empty()) {
+    MX_LOG(Error, kLog) << "resolver: " << err;
+  }
   socks5_passwords_ = config.socks5.users.empty()
                           ? nullptr
                           : std::make_shared<PasswordCache>(loop_, socks5_users(config));
@@ -195,7 +200,7 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   // Here and not at accept: a tunnel accepted on one loop and passed to
   // another reaches this once, on the loop that keeps it.
   set_liveness(*connection);
-  EgressContext context{loop_, shared_.usage, shared_.trail};
+  EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
       std::move(startup), [this](ServerTunnel* t) { forget(tunnels_, t); });
@@ -224,7 +229,7 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     return;
   }
   set_liveness(*connection);
-  EgressContext context{loop_, shared_.usage, shared_.trail};
+  EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
       std::move(startup), [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });

@@ -9,9 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lookup_gate.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/crypto/tls_context.h"
+#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
 #include "server_snapshot.h"
@@ -34,7 +36,13 @@ struct SharedServerState {
   UsageRegistry usage;
   TrailWriter trail;
   StartupGate startups;  // connections not yet authenticated
+  LookupGate lookups;  // the caps on name lookups in flight ([resolver])
 };
+
+// [resolver] max_lookups and max_lookups_per_tenant, as the gate takes them.
+inline LookupGate::Caps lookup_caps(const ServerConfig& config) {
+  return {config.resolver.max_lookups, config.resolver.max_lookups_per_tenant};
+}
 
 using SharedSslCtx = std::shared_ptr<SSL_CTX>;
 
@@ -91,6 +99,7 @@ class EgressServer {
 
   Loop& loop_;
   SharedServerState& shared_;
+  Resolver resolver_;  // this loop's; goes after every session (declared before them)
   std::shared_ptr<const ServerSnapshot> snapshot_;
   SharedSslCtx tls_;
   std::shared_ptr<PasswordCache> socks5_passwords_;  // sessions share it across reloads

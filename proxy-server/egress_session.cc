@@ -50,7 +50,8 @@ void EgressSession::start() {
   lease_ = std::make_unique<UsageLease>(std::move(usage));
   DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
                   snapshot_->config().server.liveness()};
-  dialer_ = std::make_unique<Dialer>(ctx_.loop, rules, snapshot_->config().server.connect_timeout,
+  dialer_ = std::make_unique<Dialer>(ctx_.loop, DialNames{ctx_.resolver, ctx_.lookups}, rules,
+                                     snapshot_->config().server.connect_timeout,
                                      "tenant=" + tenant_.name);
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
 }

@@ -23,6 +23,8 @@ struct EgressContext {
   Loop& loop;
   UsageRegistry& usage;
   TrailWriter& trail;
+  NameResolver& resolver;         // the loop's
+  LookupGate* lookups = nullptr;  // the server's caps on lookups in flight (null: none)
 };
 
 struct EgressOrigin {

@@ -20,6 +20,7 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
     : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
   set_log_level(config.server.log_level);
   shared_.startups.apply(config.server);
+  shared_.lookups.set_caps(lookup_caps(config));
   if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
@@ -184,6 +185,7 @@ void ServerRuntime::reload() {
   }
   set_log_level(loaded.config->server.log_level);
   shared_.startups.apply(loaded.config->server);
+  shared_.lookups.set_caps(lookup_caps(*loaded.config));
   if (std::string err =
           shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
       !err.empty()) {

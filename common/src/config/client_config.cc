@@ -8,6 +8,7 @@
 #include "mxegress/config/decoders.h"
 #include "mxegress/config/duration.h"
 #include "mxegress/config/keepalive.h"
+#include "mxegress/config/resolver_config.h"
 #include "mxegress/config/toml_reader.h"
 
 namespace mx {
@@ -251,6 +252,7 @@ ClientConfig read_client_config(TableReader& root, const std::filesystem::path& 
       config.forwards.push_back(read_forward(forward, listeners));
     }
   }
+  read_resolver(root, config.resolver);
   return config;
 }
 

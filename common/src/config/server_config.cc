@@ -224,6 +224,7 @@ ServerConfig read_server_config(TableReader& root, const std::filesystem::path& 
   TableReader trail = root.table("trail");
   config.trail = read_trail(trail, base_dir);
   config.socks5 = read_socks5(root, config);
+  read_resolver(root, config.resolver);
   return config;
 }
 

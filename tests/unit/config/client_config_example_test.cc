@@ -48,6 +48,7 @@ TEST(ClientConfigExample, ParsesAsShipped) {
   EXPECT_EQ(config.socks5.listen, (std::vector{addr("127.0.0.1:1080")}));
   EXPECT_FALSE(config.transparent);
   EXPECT_TRUE(config.forwards.empty());
+  EXPECT_EQ(config.resolver, ResolverSettings{});
 }
 
 TEST(ClientConfigExample, ParsesWithEveryCommentedSectionSwitchedOn) {
@@ -75,6 +76,10 @@ TEST(ClientConfigExample, ParsesWithEveryCommentedSectionSwitchedOn) {
   EXPECT_EQ(config.forwards[0].listen, addr("127.0.0.1:2525"));
   EXPECT_EQ(config.forwards[0].target, (HostPort{"mx.example.org", 25}));
   EXPECT_EQ(config.forwards[0].on_failure, ClientConfig::FailureAction::Reply421);
+
+  EXPECT_EQ(config.resolver.servers, (std::vector{addr("127.0.0.53:53")}));
+  EXPECT_EQ(config.resolver.timeout, milliseconds(5000));
+  EXPECT_EQ(config.resolver.tries, 2u);
 }
 
 }  // namespace

@@ -44,6 +44,11 @@ TEST(ServerConfigExample, IsMultiTenant) {
   EXPECT_EQ(other.limits.max_connections, 0u);
   EXPECT_TRUE(other.tunnel_from.empty());
 
+  // [resolver] spells out the defaults, servers left to /etc/resolv.conf.
+  EXPECT_EQ(config.resolver, ServerResolverConfig{});
+  EXPECT_NE(read_example().find("\n# servers = [\"127.0.0.53\", \"[::1]:53\"]\n"),
+            std::string::npos);
+
   EXPECT_EQ(config.trail.file, "/var/log/mxegress/trail.jsonl");
   EXPECT_FALSE(config.trail.to_stdout);
   // [socks5] is there, commented out.

@@ -1,12 +1,47 @@
 // Tier (c): the Dialer against loopback: a listening port, a refused one, a
 // deny-listed address (no connect at all), and a dial cancelled while its
-// SYNs go unanswered.
+// SYNs go unanswered. Names go through a fake resolver (the real one has its
+// own tests): the caps on lookups, and what each lookup outcome replies.
 #include "dialer.h"
 
 #include "loop_test_support.h"
 
 namespace mx::loopback {
 namespace {
+
+// A NameResolver that answers when the test says so. A lookup the dialer
+// cancels stays "under way" with its slot, as a c-ares query does, until
+// the test ends it.
+class FakeResolver final : public NameResolver {
+ public:
+  struct Query {
+    std::string host;
+    uint16_t port = 0;
+    Callback done;  // dropped when the lookup is cancelled
+    ConcurrencyLimit::Slot slot;
+  };
+  class Handle final : public Resolution {
+   public:
+    explicit Handle(Query& query) : query_(query) {}
+    ~Handle() override { query_.done = nullptr; }
+
+   private:
+    Query& query_;
+  };
+
+  std::unique_ptr<Resolution> resolve(const std::string& host, uint16_t port, Callback done,
+                                      ConcurrencyLimit::Slot slot) override {
+    queries.push_back(std::make_unique<Query>(Query{host, port, std::move(done), std::move(slot)}));
+    return std::make_unique<Handle>(*queries.back());
+  }
+  void answer(size_t i, ResolveResult result) {
+    auto done = std::move(queries.at(i)->done);
+    queries.at(i)->slot.release();
+    if (done) done(std::move(result));
+  }
+
+  std::vector<std::unique_ptr<Query>> queries;
+};
 
 class DialerTest : public LoopTest {
  protected:
@@ -20,14 +55,14 @@ class DialerTest : public LoopTest {
 
   // Dials `target` for a tenant that may reach 127.0.0.1 on `ports`.
   void dial(const Target& target, std::vector<uint16_t> ports,
-            std::chrono::milliseconds timeout = 5s) {
+            std::chrono::milliseconds timeout = 5s, LookupGate* gate = nullptr) {
     tenant_ = loopback_tenant(std::move(ports));
     tenant_.limits.max_per_destination = 1;
     policy_ = std::make_unique<DestinationPolicy>(tenant_.policy.ports, tenant_.policy.deny,
                                                   tenant_.policy.allow);
     lease_ = std::make_unique<UsageLease>(usage_.for_tenant(tenant_.name));
     DialRules rules{*policy_, tenant_, *lease_, TcpLiveness{}};
-    dialer_ = std::make_unique<Dialer>(loop_, rules, timeout, "test");
+    dialer_ = std::make_unique<Dialer>(loop_, DialNames{names_, gate}, rules, timeout, "test");
     dialer_->dial(target, [this](DialResult r) {
       ++calls_;
       result_ = std::move(r);
@@ -46,6 +81,7 @@ class DialerTest : public LoopTest {
   ServerConfig::Tenant tenant_;
   std::unique_ptr<DestinationPolicy> policy_;
   UsageRegistry usage_;
+  FakeResolver names_;
   std::unique_ptr<UsageLease> lease_;
   std::unique_ptr<Dialer> dialer_;
   std::unique_ptr<Destination> destination_;
@@ -148,6 +184,61 @@ TEST_F(DialerTest, ADialWhoseSynsGoUnansweredTimesOut) {
   EXPECT_EQ(result_.detail, "no connection within 300 ms");
   EXPECT_TRUE(result_.source);
   EXPECT_TRUE(destination_slot_free());
+}
+
+TEST_F(DialerTest, ANameIsResolvedAndItsAddressDialed) {
+  destination_ = std::make_unique<Destination>(loop_, false);
+  dial(Target::domain_name("mx.example.test", destination_->port()), {destination_->port()});
+  ASSERT_EQ(names_.queries.size(), 1u);
+  EXPECT_EQ(names_.queries[0]->host, "mx.example.test");
+  EXPECT_EQ(names_.queries[0]->port, destination_->port());
+  names_.answer(0, {ResolveResult::Status::Ok, {destination_->address()}, {}});
+  ASSERT_TRUE(run_until([&] { return calls_ == 1; }));
+  EXPECT_EQ(result_.reply, socks5::Reply::Succeeded) << result_.detail;
+}
+
+TEST_F(DialerTest, ALookupAboveTheTenantsCapIsRefusedAtOnceWith0x01AndNoQuery) {
+  LookupGate gate({.total = 0, .per_tenant = 1});
+  auto held = gate.admit("acme", "other.example.test");
+  ASSERT_TRUE(held.slot);
+  dial(Target::domain_name("mx.example.test", 25), {25}, 5s, &gate);
+  EXPECT_EQ(calls_, 1) << "decided without a loop turn";
+  EXPECT_EQ(result_.reply, socks5::Reply::GeneralFailure);
+  EXPECT_EQ(static_cast<int>(result_.reply), 0x01);
+  EXPECT_EQ(result_.detail, "lookup refused: max_lookups_per_tenant 1 reached");
+  EXPECT_TRUE(names_.queries.empty()) << "nothing was asked";
+  EXPECT_FALSE(result_.connected);
+  EXPECT_EQ(gate.limit().refused().per_key, 1u) << "counted for the metrics";
+}
+
+TEST_F(DialerTest, EachLookupOutcomeRepliesWhatHappened) {
+  const std::pair<ResolveResult::Status, socks5::Reply> cases[] = {
+      {ResolveResult::Status::NotFound, socks5::Reply::HostUnreachable},
+      {ResolveResult::Status::Failed, socks5::Reply::HostUnreachable},
+      {ResolveResult::Status::Timeout, socks5::Reply::TtlExpired},
+  };
+  for (const auto& [status, reply] : cases) {
+    calls_ = 0;
+    names_.queries.clear();
+    dial(Target::domain_name("mx.example.test", 25), {25});
+    names_.answer(0, {status, {}, "why"});
+    EXPECT_EQ(calls_, 1);
+    EXPECT_EQ(result_.reply, reply) << static_cast<int>(status);
+    EXPECT_EQ(result_.detail, "cannot resolve mx.example.test: why");
+  }
+}
+
+TEST_F(DialerTest, CancelDropsTheLookupButItsSlotStaysUntilTheQueryEnds) {
+  LookupGate gate({.total = 0, .per_tenant = 4});
+  dial(Target::domain_name("mx.example.test", 25), {25}, 5s, &gate);
+  ASSERT_EQ(names_.queries.size(), 1u);
+  EXPECT_EQ(gate.limit().in_flight("acme"), 1u);
+  dialer_->cancel();
+  EXPECT_FALSE(names_.queries[0]->done) << "the callback is gone at once";
+  EXPECT_EQ(gate.limit().in_flight("acme"), 1u) << "the query itself is still under way";
+  names_.answer(0, {ResolveResult::Status::Timeout, {}, "late"});
+  EXPECT_EQ(gate.limit().in_flight("acme"), 0u);
+  EXPECT_EQ(calls_, 0);
 }
 
 }  // namespace

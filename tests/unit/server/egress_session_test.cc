@@ -63,7 +63,7 @@ class EgressSessionTest : public LoopTest {
     config.tenants.back().limits = limits;
     snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
     session_ = std::make_unique<EgressSession>(
-        EgressContext{loop_, usage_, trail_}, snapshot_, *snapshot_->tenant("acme"),
+        EgressContext{loop_, usage_, trail_, resolver_}, snapshot_, *snapshot_->tenant("acme"),
         EgressOrigin{"tunnel", "192.0.2.7:40000", "KEYTEXT"}, target, downstream_,
         [this](socks5::Reply reply, const Target& bound) {
           replies_.push_back(static_cast<int>(reply));
@@ -91,6 +91,7 @@ class EgressSessionTest : public LoopTest {
   TempDir dir_;
   TrailWriter trail_;
   UsageRegistry usage_;
+  Resolver resolver_{loop_};  // not configured: these tests dial IP literals
   std::shared_ptr<const ServerSnapshot> snapshot_;
   std::unique_ptr<Destination> destination_;
   FakeStream downstream_{loop_};

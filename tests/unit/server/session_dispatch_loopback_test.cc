@@ -104,7 +104,7 @@ class SessionDispatchLoopbackTest : public LoopTest {
     echo_ = std::make_unique<Destination>(loop_, true);
     allow_ports({echo_->port()});
     dispatch_ =
-        std::make_unique<SessionDispatch>(EgressContext{loop_, usage_, trail_},
+        std::make_unique<SessionDispatch>(EgressContext{loop_, usage_, trail_, resolver_},
                                           EgressOrigin{"tunnel", "127.0.0.1:1", "KEYTEXT"}, gate_);
     server_.dispatch = dispatch_.get();
     connect_tunnel();
@@ -184,6 +184,7 @@ class SessionDispatchLoopbackTest : public LoopTest {
   SslCtxPtr client_tls_;
   TrailWriter trail_;
   UsageRegistry usage_;
+  Resolver resolver_{loop_};  // not configured: these tests dial IP literals
   FakeGate gate_;
   std::unique_ptr<Destination> echo_;
   std::unique_ptr<TcpListener> listener_;
