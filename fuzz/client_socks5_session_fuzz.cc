@@ -83,8 +83,8 @@ struct World {
 
   void on_tunnel(std::unique_ptr<TcpConnection> connection) {
     auto tunnel = std::make_unique<ServerTunnel>(
-        EgressContext{loop, usage, trail}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection),
+        EgressContext{loop, usage, trail, resolver}, [this] { return snapshot; }, server_tls.get(),
+        std::move(connection), ConcurrencyLimit::Slot{},
         [this](ServerTunnel* t) {
           auto it = tunnels.find(t);
           require(it != tunnels.end(), "finished: a server tunnel that is not live");
@@ -110,6 +110,7 @@ struct World {
   }
 
   Loop loop;
+  FakeNameResolver resolver{loop};
   std::filesystem::path dir;
   TrailFile trail_file;
   TrailWriter trail;

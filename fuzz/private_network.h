@@ -1,10 +1,10 @@
 // The stateful fuzz targets' guarantee that nothing a fuzzed CONNECT names
 // leaves the machine: the process moves into a network namespace of its own
-// with only `lo` up, and names are never looked up (a fake getaddrinfo).
+// with only `lo` up, and names are never looked up (FakeNameResolver in
+// stateful_support.h answers them).
 // Included once per target, through stateful_support.h.
 #pragma once
 
-#include <dlfcn.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <sched.h>
@@ -22,38 +22,6 @@
 #include <string_view>
 
 #include "mxegress/util/log.h"
-
-// The fake resolver: names ending in ".test" are loopback (two.test: a denied
-// 127.0.0.2 first, then 127.0.0.1; v6.test: ::1), every other name does not
-// exist. No query ever leaves the process. libuv calls getaddrinfo from its
-// thread pool; this definition in the executable takes precedence.
-extern "C" int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
-                           struct addrinfo** res) {
-  using Real = int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**);
-  static const Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "getaddrinfo"));
-  const std::string_view name = node != nullptr ? node : "";
-  const char* literal = nullptr;
-  if (name == "v6.test") {
-    literal = "::1";
-  } else if (name == "two.test") {
-    literal = "127.0.0.2";
-  } else if (name.size() > 5 && name.substr(name.size() - 5) == ".test") {
-    literal = "127.0.0.1";
-  }
-  if (literal == nullptr || real == nullptr) return EAI_NONAME;
-  addrinfo numeric{};
-  numeric.ai_family = AF_UNSPEC;
-  numeric.ai_socktype = hints != nullptr ? hints->ai_socktype : SOCK_STREAM;
-  numeric.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  const int rc = real(literal, service, &numeric, res);
-  if (rc != 0 || name != "two.test") return rc;
-  addrinfo* second = nullptr;
-  if (real("127.0.0.1", service, &numeric, &second) != 0) return rc;
-  addrinfo* last = *res;
-  while (last->ai_next != nullptr) last = last->ai_next;
-  last->ai_next = second;
-  return 0;
-}
 
 namespace mx::fuzz {
 

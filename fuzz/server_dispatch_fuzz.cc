@@ -75,8 +75,8 @@ struct World {
     require(!tunnel && !accepted, "one tunnel per input");
     accepted = true;
     tunnel = std::make_unique<ServerTunnel>(
-        EgressContext{loop, usage, trail}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection),
+        EgressContext{loop, usage, trail, resolver}, [this] { return snapshot; }, server_tls.get(),
+        std::move(connection), ConcurrencyLimit::Slot{},
         [this](ServerTunnel* t) {
           require(t == tunnel.get(), "finished: a tunnel that is not the live one");
           ++finished;
@@ -86,6 +86,7 @@ struct World {
   }
 
   Loop loop;
+  FakeNameResolver resolver{loop};
   std::filesystem::path dir;
   TrailFile trail_file;
   TrailWriter trail;

@@ -63,8 +63,8 @@ struct World {
     require(!session && !accepted, "one connection per input");
     accepted = true;
     session = std::make_unique<ServerSocks5Session>(
-        EgressContext{loop, usage, trail}, [this] { return snapshot; }, passwords,
-        std::move(connection),
+        EgressContext{loop, usage, trail, resolver}, [this] { return snapshot; }, passwords,
+        std::move(connection), ConcurrencyLimit::Slot{},
         [this](ServerSocks5Session* s) {
           require(s == session.get(), "finished: a session that is not the live one");
           ++finished;
@@ -74,6 +74,7 @@ struct World {
   }
 
   Loop loop;
+  FakeNameResolver resolver{loop};
   std::filesystem::path dir;
   TrailFile trail_file;
   TrailWriter trail;

@@ -30,9 +30,11 @@
 
 #include "mxegress/config/server_config.h"
 #include "mxegress/loop/loop.h"
+#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/net/socket_address.h"
 #include "mxegress/util/bytes.h"
 #include "mxegress/util/log.h"
 #include "private_network.h"
@@ -53,6 +55,59 @@ inline constexpr uint16_t kRefusedPort = 26;     // nothing listens: connection 
 inline constexpr uint16_t kUnansweredPort = 27;  // SYNs dropped: the dial times out
 inline constexpr uint16_t kTunnelPort = 4433;    // the server's tunnel listener
 inline constexpr uint16_t kSocks5Port = 1080;    // the SOCKS5 listener under test
+
+// The fuzz targets' resolver: names ending in ".test" are loopback
+// (two.test: a denied 127.0.0.2 first, then 127.0.0.1; v6.test: ::1), IP
+// literals are themselves, every other name does not exist. No query ever
+// leaves the process; the answer comes on a later loop turn, as c-ares's
+// does, and a cancelled lookup never calls back.
+class FakeNameResolver final : public NameResolver {
+ public:
+  explicit FakeNameResolver(Loop& loop) : loop_(loop) {}
+
+  std::unique_ptr<Resolution> resolve(const std::string& host, uint16_t port, Callback done,
+                                      ConcurrencyLimit::Slot slot) override {
+    auto lookup = std::make_unique<Lookup>();
+    loop_.post([live = lookup->live, done = std::move(done), result = answer(host, port),
+                held = std::make_shared<ConcurrencyLimit::Slot>(std::move(slot))]() mutable {
+      held->release();
+      if (*live) done(std::move(result));
+    });
+    return lookup;
+  }
+
+ private:
+  struct Lookup final : Resolution {
+    ~Lookup() override { *live = false; }
+    std::shared_ptr<bool> live = std::make_shared<bool>(true);
+  };
+
+  static ResolveResult answer(const std::string& host, uint16_t port) {
+    ResolveResult result;
+    std::vector<std::string_view> literals;
+    const std::string_view name = host;
+    if (name == "v6.test") {
+      literals = {"::1"};
+    } else if (name == "two.test") {
+      literals = {"127.0.0.2", "127.0.0.1"};
+    } else if (name.size() > 5 && name.substr(name.size() - 5) == ".test") {
+      literals = {"127.0.0.1"};
+    } else {
+      literals = {name};
+    }
+    for (std::string_view literal : literals) {
+      if (auto address = SocketAddress::parse_ip(literal, port)) {
+        result.addresses.push_back(*address);
+      }
+    }
+    result.status =
+        result.addresses.empty() ? ResolveResult::Status::NotFound : ResolveResult::Status::Ok;
+    if (result.addresses.empty()) result.error = "no such name (fuzz resolver)";
+    return result;
+  }
+
+  Loop& loop_;
+};
 
 // Irregular piece sizes from a seed byte: its low bits pick the largest
 // piece (1 to 256 bytes), a small generator the sizes below it.

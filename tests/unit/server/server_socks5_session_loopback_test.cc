@@ -36,8 +36,8 @@ class ServerSocks5SessionTest : public LoopTest {
     config_.socks5.users.push_back({"alice", hash, "acme", {*Cidr::parse("127.0.0.0/8")}});
     listener_ = std::make_unique<TcpListener>(loop_, [this](std::unique_ptr<TcpConnection> c) {
       session_ = std::make_unique<ServerSocks5Session>(
-          EgressContext{loop_, usage_, trail_}, [this] { return snapshot_; }, passwords_,
-          std::move(c),
+          EgressContext{loop_, usage_, trail_, resolver_}, [this] { return snapshot_; }, passwords_,
+          std::move(c), ConcurrencyLimit::Slot{},
           [this](ServerSocks5Session* s) {
             EXPECT_EQ(s, session_.get());
             ++finished_;
@@ -89,6 +89,7 @@ class ServerSocks5SessionTest : public LoopTest {
   TempDir dir_;
   TrailWriter trail_;
   UsageRegistry usage_;
+  Resolver resolver_{loop_};  // not configured: these tests dial IP literals
   ServerConfig config_;
   std::shared_ptr<const ServerSnapshot> snapshot_;
   std::shared_ptr<PasswordCache> passwords_;
