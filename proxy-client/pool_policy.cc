@@ -12,7 +12,9 @@ size_t tunnels_to_open(const WarmRule& rule, size_t ready, size_t opening, size_
   const size_t for_waiting = (waiting + per_tunnel - 1) / per_tunnel;
   const size_t for_pool = preferred && ready < rule.pool ? rule.pool - ready : 0;
   const size_t wanted = std::max(for_waiting, for_pool);
-  return wanted > opening ? wanted - opening : 0;
+  const size_t needed = wanted > opening ? wanted - opening : 0;
+  const size_t room = rule.max_opening > opening ? rule.max_opening - opening : 0;
+  return std::min(needed, room);
 }
 
 bool close_empty_tunnel(const WarmRule& rule, size_t rank, std::chrono::milliseconds empty_for) {

@@ -7,6 +7,12 @@
 // - Bursts open more; once empty, the ones beyond `pool` close after
 //   `pool_idle_timeout`, and never more than `pool_max` stay empty.
 // - Each tunnel being opened serves `sessions_per_tunnel` waiting sessions.
+// - At most `max_opening` handshakes to one server run at once; the others
+//   wait their turn. A server that faces the internet caps connections that
+//   have not authenticated yet per source address (`max_unauthenticated_
+//   per_address`, 32 by default): a burst of one-session tunnels must not
+//   look like a slowloris and be refused. Handshakes take milliseconds, so
+//   the queue drains quickly.
 #pragma once
 
 #include <chrono>
@@ -20,6 +26,7 @@ struct WarmRule {
   uint32_t pool_max = 32;
   uint32_t sessions_per_tunnel = 100;
   std::chrono::milliseconds pool_idle_timeout = std::chrono::minutes(5);
+  uint32_t max_opening = 16;  // half the server's default per-address cap
 };
 
 // Tunnels to open now for a server: to keep `pool` ready, and enough for

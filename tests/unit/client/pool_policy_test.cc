@@ -76,6 +76,19 @@ TEST(TunnelsToOpen, OpeningsUnderWayAreCounted) {
   EXPECT_EQ(tunnels_to_open(rule(0, 32, 100), 0, 1, 101, false), 1u);
 }
 
+TEST(TunnelsToOpen, NoMoreThanMaxOpeningHandshakesAtOnce) {
+  WarmRule single = rule(0, 32, 1);
+  single.max_opening = 16;
+  EXPECT_EQ(tunnels_to_open(single, 0, 0, 500, false), 16u) << "a burst waits its turn";
+  EXPECT_EQ(tunnels_to_open(single, 0, 10, 500, false), 6u);
+  EXPECT_EQ(tunnels_to_open(single, 0, 16, 500, false), 0u);
+  EXPECT_EQ(tunnels_to_open(single, 0, 20, 500, false), 0u) << "over the cap is not negative";
+  EXPECT_EQ(tunnels_to_open(single, 0, 15, 3, false), 0u) << "the cap never adds openings";
+  WarmRule pool = rule(40, 64, 100);
+  pool.max_opening = 16;
+  EXPECT_EQ(tunnels_to_open(pool, 0, 0, 0, true), 16u) << "warming up is capped too";
+}
+
 // --- close_empty_tunnel -----------------------------------------------------
 
 TEST(CloseEmptyTunnel, ThePoolIsKeptHoweverLongItIsEmpty) {
