@@ -61,10 +61,14 @@ void PoolTunnel::on_endpoint_closed(const std::string& why, size_t sessions) {
 }
 
 void PoolTunnel::on_stream_gone() {
-  if (sessions() > 0) return;
-  empty_since_ = Clock::now();
-  if (retiring_) return close("retired and its last session ended");
-  events_.on_pool_tunnel_emptied(*this);
+  if (sessions() == 0) empty_since_ = Clock::now();
+  if (retiring_) {
+    if (sessions() == 0) close("retired and its last session ended");
+    return;
+  }
+  // A slot freed on a full tunnel serves a waiting session at once, as the
+  // last slot of an empty one does.
+  events_.on_pool_tunnel_room(*this);
 }
 
 }  // namespace mx

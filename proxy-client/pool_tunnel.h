@@ -19,8 +19,8 @@ class PoolTunnelEvents {
  public:
   // The tunnel is over (lost, or closed by us); its sessions were told.
   virtual void on_pool_tunnel_closed(PoolTunnel& tunnel) = 0;
-  // Its last session ended and it can take sessions again.
-  virtual void on_pool_tunnel_emptied(PoolTunnel& tunnel) = 0;
+  // One of its sessions ended, so it has room again (perhaps none left on it).
+  virtual void on_pool_tunnel_room(PoolTunnel& tunnel) = 0;
 
  protected:
   ~PoolTunnelEvents() = default;

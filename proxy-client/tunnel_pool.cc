@@ -165,7 +165,7 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened) {
 
 // Sessions waiting on `server` get streams on `tunnel` while it has room.
 // A tunnel `opened_now` had its handshake on their critical path: not
-// "reused". One that emptied was open before they asked: "reused", and not
+// "reused". One that freed a slot was open before they asked: "reused", and not
 // for the sessions that want a fresh one (their retry after a dead tunnel).
 void TunnelPool::serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_now) {
   Server& s = servers_[server];
@@ -278,7 +278,7 @@ void TunnelPool::on_pool_tunnel_closed(PoolTunnel& tunnel) {
   if (!stopped_) replenish_soon_.schedule([this] { replenish(); });
 }
 
-void TunnelPool::on_pool_tunnel_emptied(PoolTunnel& tunnel) {
+void TunnelPool::on_pool_tunnel_room(PoolTunnel& tunnel) {
   serve_waiting(tunnel.server(), tunnel, false);
   if (tunnel.sessions() == 0) close_empty_beyond_pool(tunnel.server(), true);
 }

@@ -91,7 +91,7 @@ class TunnelPool final : private PoolTunnelEvents {
   WarmRule rule(size_t server) const;
 
   void on_pool_tunnel_closed(PoolTunnel& tunnel) override;
-  void on_pool_tunnel_emptied(PoolTunnel& tunnel) override;
+  void on_pool_tunnel_room(PoolTunnel& tunnel) override;
 
   Loop& loop_;
   const ClientConfig& config_;

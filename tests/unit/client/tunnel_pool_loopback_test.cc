@@ -188,6 +188,25 @@ TEST_F(TunnelPoolLoopbackTest, ABurstBeyondTheWarmTunnelsWaitsForOpenings) {
   for (const auto& conn : server.conns) EXPECT_LE(conn->streams.size(), 1u);
 }
 
+// A slot freed on a full shared tunnel is taken by a waiting session at
+// once: it does not wait for the opening that was started for it.
+TEST_F(TunnelPoolLoopbackTest, ASlotFreedOnAFullTunnelServesAWaiterAtOnce) {
+  FakeEgressServer& server = add_server(10, 1, 2);
+  start_pool();
+  ASSERT_TRUE(run_until([&] { return server.open_tunnels() == 1; }));
+  FakeWaiter& a = acquire();
+  FakeWaiter& b = acquire();
+  ASSERT_TRUE(a.stream && b.stream);
+  FakeWaiter& c = acquire();
+  EXPECT_EQ(c.calls, 0) << "the warm tunnel is full";
+  a.stream.reset();  // in this same turn, before any opening can finish
+  ASSERT_EQ(c.calls, 1) << "the freed slot serves the waiter at once";
+  EXPECT_TRUE(c.reused) << "that tunnel was open before it asked";
+  c.send_connect();
+  ASSERT_TRUE(run_until([&] { return server.connects() == 1; }));
+  EXPECT_EQ(server.conns[0]->streams.size(), 1u) << "c's CONNECT went on the first tunnel";
+}
+
 TEST_F(TunnelPoolLoopbackTest, OneOpeningServesManyWaitersWhenTunnelsAreShared) {
   FakeEgressServer& server = add_server(10, 0, 100);
   start_pool();
