@@ -15,7 +15,8 @@ TunnelOpener::TunnelOpener(Loop& loop, NameResolver& resolver, Target target,
       liveness_(liveness),
       done_(std::move(done)),
       deadline_(loop) {
-  deadline_.start(timeout, [this] { fail("no authenticated tunnel within the handshake timeout"); });
+  deadline_.start(timeout,
+                  [this] { fail("no authenticated tunnel within the handshake timeout"); });
   resolution_ =
       resolver.resolve(target_.address.host, target_.address.port,
                        [this](ResolveResult resolved) { on_resolved(std::move(resolved)); });
@@ -30,19 +31,38 @@ void TunnelOpener::on_resolved(ResolveResult resolved) {
     fail("cannot resolve " + target_.address.host + ": " + resolved.error);
     return;
   }
-  const std::vector<SocketAddress>& addresses = resolved.addresses;
+  addresses_ = std::move(resolved.addresses);
+  connect_next();
+}
+
+// Each address of the server's name in the order the resolver gave them,
+// until one accepts the connection (all within the one handshake timeout).
+void TunnelOpener::connect_next() {
+  const SocketAddress& address = addresses_[next_address_++];
+  if (tunnel_) {
+    tunnel_->set_handler(nullptr);
+    loop_.destroy_later(std::move(tunnel_));  // we may be inside its connect callback
+  }
   auto connection = std::make_unique<TcpConnection>(loop_);
   TcpConnection* raw = connection.get();
   tunnel_ = std::make_unique<Tunnel>(loop_, std::move(connection), target_.tls,
                                      TlsEngine::Role::Client, target_.server_name);
   tunnel_->set_handler(this);
-  const int rc = raw->connect(addresses.front(), std::nullopt, [this](int s) { on_connected(s); });
+  const int rc = raw->connect(address, std::nullopt, [this](int s) { on_connected(s); });
   if (rc != 0) on_connected(rc);
 }
 
 void TunnelOpener::on_connected(int status) {
   if (status != 0) {
-    fail("cannot connect: " + uv_error_text(status));
+    const std::string why = "cannot connect to " + addresses_[next_address_ - 1].to_string() +
+                            ": " + uv_error_text(status);
+    if (next_address_ < addresses_.size()) {
+      MX_LOG(Debug, "pool") << "tunnel to " << target_.address.to_string() << ": " << why
+                            << "; trying its next address";
+      connect_next();
+      return;
+    }
+    fail(why);
     return;
   }
   if (std::string err = tunnel_->transport().set_liveness(liveness_); !err.empty()) {
@@ -77,7 +97,8 @@ void TunnelOpener::on_tunnel_frame(const frame::Frame& f) {
 void TunnelOpener::on_tunnel_closed(const std::string& why) {
   const bool verification =
       why.find("certificate") != std::string::npos || why.find("verify") != std::string::npos;
-  finish({nullptr, 0, verification ? "server verification failed: " + why : "tunnel failed: " + why});
+  finish(
+      {nullptr, 0, verification ? "server verification failed: " + why : "tunnel failed: " + why});
 }
 
 void TunnelOpener::fail(const std::string& why) {

@@ -1,4 +1,5 @@
-// Opens one authenticated tunnel to one server: resolve its name, connect,
+// Opens one authenticated tunnel to one server: resolve its name, connect
+// (to each of its addresses in turn until one accepts),
 // TLS handshake (the server verified by pin or CA), then the AUTH exchange
 // (codec/auth.h). Reports once: the tunnel and the credit the server grants
 // each session, or why not, all within the handshake timeout.
@@ -45,6 +46,7 @@ class TunnelOpener final : private TunnelHandler {
 
  private:
   void on_resolved(ResolveResult resolved);
+  void connect_next();
   void on_connected(int status);
   void on_tunnel_ready() override;
   void on_tunnel_frame(const frame::Frame& f) override;
@@ -60,6 +62,8 @@ class TunnelOpener final : private TunnelHandler {
   Done done_;
   Timer deadline_;
   std::unique_ptr<Resolution> resolution_;
+  std::vector<SocketAddress> addresses_;  // the server's, from the resolver
+  size_t next_address_ = 0;
   std::unique_ptr<Tunnel> tunnel_;
 };
 
