@@ -16,9 +16,11 @@ Answer read_answer(const frame::Frame& f) {
   Answer answer;
   auto result = f.type == frame::Type::AuthResult ? frame::parse_auth_result(f.payload)
                                                   : std::nullopt;
-  if (!result) {
+  if (f.type != frame::Type::AuthResult) {
     answer.error =
         std::string("protocol error: expected AUTH_RESULT, got ") + frame::type_name(f.type);
+  } else if (!result) {
+    answer.error = "protocol error: a malformed AUTH_RESULT";
   } else if (result->status != frame::AuthStatus::Ok) {
     answer.error =
         std::string("the server refused our key: ") + frame::auth_status_name(result->status);
