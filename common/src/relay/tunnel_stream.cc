@@ -96,7 +96,8 @@ void TunnelStream::send_fin() {
 
 void TunnelStream::abort() {
   if (!live() || (fin_sent_ && fin_received_)) return;
-  send_frame(frame::Type::Rst, {});
+  // A stream whose CONNECT was never sent is unknown to the peer: no RST.
+  if (id_known_to_peer_) send_frame(frame::Type::Rst, {});
   ended_ = true;
   reader_ = nullptr;
   held_.release();

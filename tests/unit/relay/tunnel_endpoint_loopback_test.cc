@@ -234,6 +234,20 @@ TEST_F(TunnelEndpointTest, AStreamThatNeverSentItsConnectGoesWithoutAnRst) {
   EXPECT_EQ(client_owner_.closed + server_owner_.closed, 0) << server_owner_.closed_why;
 }
 
+// The same for a stream aborted before its CONNECT (its session's gateway
+// reset the connection while the pool handed the stream over).
+TEST_F(TunnelEndpointTest, AStreamAbortedBeforeItsConnectGoesWithoutAnRst) {
+  ASSERT_NO_FATAL_FAILURE(connect_endpoints());
+  auto unused = client_ep_->open_stream();
+  unused->abort();
+  unused.reset();
+  RecordingReader reader;
+  TunnelStream& stream = open_session(reader);
+  stream.write(as_bytes("after the aborted one"));
+  ASSERT_TRUE(run_until([&] { return server_readers_[stream.id()].data.size() == 21; }));
+  EXPECT_EQ(client_owner_.closed + server_owner_.closed, 0) << server_owner_.closed_why;
+}
+
 TEST_F(TunnelEndpointTest, DataBeyondTheWindowClosesTheTunnel) {
   ASSERT_NO_FATAL_FAILURE(connect_endpoints(kDefaultSessionWindow, 1000));
   RecordingReader reader;
