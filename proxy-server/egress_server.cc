@@ -161,8 +161,9 @@ void EgressServer::forget(Map& map, Key key) {
 void EgressServer::on_tunnel_accept(std::unique_ptr<TcpConnection> connection) {
   // A stranger first takes a place among the unauthenticated, or goes at once.
   auto peer = connection->peer_address();
+  // No peer address: the connection is gone already.
   ConcurrencyLimit::Slot startup;
-  if (peer) startup = shared_.startups.admit(*peer, "tunnel");
+  if (peer) startup = shared_.startups.admit(*peer, StartupGate::Port::Tunnel);
   if (!startup) {
     connection->close();
     return;
@@ -202,8 +203,8 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   set_liveness(*connection);
   EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
   auto tunnel = std::make_unique<ServerTunnel>(
-      context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
-      std::move(startup), [this](ServerTunnel* t) { forget(tunnels_, t); });
+      context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
+      [this](ServerTunnel* t) { forget(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   report_tunnels();
@@ -218,12 +219,11 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     if (peer && address_in(user.from, *peer)) known = true;
   }
   if (!known || !socks5_passwords_) {
-    MX_LOG(Warn, "socks5") << "refused connection from " << (peer ? peer->to_string() : "?")
-                           << ": not in any user's `from`";
+    shared_.startups.refuse_stranger(peer);
     connection->close();
     return;
   }
-  ConcurrencyLimit::Slot startup = shared_.startups.admit(*peer, "socks5");
+  ConcurrencyLimit::Slot startup = shared_.startups.admit(*peer, StartupGate::Port::Socks5);
   if (!startup) {
     connection->close();
     return;
