@@ -1,10 +1,7 @@
 #include "server_tunnel.h"
 
-#include <atomic>
-
 #include "mxegress/codec/auth.h"
 #include "mxegress/util/log.h"
-#include "mxegress/util/log_rate_limit.h"
 
 namespace mx {
 namespace {
@@ -19,17 +16,7 @@ bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddr
   return false;
 }
 
-// Tunnels closed by the handshake timeout, for the whole process: a
-// slowloris flood ends up here up to max_unauthenticated times per timeout,
-// so the lines are rate-limited and the count kept for the metrics.
-std::atomic<uint64_t> g_handshake_timeouts{0};
-LogRateLimit g_handshake_timeout_log;
-
 }  // namespace
-
-uint64_t ServerTunnel::handshake_timeouts() {
-  return g_handshake_timeouts.load(std::memory_order_relaxed);
-}
 
 ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
                            std::unique_ptr<TcpConnection> connection,
@@ -57,12 +44,8 @@ void ServerTunnel::start() {
   MX_LOG(Debug, kLog) << "accepted peer=" << peer_;
   tunnel_->start();
   timer_.start(snapshots_()->config().server.handshake_timeout, [this] {
-    g_handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
-    if (auto left_out = g_handshake_timeout_log.admit()) {
-      MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason="
-                         << log_field("no TLS handshake and AUTH within the handshake timeout")
-                         << left_out_note(*left_out);
-    }
+    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason="
+                       << log_field("no TLS handshake and AUTH within the handshake timeout");
     close("handshake timeout");
   });
 }
@@ -101,8 +84,8 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   tunnel_->send(auth::answer(frame::AuthStatus::Ok, kDefaultSessionWindow));
   const ServerConfig::Server& server = snapshot->config().server;
   tunnel_->set_handler(nullptr);
-  dispatch_ = std::make_unique<SessionDispatch>(ctx_, EgressOrigin{"tunnel", peer_, key_text_},
-                                                static_cast<SessionGate&>(*this));
+  dispatch_ = std::make_unique<SessionDispatch>(
+      ctx_, EgressOrigin{"tunnel", peer_, key_text_}, static_cast<SessionGate&>(*this));
   // From here on the endpoint gets the tunnel's frames (the rest of this
   // read's too) and hands us the CONNECTs.
   endpoint_ = std::make_unique<TunnelEndpoint>(
@@ -215,8 +198,7 @@ void ServerTunnel::finish(const std::string& why, size_t sessions) {
   finished_called_ = true;
   timer_.stop();
   if (!endpoint_) {
-    if (!closing_)
-      MX_LOG(Warn, kLog) << "tunnel failed peer=" << peer_ << " reason=" << log_field(why);
+    if (!closing_) MX_LOG(Warn, kLog) << "tunnel failed peer=" << peer_ << " reason=" << log_field(why);
   } else if (closing_) {
     MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_
                         << " reason=" << log_field(why);

@@ -19,7 +19,9 @@
 
 namespace mx {
 
-class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, private SessionGate {
+class ServerTunnel final : private TunnelHandler,
+                           private TunnelEndpointOwner,
+                           private SessionGate {
  public:
   using FinishedCallback = std::function<void(ServerTunnel*)>;
   using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
@@ -32,10 +34,6 @@ class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, p
   ~ServerTunnel() override;
 
   void start();
-
-  // Tunnels closed for want of TLS and AUTH within [server] handshake_timeout,
-  // since start (all loops); logged at most one line per 10 s.
-  static uint64_t handshake_timeouts();
   // A new configuration is in force: a tunnel whose key or tenant is no
   // longer allowed retires; a disabled or removed tenant's sessions are cut.
   void on_reload();
@@ -76,8 +74,8 @@ class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, p
   SnapshotSource snapshots_;
   std::string peer_;
   std::optional<SocketAddress> peer_address_;
-  std::unique_ptr<Tunnel> tunnel_;             // until AUTH succeeds
-  std::unique_ptr<TunnelEndpoint> endpoint_;   // from then on (it owns the tunnel)
+  std::unique_ptr<Tunnel> tunnel_;              // until AUTH succeeds
+  std::unique_ptr<TunnelEndpoint> endpoint_;    // from then on (it owns the tunnel)
   std::unique_ptr<SessionDispatch> dispatch_;  // with the endpoint
   ConcurrencyLimit::Slot startup_;
   FinishedCallback finished_;
@@ -86,7 +84,7 @@ class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, p
   std::string key_text_;
   std::string tenant_;
   bool goaway_sent_ = false;
-  bool closing_ = false;  // we closed it (not a loss)
+  bool closing_ = false;   // we closed it (not a loss)
   bool finished_called_ = false;
 };
 
