@@ -48,7 +48,7 @@ ConcurrencyLimit::Slot StartupGate::admit(const SocketAddress& peer, Port port) 
 void StartupGate::refuse_stranger(const std::optional<SocketAddress>& peer) {
   strangers_.fetch_add(1, std::memory_order_relaxed);
   if (auto left_out = strangers_log_.admit()) {
-    MX_LOG(Warn, "socks5") << "refused socks5 connection from " << (peer ? peer->to_string() : "?")
+    MX_LOG(Warn, "socks5") << "refused connection from " << (peer ? peer->to_string() : "?")
                            << ": not in any user's `from`" << left_out_note(*left_out);
   }
 }

@@ -281,10 +281,6 @@ class PreauthFloodTest(SharedHarnessTest):
             rf"32 connections from {re.escape(STRANGER)} are not yet authenticated "
             r"\(max_unauthenticated_per_address\)")
         print(f"  {len(lines)} refusal lines, the first: {lines[0].strip()}", flush=True)
-        timeouts = self.fleet.server.since(mark).count(
-            "no TLS handshake and AUTH within the handshake timeout")
-        self.assertLessEqual(timeouts, math.ceil((time.monotonic() - started) / 10) + 1,
-                             "the handshake timeouts of a flood are logged rate-limited")
         self.sessions(5)
 
     def test_2000_slowloris_at_the_socks5_port(self):
@@ -327,7 +323,7 @@ class PreauthFloodTest(SharedHarnessTest):
         flood.close()
         log = self.fleet.server.since(mark)
         lines = [l for l in log.splitlines()
-                 if f"refused socks5 connection from {OUTSIDER}:" in l]
+                 if f"refused connection from {OUTSIDER}:" in l]
         self.assertTrue(1 <= len(lines) <= math.ceil((time.monotonic() - started) / 10) + 1,
                         "\n".join(lines) or log[-3000:])
         self.assertIn("not in any user's `from`", lines[0])
