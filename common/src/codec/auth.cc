@@ -14,12 +14,13 @@ Bytes request(const ClientIdentity& identity, Exporter exporter, uint32_t window
 
 Answer read_answer(const frame::Frame& f) {
   Answer answer;
-  auto result = f.type == frame::Type::AuthResult ? frame::parse_auth_result(f.payload)
-                                                  : std::nullopt;
   if (f.type != frame::Type::AuthResult) {
     answer.error =
         std::string("protocol error: expected AUTH_RESULT, got ") + frame::type_name(f.type);
-  } else if (!result) {
+    return answer;
+  }
+  const auto result = frame::parse_auth_result(f.payload);
+  if (!result) {
     answer.error = "protocol error: a malformed AUTH_RESULT";
   } else if (result->status != frame::AuthStatus::Ok) {
     answer.error =

@@ -13,6 +13,7 @@
 #include "../server/loop_test_support.h"
 #include "mxegress/codec/auth.h"
 #include "mxegress/crypto/client_identity.h"
+#include "mxegress/crypto/server_identity.h"
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/relay/tunnel.h"
 #include "mxegress/relay/tunnel_endpoint.h"
@@ -148,5 +149,24 @@ class FakeEgressServer {
   std::unique_ptr<TcpListener> listener_;
   uint16_t port_ = 0;
 };
+
+// The keys of a client loopback test, made in `dir`: a server identity for
+// 127.0.0.1 (its pin, a TLS context serving it) and a client key.
+struct LoopbackKeys {
+  Sha256 pin{};
+  SslCtxPtr server_tls;
+  std::optional<ClientIdentity> client;
+};
+inline void make_loopback_keys(const std::filesystem::path& dir, LoopbackKeys& keys) {
+  std::string err;
+  const auto pin_text = write_server_identity(dir / "server", "127.0.0.1", err);
+  ASSERT_TRUE(pin_text) << err;
+  keys.pin = *parse_pin(*pin_text);
+  keys.server_tls = make_server_tls_context(dir / "server" / kServerCertFile,
+                                            dir / "server" / kServerKeyFile, err);
+  ASSERT_TRUE(keys.server_tls) << err;
+  keys.client = generate_key_file(dir / "client.key", err);
+  ASSERT_TRUE(keys.client) << err;
+}
 
 }  // namespace mx::loopback

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "fake_egress_server.h"
-#include "mxegress/crypto/server_identity.h"
 #include "tunnel_opener.h"
 
 namespace mx::loopback {
@@ -57,20 +56,15 @@ class TunnelOpenerLoopbackTest : public LoopTest {
  protected:
   void SetUp() override {
     LoopTest::SetUp();
-    std::string err;
-    const auto pin_text = write_server_identity(dir_.path() / "server", "127.0.0.1", err);
-    ASSERT_TRUE(pin_text) << err;
+    ASSERT_NO_FATAL_FAILURE(make_loopback_keys(dir_.path(), keys_));
     ServerVerification verification;
-    verification.pin = *parse_pin(*pin_text);
+    verification.pin = keys_.pin;
     verification.server_name = "127.0.0.1";
+    std::string err;
     client_tls_ = make_client_tls_context(verification, err);
     ASSERT_TRUE(client_tls_) << err;
-    server_tls_ = make_server_tls_context(dir_.path() / "server" / kServerCertFile,
-                                          dir_.path() / "server" / kServerKeyFile, err);
-    ASSERT_TRUE(server_tls_) << err;
-    identity_ = generate_key_file(dir_.path() / "client.key", err);
-    ASSERT_TRUE(identity_) << err;
-    server_ = std::make_unique<FakeEgressServer>(loop_, server_tls_.get(), identity_->public_key);
+    server_ =
+        std::make_unique<FakeEgressServer>(loop_, keys_.server_tls.get(), keys_.client->public_key);
   }
 
   void TearDown() override {
@@ -86,7 +80,7 @@ class TunnelOpenerLoopbackTest : public LoopTest {
     resolver_ = std::make_unique<ListResolver>(loop_, std::move(addresses));
     opener_ = std::make_unique<TunnelOpener>(
         loop_, *resolver_,
-        TunnelOpener::Target{{"egress.test", 4433}, client_tls_.get(), "127.0.0.1"}, *identity_,
+        TunnelOpener::Target{{"egress.test", 4433}, client_tls_.get(), "127.0.0.1"}, *keys_.client,
         kDefaultSessionWindow, std::chrono::seconds(5), TcpLiveness{}, [this](OpenedTunnel opened) {
           ++calls_;
           opened_ = std::move(opened);
@@ -95,9 +89,8 @@ class TunnelOpenerLoopbackTest : public LoopTest {
   }
 
   TempDir dir_;
+  LoopbackKeys keys_;
   SslCtxPtr client_tls_;
-  SslCtxPtr server_tls_;
-  std::optional<ClientIdentity> identity_;
   std::unique_ptr<FakeEgressServer> server_;
   std::unique_ptr<ListResolver> resolver_;
   std::unique_ptr<TunnelOpener> opener_;

@@ -5,7 +5,6 @@
 #include <deque>
 
 #include "fake_egress_server.h"
-#include "mxegress/crypto/server_identity.h"
 #include "tunnel_pool.h"
 
 namespace mx::loopback {
@@ -55,15 +54,7 @@ class TunnelPoolLoopbackTest : public LoopTest {
  protected:
   void SetUp() override {
     LoopTest::SetUp();
-    std::string err;
-    const auto pin_text = write_server_identity(dir_.path() / "server", "127.0.0.1", err);
-    ASSERT_TRUE(pin_text) << err;
-    pin_ = *parse_pin(*pin_text);
-    server_tls_ = make_server_tls_context(dir_.path() / "server" / kServerCertFile,
-                                          dir_.path() / "server" / kServerKeyFile, err);
-    ASSERT_TRUE(server_tls_) << err;
-    identity_ = generate_key_file(dir_.path() / "client.key", err);
-    ASSERT_TRUE(identity_) << err;
+    ASSERT_NO_FATAL_FAILURE(make_loopback_keys(dir_.path(), keys_));
     config_.client.handshake_timeout = 5s;
     config_.client.keepalive_interval = 1s;
     config_.client.keepalive_timeout = 800ms;
@@ -79,11 +70,11 @@ class TunnelPoolLoopbackTest : public LoopTest {
   }
 
   FakeEgressServer& add_server(uint32_t priority, uint32_t pool, uint32_t sessions_per_tunnel) {
-    servers_.push_back(
-        std::make_unique<FakeEgressServer>(loop_, server_tls_.get(), identity_->public_key));
+    servers_.push_back(std::make_unique<FakeEgressServer>(loop_, keys_.server_tls.get(),
+                                                          keys_.client->public_key));
     ClientConfig::Server s;
     s.address = {"127.0.0.1", servers_.back()->port()};
-    s.pin_sha256 = pin_;
+    s.pin_sha256 = keys_.pin;
     s.server_name = "127.0.0.1";
     s.priority = priority;
     s.pool = pool;
@@ -94,7 +85,7 @@ class TunnelPoolLoopbackTest : public LoopTest {
 
   void start_pool() {
     std::string err;
-    pool_ = TunnelPool::create(loop_, config_, *identity_, err);
+    pool_ = TunnelPool::create(loop_, config_, *keys_.client, err);
     ASSERT_TRUE(pool_) << err;
     pool_->start();
   }
@@ -106,9 +97,7 @@ class TunnelPoolLoopbackTest : public LoopTest {
   }
 
   TempDir dir_;
-  Sha256 pin_{};
-  SslCtxPtr server_tls_;
-  std::optional<ClientIdentity> identity_;
+  LoopbackKeys keys_;
   ClientConfig config_;
   std::vector<std::unique_ptr<FakeEgressServer>> servers_;
   std::unique_ptr<TunnelPool> pool_;
