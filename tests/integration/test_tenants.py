@@ -137,12 +137,15 @@ class TenantSourceTest(SharedHarnessTest):
             with local_port_range(40000, 40007):
                 # The SOCKS clients bind ports outside the range themselves and use
                 # the server's own SOCKS5 listener, so only the server's dials take
-                # ephemeral ports.
+                # ephemeral ports. Their ports sit below the default ephemeral range
+                # too (32768-60999), where no earlier connection of this file can
+                # hold them (in single mode, tunnels took ports up there).
                 for i in range(16):
                     dest = self.more[i % 4]
                     s = socket.socket()
                     s.settimeout(15)
-                    s.bind(("127.0.0.1", 50000 + i))
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", 20000 + i))
                     s.connect(self.fleet.server_socks_addr)
                     conns.append(s)
                     self.assertEqual(socks5_greeting(s, [METHOD_USERPASS]), METHOD_USERPASS)
