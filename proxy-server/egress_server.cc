@@ -71,9 +71,10 @@ void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) 
   if (std::string err = resolver_.configure(config.resolver.settings); !err.empty()) {
     MX_LOG(Error, kLog) << "resolver: " << err;
   }
-  socks5_passwords_ = config.socks5.users.empty()
-                          ? nullptr
-                          : std::make_shared<PasswordCache>(loop_, socks5_users(config));
+  socks5_passwords_ =
+      config.socks5.users.empty()
+          ? nullptr
+          : std::make_shared<PasswordCache>(loop_, socks5_users(config), shared_.passwords);
   snapshot_ = std::move(snapshot);
 }
 
@@ -202,8 +203,8 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   set_liveness(*connection);
   EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
   auto tunnel = std::make_unique<ServerTunnel>(
-      context, [this] { return snapshot(); }, tls_.get(), std::move(connection),
-      std::move(startup), [this](ServerTunnel* t) { forget(tunnels_, t); });
+      context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
+      [this](ServerTunnel* t) { forget(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   report_tunnels();
