@@ -19,7 +19,8 @@ EgressClient::EgressClient(Loop& loop, ClientConfig config)
   if (!config_.socks5.users.empty()) {
     std::map<std::string, std::string> users;
     for (const auto& user : config_.socks5.users) users[user.name] = user.password_hash;
-    passwords_ = std::make_unique<PasswordCache>(loop_, std::move(users));
+    checker_ = std::make_unique<PasswordChecker>(PasswordChecker::Settings{});
+    passwords_ = std::make_unique<PasswordCache>(loop_, std::move(users), *checker_);
   }
 }
 

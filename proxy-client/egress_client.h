@@ -36,6 +36,8 @@ class EgressClient {
 
   Loop& loop_;
   ClientConfig config_;
+  // The checks of SOCKS5 logins, with the server's defaults (PasswordChecker).
+  std::unique_ptr<PasswordChecker> checker_;  // null: no SOCKS5 login
   std::unique_ptr<PasswordCache> passwords_;  // null: no SOCKS5 login
   std::unique_ptr<TunnelPool> pool_;
   std::vector<std::unique_ptr<TcpListener>> listeners_;

@@ -71,9 +71,10 @@ void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) 
   if (std::string err = resolver_.configure(config.resolver.settings); !err.empty()) {
     MX_LOG(Error, kLog) << "resolver: " << err;
   }
-  socks5_passwords_ = config.socks5.users.empty()
-                          ? nullptr
-                          : std::make_shared<PasswordCache>(loop_, socks5_users(config));
+  socks5_passwords_ =
+      config.socks5.users.empty()
+          ? nullptr
+          : std::make_shared<PasswordCache>(loop_, socks5_users(config), shared_.passwords);
   snapshot_ = std::move(snapshot);
 }
 

@@ -35,9 +35,19 @@ std::vector<std::string> check_server_environment(const ServerConfig& config,
 struct SharedServerState {
   UsageRegistry usage;
   TrailWriter trail;
-  StartupGate startups;  // connections not yet authenticated
-  LookupGate lookups;  // the caps on name lookups in flight ([resolver])
+  StartupGate startups;       // connections not yet authenticated
+  LookupGate lookups;         // the caps on name lookups in flight ([resolver])
+  PasswordChecker passwords;  // the SOCKS5 listener's argon2id checks ([socks5])
 };
+
+// [socks5] password_workers ... login_backoff, as the checker takes them.
+inline PasswordChecker::Settings password_settings(const ServerConfig& config) {
+  const ServerConfig::Socks5& socks5 = config.socks5;
+  return {socks5.password_workers,
+          socks5.max_password_checks,
+          socks5.max_password_checks_per_address,
+          {socks5.login_failures, socks5.login_backoff}};
+}
 
 // [resolver] max_lookups and max_lookups_per_tenant, as the gate takes them.
 inline LookupGate::Caps lookup_caps(const ServerConfig& config) {

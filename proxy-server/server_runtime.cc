@@ -21,6 +21,7 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
   set_log_level(config.server.log_level);
   shared_.startups.apply(config.server);
   shared_.lookups.set_caps(lookup_caps(config));
+  shared_.passwords.apply(password_settings(config));
   if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
@@ -183,9 +184,13 @@ void ServerRuntime::reload() {
       old.server.threads != loaded.config->server.threads) {
     MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
   }
+  if (old.socks5.password_workers != loaded.config->socks5.password_workers) {
+    MX_LOG(Warn, kLog) << "socks5.password_workers applies after a restart";
+  }
   set_log_level(loaded.config->server.log_level);
   shared_.startups.apply(loaded.config->server);
   shared_.lookups.set_caps(lookup_caps(*loaded.config));
+  shared_.passwords.apply(password_settings(*loaded.config));
   if (std::string err =
           shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
       !err.empty()) {

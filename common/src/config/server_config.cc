@@ -161,6 +161,13 @@ ServerConfig::Socks5 read_socks5(TableReader& root, const ServerConfig& config) 
     }
   }
 
+  table.optional("password_workers", socks5.password_workers, decode::worker_count);
+  table.optional("max_password_checks", socks5.max_password_checks, decode::limit_count);
+  table.optional("max_password_checks_per_address", socks5.max_password_checks_per_address,
+                 decode::limit_count);
+  table.optional("login_failures", socks5.login_failures, decode::limit_count);
+  table.optional("login_backoff", socks5.login_backoff, decode::duration);
+
   std::set<std::string, std::less<>> tenants;
   for (const Tenant& tenant : config.tenants) tenants.insert(tenant.name);
   std::map<std::string, std::string> path_by_name;

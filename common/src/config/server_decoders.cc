@@ -35,6 +35,19 @@ std::optional<uint32_t> thread_count(const toml::node& node, std::string& why) {
   return value;
 }
 
+std::optional<uint32_t> worker_count(const toml::node& node, std::string& why) {
+  const auto* number = node.as_integer();
+  if (number == nullptr) {
+    why = "expected an integer from 1 to 64 threads, got " + describe_type(node);
+    return std::nullopt;
+  }
+  if (number->get() < 1 || number->get() > 64) {
+    why = "expected 1 to 64 threads, got " + std::to_string(number->get());
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(number->get());
+}
+
 std::optional<uint32_t> limit_count(const toml::node& node, std::string& why) {
   const auto* number = node.as_integer();
   if (number == nullptr) {

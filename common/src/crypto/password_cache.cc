@@ -3,12 +3,12 @@
 #include <sodium.h>
 
 #include "mxegress/crypto/password.h"
-#include "mxegress/loop/background_work.h"
 
 namespace mx {
 
-PasswordCache::PasswordCache(Loop& loop, std::map<std::string, std::string> users)
-    : loop_(loop), hashes_(std::move(users)) {
+PasswordCache::PasswordCache(Loop& loop, std::map<std::string, std::string> users,
+                             PasswordChecker& checker)
+    : loop_(loop), checker_(checker), hashes_(std::move(users)) {
   if (sodium_init() < 0) std::abort();
   randombytes_buf(key_.data(), key_.size());
 }
@@ -25,30 +25,33 @@ PasswordCache::Digest PasswordCache::digest(const std::string& user,
   return out;
 }
 
-std::shared_ptr<void> PasswordCache::verify(const std::string& user, const std::string& password,
-                                            std::function<void(bool)> done) {
+PasswordCache::Pending PasswordCache::verify(const std::string& user, const std::string& password,
+                                             const std::string& address,
+                                             std::function<void(LoginVerdict)> done) {
+  if (checker_.in_backoff(address, user)) return {LoginVerdict::Backoff, nullptr};
   auto hash = hashes_.find(user);
   const Digest d = digest(user, password);
   if (hash != hashes_.end()) {
     auto seen = verified_.find(user);
     if (seen != verified_.end() && sodium_memcmp(seen->second.data(), d.data(), d.size()) == 0) {
-      done(true);
-      return nullptr;
+      return {LoginVerdict::Ok, nullptr};
     }
   }
   // An unknown user costs the same check as a known one, so timing does not
   // tell which user names exist.
   const bool known = hash != hashes_.end();
   std::string stored = known ? hash->second : hashes_.begin()->second;
-  return run_in_background<bool>(
-      loop_,
+  PasswordChecker::Queued queued = checker_.check(
+      loop_, address, user,
       [stored = std::move(stored), password, known] {
         return verify_password(stored, password) && known;
       },
-      [this, user, d, done = std::move(done)](bool ok) {
-        if (ok) verified_[user] = d;
-        done(ok);
+      [this, user, d, done = std::move(done)](LoginVerdict verdict) {
+        if (verdict == LoginVerdict::Ok) verified_[user] = d;
+        done(verdict);
       });
+  if (queued.refused != LoginVerdict::Ok) return {queued.refused, nullptr};
+  return {std::nullopt, std::move(queued.token)};
 }
 
 }  // namespace mx

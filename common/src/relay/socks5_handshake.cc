@@ -108,19 +108,31 @@ bool Socks5Handshake::handle_login() {
   input_.erase(input_.begin(), input_.begin() + static_cast<ptrdiff_t>(r.consumed));
   state_ = State::CheckingLogin;
   const std::string user = credentials.user;
-  login_check_ = passwords_->verify(user, credentials.password,
-                                    [this, user](bool ok) { on_login_checked(ok, user); });
+  const auto peer = client_.peer_address();
+  PasswordCache::Pending pending =
+      passwords_->verify(user, credentials.password, peer ? peer->ip_string() : "?",
+                         [this, user](LoginVerdict verdict) { on_login_checked(verdict, user); });
   sodium_memzero(credentials.password.data(), credentials.password.size());
+  if (pending.now) {
+    on_login_checked(*pending.now, user);  // parses what follows itself
+    return false;
+  }
+  login_check_ = std::move(pending.token);
   return false;
 }
 
-void Socks5Handshake::on_login_checked(bool ok, const std::string& user) {
+void Socks5Handshake::on_login_checked(LoginVerdict verdict, const std::string& user) {
   if (state_ != State::CheckingLogin) return;
+  login_check_.reset();
+  const bool ok = verdict == LoginVerdict::Ok;
   Bytes out;
   socks5::encode_auth_status(out, ok);
   send(out);
   if (!ok) {
-    fail("login failed for user " + log_field(user));
+    // Busy and Backoff refusals come in floods: the checker logs them at
+    // warn, rate-limited; this line is for debugging.
+    fail("login failed for user " + log_field(user) + ": " + std::string(to_string(verdict)),
+         verdict == LoginVerdict::BadPassword);
     return;
   }
   user_ = user;

@@ -30,8 +30,8 @@ class ServerSocks5SessionTest : public LoopTest {
     LoopTest::SetUp();
     ASSERT_EQ(trail_.open(dir_.path() / "trail.jsonl", false), "");
     const std::string hash = cheap_hash("alice-pw");
-    passwords_ =
-        std::make_shared<PasswordCache>(loop_, std::map<std::string, std::string>{{"alice", hash}});
+    passwords_ = std::make_shared<PasswordCache>(
+        loop_, std::map<std::string, std::string>{{"alice", hash}}, checker_);
     config_.server.connect_timeout = 10s;
     config_.socks5.users.push_back({"alice", hash, "acme", {*Cidr::parse("127.0.0.0/8")}});
     listener_ = std::make_unique<TcpListener>(loop_, [this](std::unique_ptr<TcpConnection> c) {
@@ -92,6 +92,7 @@ class ServerSocks5SessionTest : public LoopTest {
   Resolver resolver_{loop_};  // not configured: these tests dial IP literals
   ServerConfig config_;
   std::shared_ptr<const ServerSnapshot> snapshot_;
+  PasswordChecker checker_{PasswordChecker::Settings{}};
   std::shared_ptr<PasswordCache> passwords_;
   std::unique_ptr<TcpListener> listener_;
   std::unique_ptr<ServerSocks5Session> session_;

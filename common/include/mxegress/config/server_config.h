@@ -114,6 +114,15 @@ struct ServerConfig {
   struct Socks5 {
     std::vector<SocketAddress> listen;
     std::vector<Socks5User> users;
+    // The argon2id checks of logins (PasswordChecker): its threads (read at
+    // start only), the checks queued or running in all and per source
+    // address (0 = unlimited), and the backoff of an address after
+    // `login_failures` failures (0 = none).
+    uint32_t password_workers = 2;
+    uint32_t max_password_checks = 32;
+    uint32_t max_password_checks_per_address = 4;
+    uint32_t login_failures = 5;
+    std::chrono::milliseconds login_backoff = std::chrono::seconds(60);
   };
 
   Server server;

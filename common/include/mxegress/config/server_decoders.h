@@ -19,6 +19,8 @@ std::optional<bool> boolean(const toml::node& node, std::string& why);
 std::optional<uint32_t> limit_count(const toml::node& node, std::string& why);
 // An integer 0..256: event-loop threads, 0 meaning one per core.
 std::optional<uint32_t> thread_count(const toml::node& node, std::string& why);
+// An integer 1..64: threads of a worker pool (password checks).
+std::optional<uint32_t> worker_count(const toml::node& node, std::string& why);
 // An integer number of bytes (0 or more), or a string such as "50GiB"
 // (see byte_size.h).
 std::optional<uint64_t> byte_size(const toml::node& node, std::string& why);

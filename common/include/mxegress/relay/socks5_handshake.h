@@ -50,7 +50,7 @@ class Socks5Handshake final : private StreamReader {
   void parse_input();
   bool handle_greeting();
   bool handle_login();
-  void on_login_checked(bool ok, const std::string& user);
+  void on_login_checked(LoginVerdict verdict, const std::string& user);
   bool handle_request();
   void fail(const std::string& why, bool warn = true);
   void send(const Bytes& bytes) { client_.write(ByteView(bytes)); }
