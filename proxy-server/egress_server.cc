@@ -205,7 +205,7 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
-      [this](ServerTunnel* t) { forget(tunnels_, t); });
+      shared_.auth_refusals, [this](ServerTunnel* t) { forget(tunnels_, t); });
   ServerTunnel* raw = tunnel.get();
   tunnels_.emplace(raw, std::move(tunnel));
   report_tunnels();

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth_refusals.h"
 #include "lookup_gate.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password_cache.h"
@@ -35,9 +36,10 @@ std::vector<std::string> check_server_environment(const ServerConfig& config,
 struct SharedServerState {
   UsageRegistry usage;
   TrailWriter trail;
-  StartupGate startups;       // connections not yet authenticated
-  LookupGate lookups;         // the caps on name lookups in flight ([resolver])
-  PasswordChecker passwords;  // the SOCKS5 listener's argon2id checks ([socks5])
+  StartupGate startups;        // connections not yet authenticated
+  LookupGate lookups;          // the caps on name lookups in flight ([resolver])
+  PasswordChecker passwords;   // the SOCKS5 listener's argon2id checks ([socks5])
+  AuthRefusals auth_refusals;  // tunnels refused at AUTH, counted by reason
 };
 
 // [socks5] password_workers ... login_backoff, as the checker takes them.

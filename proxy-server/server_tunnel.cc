@@ -2,6 +2,7 @@
 
 #include "mxegress/codec/auth.h"
 #include "mxegress/util/log.h"
+#include "mxegress/util/log_rate_limit.h"
 
 namespace mx {
 namespace {
@@ -20,10 +21,12 @@ bool allowed_from(const std::vector<Cidr>& cidrs, const std::optional<SocketAddr
 
 ServerTunnel::ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
                            std::unique_ptr<TcpConnection> connection,
-                           ConcurrencyLimit::Slot startup, FinishedCallback finished)
+                           ConcurrencyLimit::Slot startup, AuthRefusals& refusals,
+                           FinishedCallback finished)
     : ctx_(context),
       snapshots_(std::move(snapshots)),
       startup_(std::move(startup)),
+      refusals_(refusals),
       finished_(std::move(finished)),
       timer_(context.loop) {
   peer_address_ = connection->peer_address();
@@ -84,8 +87,8 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   tunnel_->send(auth::answer(frame::AuthStatus::Ok, kDefaultSessionWindow));
   const ServerConfig::Server& server = snapshot->config().server;
   tunnel_->set_handler(nullptr);
-  dispatch_ = std::make_unique<SessionDispatch>(
-      ctx_, EgressOrigin{"tunnel", peer_, key_text_}, static_cast<SessionGate&>(*this));
+  dispatch_ = std::make_unique<SessionDispatch>(ctx_, EgressOrigin{"tunnel", peer_, key_text_},
+                                                static_cast<SessionGate&>(*this));
   // From here on the endpoint gets the tunnel's frames (the rest of this
   // read's too) and hands us the CONNECTs.
   endpoint_ = std::make_unique<TunnelEndpoint>(
@@ -96,7 +99,11 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
 }
 
 void ServerTunnel::refuse_auth(frame::AuthStatus status, const std::string& detail) {
-  MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason=" << log_field(detail);
+  const std::string address = peer_address_ ? peer_address_->ip_string() : "?";
+  if (auto left_out = refusals_.refuse(address, status, detail)) {
+    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason=" << log_field(detail)
+                       << left_out_note(*left_out);
+  }
   tunnel_->send(auth::answer(status, 0));
   close("auth failed");
 }
@@ -198,7 +205,8 @@ void ServerTunnel::finish(const std::string& why, size_t sessions) {
   finished_called_ = true;
   timer_.stop();
   if (!endpoint_) {
-    if (!closing_) MX_LOG(Warn, kLog) << "tunnel failed peer=" << peer_ << " reason=" << log_field(why);
+    if (!closing_)
+      MX_LOG(Warn, kLog) << "tunnel failed peer=" << peer_ << " reason=" << log_field(why);
   } else if (closing_) {
     MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_
                         << " reason=" << log_field(why);

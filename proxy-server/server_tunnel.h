@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "auth_refusals.h"
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/loop/timer.h"
 #include "mxegress/relay/tunnel_endpoint.h"
@@ -19,18 +20,17 @@
 
 namespace mx {
 
-class ServerTunnel final : private TunnelHandler,
-                           private TunnelEndpointOwner,
-                           private SessionGate {
+class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, private SessionGate {
  public:
   using FinishedCallback = std::function<void(ServerTunnel*)>;
   using SnapshotSource = std::function<std::shared_ptr<const ServerSnapshot>()>;
 
   // `startup`: its place among the unauthenticated (StartupGate), given
-  // back once AUTH succeeds.
+  // back once AUTH succeeds. `refusals`: the server's count and log of
+  // refused AUTHs.
   ServerTunnel(EgressContext context, SnapshotSource snapshots, SSL_CTX* tls,
                std::unique_ptr<TcpConnection> connection, ConcurrencyLimit::Slot startup,
-               FinishedCallback finished);
+               AuthRefusals& refusals, FinishedCallback finished);
   ~ServerTunnel() override;
 
   void start();
@@ -74,17 +74,18 @@ class ServerTunnel final : private TunnelHandler,
   SnapshotSource snapshots_;
   std::string peer_;
   std::optional<SocketAddress> peer_address_;
-  std::unique_ptr<Tunnel> tunnel_;              // until AUTH succeeds
-  std::unique_ptr<TunnelEndpoint> endpoint_;    // from then on (it owns the tunnel)
+  std::unique_ptr<Tunnel> tunnel_;             // until AUTH succeeds
+  std::unique_ptr<TunnelEndpoint> endpoint_;   // from then on (it owns the tunnel)
   std::unique_ptr<SessionDispatch> dispatch_;  // with the endpoint
   ConcurrencyLimit::Slot startup_;
+  AuthRefusals& refusals_;
   FinishedCallback finished_;
   Timer timer_;  // handshake deadline, then idle-tunnel deadline
   PublicKey key_{};
   std::string key_text_;
   std::string tenant_;
   bool goaway_sent_ = false;
-  bool closing_ = false;   // we closed it (not a loss)
+  bool closing_ = false;  // we closed it (not a loss)
   bool finished_called_ = false;
 };
 

@@ -227,6 +227,24 @@ class MalformedTest(SharedHarnessTest):
         with self.assertRaises((ssl.SSLError, OSError), msg="TLS 1.2 must be refused"):
             s.do_handshake()
 
+    def test_repeated_bad_auth_is_refused_each_time_and_logged_once(self):
+        """Five tunnels from one address, each with an AUTH of protocol version 1:
+        each gets AUTH_RESULT status 3 and is closed; the server logs the first
+        and leaves out the rest for 10 s (one line per address and reason)."""
+        for i in range(5):
+            s = self._tls(["mxegress/2"])
+            s.do_handshake()
+            s.sendall(b"\x01\x00\x01\x01")  # AUTH, length 1, version 1
+            answer = recv_exact(s, 4)
+            self.assertEqual(answer[0], 0x02, "AUTH_RESULT")
+            self.assertEqual(answer[3], 3, "status 3: unsupported version")
+            how, _, _ = wait_closed(s, CLOSE_MARGIN + 2)
+            self.assertIn(how, ("eof", "reset"), f"tunnel #{i} closed after the refusal")
+        self.pair.server.wait_for(r"auth failed .*protocol version 1 not supported", 5)
+        lines = re.findall(r"auth failed peer=127\.0\.0\.1:\d+ reason=.*protocol version 1.*",
+                           self.pair.server.since(self.smark))
+        self.assertEqual(len(lines), 1, "\n".join(lines))
+
     def test_silent_tcp_on_tunnel_port(self):
         s = self.tunnel_raw()
         self.assertServerDropped(s, "silent TCP connection", after=HANDSHAKE_TIMEOUT * 0.5)

@@ -13,6 +13,7 @@
 
 #include "../server/loop_test_support.h"
 #include "mxegress/crypto/password_cache.h"
+#include "mxegress/loop/timer.h"
 
 namespace mx {
 namespace {
@@ -82,6 +83,15 @@ class PasswordCheckerTest : public LoopTest {
     return queued;
   }
 
+  // run_until for a condition a worker thread makes true: nothing wakes the
+  // loop for it, so a short timer looks again every 2 ms.
+  bool run_until_seen(const std::function<bool()>& done) {
+    Timer tick(loop_);
+    std::function<void()> again = [&] { tick.start(2ms, again); };
+    again();
+    return run_until(done);
+  }
+
   std::vector<std::shared_ptr<void>> tokens_;
   std::vector<LoginVerdict> verdicts_;
 };
@@ -121,7 +131,7 @@ TEST_F(PasswordCheckerTest, AQueuedCheckWhoseTokenWasDroppedIsNotRun) {
     return false;
   };
   check(checker, "10.0.0.1", gate.work(true));  // occupies the one worker
-  ASSERT_TRUE(run_until([&] { return gate.runs == 1; }));
+  ASSERT_TRUE(run_until_seen([&] { return gate.runs == 1; }));
   bool dropped_called = false;
   for (int i = 0; i < 3; ++i) {
     auto queued = checker.check(loop_, "10.0.0.1", "mallory", counted,
@@ -147,10 +157,10 @@ TEST_F(PasswordCheckerTest, ACheckFinishedAfterItsTokenWasDroppedCallsNothing) {
   {
     auto queued = checker.check(loop_, "10.0.0.1", "alice", gate.work(true),
                                 [&](LoginVerdict) { called = true; });
-    ASSERT_TRUE(run_until([&] { return gate.runs == 1; }));
+    ASSERT_TRUE(run_until_seen([&] { return gate.runs == 1; }));
   }  // dropped while running
   gate.open();
-  ASSERT_TRUE(run_until([&] { return checker.counts().checks_run == 1; }));
+  ASSERT_TRUE(run_until_seen([&] { return checker.counts().checks_run == 1; }));
   run_for(50ms);
   EXPECT_FALSE(called);
 }
@@ -167,7 +177,12 @@ TEST_F(PasswordCheckerTest, VerdictsGoBackToTheLoopThatAsked) {
           other_on_its_loop = loop.in_loop_thread() && v == LoginVerdict::Ok;
           called = true;
         });
-    while (!called) uv_run(loop.get(), UV_RUN_ONCE);
+    // The post's async handle keeps no loop alive by itself: a timer does,
+    // and bounds the wait.
+    bool timed_out = false;
+    Timer guard(loop);
+    guard.start(10s, [&] { timed_out = true; });
+    while (!called && !timed_out) uv_run(loop.get(), UV_RUN_ONCE);
   });
   check(checker, "10.0.0.1", [] { return true; });  // asserts loop_'s thread in the callback
   ASSERT_TRUE(run_until([&] { return verdicts_.size() == 1; }));
