@@ -67,7 +67,7 @@ InterceptedSession::~InterceptedSession() { session_.reset(); }
 void InterceptedSession::start() {
   if (!target_) target_ = original_destination(*local_);
   if (!target_) {
-    MX_LOG(Warn, kind_) << "peer=" << peer_
+    MX_LOG(Warn, kind_) << log_kv("peer", peer_)
                         << " has no original destination (was it redirected by the firewall?)";
     finish("no original destination");
     local_->abort();
@@ -88,8 +88,8 @@ void InterceptedSession::start() {
 }
 
 void InterceptedSession::on_reply(socks5::Reply reply, const std::string& why) {
-  MX_LOG(Info, kind_) << "peer=" << peer_ << " target=" << target_->to_string() << " failed ("
-                      << why << "): "
+  MX_LOG(Info, kind_) << log_kv("peer", peer_) << log_kv("target", target_->to_string())
+                      << " failed (" << why << "): "
                       << (on_failure_ == ClientConfig::FailureAction::Reply421 ? "421" : "reset");
   if (on_failure_ == ClientConfig::FailureAction::Reply421) {
     local_->write(as_bytes(smtp_421_for(reply, *target_)));
@@ -107,7 +107,7 @@ void InterceptedSession::finish(const std::string& why) {
   finished_called_ = true;
   local_->set_reader(nullptr);
   local_->close_after_flush();
-  MX_LOG(Debug, kind_) << "peer=" << peer_ << " closed: " << why;
+  MX_LOG(Debug, kind_) << log_kv("peer", peer_) << " closed: " << why;
   finished_(this);
 }
 

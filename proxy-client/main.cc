@@ -66,7 +66,9 @@ int run_client(const mx::CommandLine& cl) {
               << mx::encode_key(identity->public_key) << ")\n";
     return 0;
   }
+  mx::init_log_output();  // "<N>" priorities when stderr is the journal
   mx::set_log_level(config.client.log_level);
+  mx::set_log_format(config.client.log_format);
   std::signal(SIGPIPE, SIG_IGN);
 
   mx::Loop loop;

@@ -55,7 +55,8 @@ void PoolTunnel::on_endpoint_closed(const std::string& why, size_t sessions) {
     MX_LOG(Debug, kLog) << "tunnel to " << server_name_ << " closed: " << why;
   } else {
     MX_LOG(Warn, kLog) << "tunnel to " << server_name_ << " lost (" << sessions
-                       << " sessions): " << why;
+                       << " sessions): " << why << log_json_kv("server", server_name_)
+                       << log_json_kv("sessions", sessions) << log_json_kv("reason", why);
   }
   events_.on_pool_tunnel_closed(*this);
 }

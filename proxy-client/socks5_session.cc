@@ -18,7 +18,7 @@ Socks5Session::~Socks5Session() {
 
 void Socks5Session::start() {
   handshake_ = std::make_unique<Socks5Handshake>(
-      ctx_.loop, *local_, passwords_, ctx_.config.client.handshake_timeout, "peer=" + peer_ + " ",
+      ctx_.loop, *local_, passwords_, ctx_.config.client.handshake_timeout, peer_,
       [this](Socks5Handshake::Request request) {
         session_ = std::make_unique<TunnelSession>(
             ctx_, *local_, peer_, request.target,
@@ -38,7 +38,7 @@ void Socks5Session::finish(const std::string& why) {
   finished_called_ = true;
   local_->set_reader(nullptr);
   local_->close_after_flush();
-  MX_LOG(Debug, "socks5") << "peer=" << peer_ << " closed: " << why;
+  MX_LOG(Debug, "socks5") << log_kv("peer", peer_) << " closed: " << why;
   finished_(this);
 }
 

@@ -185,7 +185,8 @@ void TunnelPool::serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_no
 void TunnelPool::on_open_failed(size_t server, const std::string& error) {
   Server& s = servers_[server];
   if (s.status.up) {
-    MX_LOG(Warn, kLog) << "server " << s.name << " is down: " << error;
+    MX_LOG(Warn, kLog) << "server " << s.name << " is down: " << error
+                       << log_json_kv("server", s.name) << log_json_kv("reason", error);
   } else {
     MX_LOG(Debug, kLog) << "server " << s.name << " still down: " << error;
   }

@@ -57,8 +57,8 @@ void TunnelSession::on_no_tunnel(const std::string& why) {
 }
 
 void TunnelSession::on_client_gone(const std::string& why) {
-  MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " " << why
-                     << (stream_ ? "; CONNECT cancelled on " + server_ : std::string());
+  MX_LOG(Info, kLog) << log_kv("peer", peer_) << log_kv("target", target_.to_string()) << " "
+                     << why << (stream_ ? "; CONNECT cancelled on " + server_ : std::string());
   if (waiting_) ctx_.pool.cancel(*this);
   waiting_ = false;
   reply_timer_.stop();
@@ -101,7 +101,8 @@ bool TunnelSession::retry(const std::string& why) {
   retried_ = true;
   reply_timer_.stop();
   drop_stream();
-  MX_LOG(Info, kLog) << "peer=" << peer_ << " " << why << "; retrying on a fresh tunnel";
+  MX_LOG(Info, kLog) << log_kv("peer", peer_) << log_json_kv("target", target_.to_string()) << " "
+                     << why << "; retrying on a fresh tunnel";
   waiting_ = true;
   ctx_.pool.acquire(*this, true);
   return true;
@@ -111,10 +112,10 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
   reply_timer_.stop();
   const auto code = static_cast<socks5::Reply>(reply.reply);
   if (code != socks5::Reply::Succeeded) {
-    MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
-                       << " reply=" << static_cast<int>(reply.reply) << " ("
-                       << socks5::reply_name(code) << ") via=" << server_
-                       << " tunnel=" << (reused_ ? "pooled" : "fresh");
+    MX_LOG(Info, kLog) << log_kv("peer", peer_) << log_kv("target", target_.to_string())
+                       << log_kv("reply", static_cast<int>(reply.reply)) << " ("
+                       << socks5::reply_name(code) << ")" << log_kv("via", server_)
+                       << log_kv("tunnel", reused_ ? "pooled" : "fresh");
     held_->release();
     stream_->forget();  // over on both sides: no RST
     drop_stream();
@@ -122,8 +123,8 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
     on_reply(code, reply.bound, socks5::reply_name(code));
     return;
   }
-  MX_LOG(Debug, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " connected from "
-                      << reply.bound.to_string() << " via " << server_;
+  MX_LOG(Debug, kLog) << log_kv("peer", peer_) << log_kv("target", target_.to_string())
+                      << " connected from " << reply.bound.to_string() << " via " << server_;
   stream_->set_control(nullptr);
   // The relay reads the local side from here on, in this same turn.
   const Bytes early_data = held_->release(true);
@@ -144,11 +145,11 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start_)
                       .count();
-  MX_LOG(Info, kLog) << "peer=" << peer_ << " target=" << target_.to_string() << " via=" << server_
-                     << " tunnel=" << (reused_ ? "pooled" : "fresh")
-                     << " bytes_up=" << early_bytes_ + outcome.bytes_a_to_b
-                     << " bytes_down=" << outcome.bytes_b_to_a << " duration_ms=" << ms
-                     << " end=" << log_field(outcome.end);
+  MX_LOG(Info, kLog) << log_kv("peer", peer_) << log_kv("target", target_.to_string())
+                     << log_kv("via", server_) << log_kv("tunnel", reused_ ? "pooled" : "fresh")
+                     << log_kv("bytes_up", early_bytes_ + outcome.bytes_a_to_b)
+                     << log_kv("bytes_down", outcome.bytes_b_to_a) << log_kv("duration_ms", ms)
+                     << log_kv("end", outcome.end);
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
   drop_stream();
   auto on_done = std::move(on_done_);
@@ -156,8 +157,8 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
 }
 
 void TunnelSession::fail(socks5::Reply reply, const std::string& why) {
-  MX_LOG(Warn, kLog) << "peer=" << peer_ << " target=" << target_.to_string()
-                     << " reply=" << static_cast<int>(reply) << " " << why;
+  MX_LOG(Warn, kLog) << log_kv("peer", peer_) << log_kv("target", target_.to_string())
+                     << log_kv("reply", static_cast<int>(reply)) << " " << why;
   reply_timer_.stop();
   drop_stream();
   if (!on_reply_) return;

@@ -42,12 +42,12 @@ socks5::Reply reply_for_connect_error(int uv_status) {
 }
 
 Dialer::Dialer(Loop& loop, DialNames names, DialRules rules, std::chrono::milliseconds timeout,
-               std::string log_context)
+               std::string log_tenant)
     : loop_(loop),
       names_(names),
       rules_(rules),
       timeout_(timeout),
-      log_context_(std::move(log_context)),
+      log_tenant_(std::move(log_tenant)),
       deadline_(loop) {}
 
 Dialer::~Dialer() { release_attempt(); }
@@ -147,9 +147,11 @@ void Dialer::try_next() {
     }
     last_address_ = address;
     attempt_source_ = *source;
-    MX_LOG(Info, "dialer") << log_context_ << " dial target=" << target_.to_string()
-                           << " address=" << address.to_string()
-                           << (source->family() ? " from=" + source->ip_string() : "");
+    MX_LOG(Info, "dialer") << log_kv("tenant", log_tenant_) << " dial"
+                           << log_kv("target", target_.to_string())
+                           << log_kv("address", address.to_string())
+                           << (source->family() ? log_kv("from", source->ip_string())
+                                                : log_json_kv("from", std::optional<int>()));
     attempt_ = std::make_unique<TcpConnection>(loop_);
     std::optional<SocketAddress> bind_from;
     if (source->family() != 0) bind_from = SocketAddress::parse_ip(source->ip_string(), 0);
@@ -167,7 +169,8 @@ void Dialer::try_next() {
     // with the connection and the kernel reads the user timeout whenever its
     // retransmission timer fires.
     if (std::string error = attempt_->set_liveness(rules_.liveness); !error.empty()) {
-      MX_LOG(Warn, "dialer") << log_context_ << " address=" << address.to_string()
+      MX_LOG(Warn, "dialer") << log_kv("tenant", log_tenant_)
+                             << log_kv("address", address.to_string())
                              << " cannot set TCP liveness: " << error;
     }
     return;

@@ -55,7 +55,7 @@ class Dialer {
   using Callback = std::function<void(DialResult)>;
 
   Dialer(Loop& loop, DialNames names, DialRules rules, std::chrono::milliseconds timeout,
-         std::string log_context);
+         std::string log_tenant);  // the tenant's name, for log lines
   ~Dialer();
   Dialer(const Dialer&) = delete;
   Dialer& operator=(const Dialer&) = delete;
@@ -83,7 +83,7 @@ class Dialer {
   DialNames names_;
   DialRules rules_;
   std::chrono::milliseconds timeout_;
-  std::string log_context_;
+  std::string log_tenant_;
   Target target_;
   Callback done_;
   std::unique_ptr<Resolution> resolution_;

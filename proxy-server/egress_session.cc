@@ -52,14 +52,14 @@ void EgressSession::start() {
                   snapshot_->config().server.liveness()};
   dialer_ = std::make_unique<Dialer>(ctx_.loop, DialNames{ctx_.resolver, ctx_.lookups}, rules,
                                      snapshot_->config().server.connect_timeout,
-                                     "tenant=" + tenant_.name);
+                                     tenant_.name);
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
 }
 
 void EgressSession::refuse(socks5::Reply reply, const std::string& why) {
-  MX_LOG(Info, kLog) << "refused tenant=" << tenant_.name << " via=" << origin_.via
-                     << " peer=" << origin_.peer << " target=" << target_.to_string()
-                     << " reply=" << static_cast<int>(reply) << " reason=" << log_field(why);
+  MX_LOG(Info, kLog) << "refused" << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
+                     << log_kv("peer", origin_.peer) << log_kv("target", target_.to_string())
+                     << log_kv("reply", static_cast<int>(reply)) << log_kv("reason", why);
   write_trail(static_cast<int>(reply), 0, 0, why);
   auto on_reply = std::move(on_reply_);
   on_reply(reply, Target{});
@@ -73,10 +73,10 @@ void EgressSession::on_dialed(DialResult result) {
       refuse(dial_.reply, dial_.detail);
       return;
     }
-    MX_LOG(Info, kLog) << "failed tenant=" << tenant_.name << " via=" << origin_.via
-                       << " target=" << target_.to_string()
-                       << " reply=" << static_cast<int>(dial_.reply)
-                       << " reason=" << log_field(dial_.detail);
+    MX_LOG(Info, kLog) << "failed" << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
+                       << log_kv("target", target_.to_string())
+                       << log_kv("reply", static_cast<int>(dial_.reply))
+                       << log_kv("reason", dial_.detail);
     write_trail(static_cast<int>(dial_.reply), 0, 0, dial_.detail);
     auto on_reply = std::move(on_reply_);
     on_reply(dial_.reply, Target{});
@@ -114,8 +114,9 @@ void EgressSession::cancel_dial(const std::string& why) {
   dial_.connected = where.connected;
   dial_.source = where.source;
   on_reply_ = nullptr;
-  MX_LOG(Info, kLog) << "cancelled tenant=" << tenant_.name << " via=" << origin_.via
-                     << " target=" << target_.to_string() << " reason=" << log_field(why);
+  MX_LOG(Info, kLog) << "cancelled" << log_kv("tenant", tenant_.name)
+                     << log_kv("via", origin_.via) << log_kv("target", target_.to_string())
+                     << log_kv("reason", why);
   write_trail(std::nullopt, 0, 0, why);
 }
 
@@ -149,13 +150,13 @@ void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t 
                            std::chrono::steady_clock::now() - started_)
                            .count();
   record.end = end;
-  MX_LOG(Info, kLog) << "tenant=" << tenant_.name << " via=" << origin_.via
-                     << " peer=" << origin_.peer << " target=" << record.target
-                     << " connected=" << record.connected.value_or("-")
-                     << " source=" << record.source.value_or("-")
-                     << " reply=" << (reply ? std::to_string(*reply) : std::string("-"))
-                     << " bytes_up=" << up << " bytes_down=" << down
-                     << " duration_ms=" << record.duration_ms << " end=" << log_field(end);
+  MX_LOG(Info, kLog) << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
+                     << log_kv("peer", origin_.peer)
+                     << log_json_kv(origin_.via == "socks5" ? "user" : "key", origin_.credential)
+                     << log_kv("target", record.target) << log_kv("connected", record.connected)
+                     << log_kv("source", record.source) << log_kv("reply", reply)
+                     << log_kv("bytes_up", up) << log_kv("bytes_down", down)
+                     << log_kv("duration_ms", record.duration_ms) << log_kv("end", end);
   ctx_.trail.write(record);
 }
 

@@ -24,10 +24,12 @@ LookupGate::Admission LookupGate::admit(const std::string& tenant, const std::st
   const size_t value = total ? caps.total : caps.per_key;
   admission.refusal = cap + " " + std::to_string(value) + " reached";
   if (auto left_out = (total ? total_log_ : tenant_log_).admit(now)) {
-    MX_LOG(Warn, "resolver") << "refused lookup tenant=" << tenant << " name=" << log_field(name)
-                             << " cap=" << cap << " limit=" << value << " in_flight="
-                             << (total ? limit_.in_flight() : limit_.in_flight(tenant))
-                             << " reply=1" << left_out_note(*left_out);
+    MX_LOG(Warn, "resolver") << "refused lookup" << log_kv("tenant", tenant)
+                             << log_kv("name", name) << log_kv("cap", cap)
+                             << log_kv("limit", value)
+                             << log_kv("in_flight",
+                                       total ? limit_.in_flight() : limit_.in_flight(tenant))
+                             << log_kv("reply", 1) << left_out_note(*left_out);
   }
   return admission;
 }

@@ -81,6 +81,7 @@ int run_server(const mx::CommandLine& cl) {
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  mx::init_log_output();  // "<N>" priorities when stderr is the journal
 
   mx::Loop loop;
   int exit_code = 0;

@@ -19,6 +19,7 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
                              ServerConfig config, SslCtxPtr tls)
     : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
   set_log_level(config.server.log_level);
+  set_log_format(config.server.log_format);
   shared_.startups.apply(config.server);
   shared_.lookups.set_caps(lookup_caps(config));
   shared_.passwords.apply(password_settings(config));
@@ -188,6 +189,7 @@ void ServerRuntime::reload() {
     MX_LOG(Warn, kLog) << "socks5.password_workers applies after a restart";
   }
   set_log_level(loaded.config->server.log_level);
+  set_log_format(loaded.config->server.log_format);
   shared_.startups.apply(loaded.config->server);
   shared_.lookups.set_caps(lookup_caps(*loaded.config));
   shared_.passwords.apply(password_settings(*loaded.config));

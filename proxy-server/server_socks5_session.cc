@@ -35,7 +35,7 @@ ServerSocks5Session::~ServerSocks5Session() {
 void ServerSocks5Session::start() {
   handshake_ = std::make_unique<Socks5Handshake>(
       ctx_.loop, *client_, passwords_.get(), snapshots_()->config().server.handshake_timeout,
-      "peer=" + peer_ + " ", [this](Socks5Handshake::Request r) { on_request(std::move(r)); },
+      peer_, [this](Socks5Handshake::Request r) { on_request(std::move(r)); },
       [this](const std::string& why) { finish(why); });
   handshake_->start();
 }
@@ -50,8 +50,10 @@ void ServerSocks5Session::on_request(Socks5Handshake::Request request) {
                                 ? "user " + request.user + " no longer exists"
                                 : "user " + request.user + " may not connect from " +
                                       (peer_address_ ? peer_address_->ip_string() : "?");
-    MX_LOG(Warn, "socks5") << "refused peer=" << peer_ << " target=" << request.target.to_string()
-                           << " reason=" << log_field(why);
+    // Policy: the user is refused, nothing failed.
+    MX_LOG(Info, "socks5") << "refused" << log_kv("peer", peer_)
+                           << log_json_kv("user", request.user)
+                           << log_kv("target", request.target.to_string()) << log_kv("reason", why);
     if (tenant != nullptr) {
       TrailRecord record;
       record.time = std::chrono::system_clock::now();
@@ -110,7 +112,7 @@ void ServerSocks5Session::finish(const std::string& why) {
   finished_called_ = true;
   client_->set_reader(nullptr);
   client_->close_after_flush();
-  MX_LOG(Debug, "socks5") << "peer=" << peer_ << " closed: " << why;
+  MX_LOG(Debug, "socks5") << log_kv("peer", peer_) << " closed: " << why;
   finished_(this);
 }
 

@@ -44,17 +44,24 @@ ServerTunnel::~ServerTunnel() {
 
 void ServerTunnel::start() {
   MX_ASSERT_IN_LOOP(ctx_.loop);
-  MX_LOG(Debug, kLog) << "accepted peer=" << peer_;
+  MX_LOG(Debug, kLog) << "accepted" << log_kv("peer", peer_);
   tunnel_->start();
   timer_.start(snapshots_()->config().server.handshake_timeout, [this] {
-    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason="
-                       << log_field("no TLS handshake and AUTH within the handshake timeout");
+    const char* why = "no TLS handshake and AUTH within the handshake timeout";
+    // A connection that never sent a byte (a port scan, a health probe
+    // holding it open) is no failed login.
+    if (tunnel_ && !tunnel_->heard_from_peer()) {
+      MX_LOG(Debug, kLog) << "closed silent connection" << log_kv("peer", peer_)
+                          << log_kv("reason", why);
+    } else {
+      MX_LOG(Warn, kLog) << "auth failed" << log_kv("peer", peer_) << log_kv("reason", why);
+    }
     close("handshake timeout");
   });
 }
 
 void ServerTunnel::on_tunnel_ready() {
-  MX_LOG(Debug, kLog) << "TLS established peer=" << peer_ << " "
+  MX_LOG(Debug, kLog) << "TLS established" << log_kv("peer", peer_) << " "
                       << tunnel_->tls().protocol_version();
 }
 
@@ -81,9 +88,9 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
   }
   tenant_ = tenant->name;
   startup_.release();
-  MX_LOG(Info, kLog) << "auth ok tenant=" << tenant_ << " peer=" << peer_
-                     << " cipher=" << tunnel_->tls().cipher_name()
-                     << " records=" << tunnel_->tls().record_protection();
+  MX_LOG(Info, kLog) << "auth ok" << log_kv("tenant", tenant_) << log_kv("peer", peer_)
+                     << log_kv("cipher", tunnel_->tls().cipher_name())
+                     << log_kv("records", tunnel_->tls().record_protection());
   tunnel_->send(auth::answer(frame::AuthStatus::Ok, kDefaultSessionWindow));
   const ServerConfig::Server& server = snapshot->config().server;
   tunnel_->set_handler(nullptr);
@@ -101,7 +108,7 @@ void ServerTunnel::authenticate(const frame::Frame& f) {
 void ServerTunnel::refuse_auth(frame::AuthStatus status, const std::string& detail) {
   const std::string address = peer_address_ ? peer_address_->ip_string() : "?";
   if (auto left_out = refusals_.refuse(address, status, detail)) {
-    MX_LOG(Warn, kLog) << "auth failed peer=" << peer_ << " reason=" << log_field(detail)
+    MX_LOG(Warn, kLog) << "auth failed" << log_kv("peer", peer_) << log_kv("reason", detail)
                        << left_out_note(*left_out);
   }
   tunnel_->send(auth::answer(status, 0));
@@ -159,7 +166,8 @@ void ServerTunnel::on_reload() {
   auto refused = key_refusal(*snapshot, &tenant);
   if (!refused) return;
   if (dispatch_->size() == 0) {
-    MX_LOG(Info, kLog) << "closing idle tunnel peer=" << peer_ << " reason=" << log_field(*refused);
+    MX_LOG(Info, kLog) << "closing idle tunnel" << log_kv("peer", peer_)
+                       << log_kv("reason", *refused);
     close(*refused);
     return;
   }
@@ -167,8 +175,8 @@ void ServerTunnel::on_reload() {
   // finish. No new ones either way.
   const ServerConfig::Tenant* session_tenant = snapshot->tenant(tenant_);
   if (session_tenant == nullptr || !session_tenant->enabled) {
-    MX_LOG(Info, kLog) << "cutting " << dispatch_->size() << " sessions peer=" << peer_
-                       << " reason=" << log_field(*refused);
+    MX_LOG(Info, kLog) << "cutting " << dispatch_->size() << " sessions" << log_kv("peer", peer_)
+                       << log_kv("reason", *refused);
     dispatch_->cut_all(*refused);
   }
   retire(*refused);
@@ -182,8 +190,8 @@ void ServerTunnel::on_drain() {
 void ServerTunnel::retire(const std::string& why) {
   if (goaway_sent_ || !endpoint_ || endpoint_->closed()) return;
   goaway_sent_ = true;
-  MX_LOG(Info, kLog) << "retiring tunnel peer=" << peer_ << " sessions=" << dispatch_->size()
-                     << " reason=" << log_field(why);
+  MX_LOG(Info, kLog) << "retiring tunnel" << log_kv("peer", peer_)
+                     << log_kv("sessions", dispatch_->size()) << log_kv("reason", why);
   Bytes goaway;
   frame::encode_frame(goaway, frame::Type::GoAway, {});
   endpoint_->send(goaway);
@@ -205,14 +213,21 @@ void ServerTunnel::finish(const std::string& why, size_t sessions) {
   finished_called_ = true;
   timer_.stop();
   if (!endpoint_) {
-    if (!closing_)
-      MX_LOG(Warn, kLog) << "tunnel failed peer=" << peer_ << " reason=" << log_field(why);
+    if (!closing_) {
+      // A connection that left without sending a byte is a TCP health
+      // probe or a port scan, not a failed tunnel.
+      if (tunnel_ && !tunnel_->heard_from_peer()) {
+        MX_LOG(Debug, kLog) << "tunnel failed" << log_kv("peer", peer_) << log_kv("reason", why);
+      } else {
+        MX_LOG(Warn, kLog) << "tunnel failed" << log_kv("peer", peer_) << log_kv("reason", why);
+      }
+    }
   } else if (closing_) {
-    MX_LOG(Debug, kLog) << "closed peer=" << peer_ << " tenant=" << tenant_
-                        << " reason=" << log_field(why);
+    MX_LOG(Debug, kLog) << "closed" << log_kv("peer", peer_) << log_kv("tenant", tenant_)
+                        << log_kv("reason", why);
   } else {
-    MX_LOG(Warn, kLog) << "tunnel lost peer=" << peer_ << " tenant=" << tenant_
-                       << " sessions=" << sessions << " reason=" << log_field(why);
+    MX_LOG(Warn, kLog) << "tunnel lost" << log_kv("peer", peer_) << log_kv("tenant", tenant_)
+                       << log_kv("sessions", sessions) << log_kv("reason", why);
   }
   // The endpoint has told every session's stream already, so this finds
   // none left; it is the guarantee, not the mechanism.

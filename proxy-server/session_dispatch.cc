@@ -25,10 +25,10 @@ class SessionDispatch::Entry final : public TunnelStreamControl {
       // The endpoint lets only CONNECT_REPLY and RST through to a control;
       // a client never sends CONNECT_REPLY.
       MX_LOG(Warn, kLog) << "session " << id << ": unexpected " << frame::type_name(type)
-                         << " before its reply peer=" << owner_.origin_.peer;
+                         << " before its reply" << log_kv("peer", owner_.origin_.peer);
     } else {
-      MX_LOG(Info, kLog) << "session " << id
-                         << " cancelled by the client before the reply peer=" << owner_.origin_.peer;
+      MX_LOG(Info, kLog) << "session " << id << " cancelled by the client before the reply"
+                         << log_kv("peer", owner_.origin_.peer);
     }
     session->cut("cancelled by the client before the reply");
     owner_.end(id);
@@ -88,7 +88,13 @@ void SessionDispatch::on_connect(TunnelEndpoint& endpoint, uint32_t id, ByteView
 
 void SessionDispatch::refuse(TunnelEndpoint& endpoint, uint32_t id, socks5::Reply reply,
                              const std::string& why) {
-  MX_LOG(Warn, kLog) << "refused peer=" << origin_.peer << " reason=" << log_field(why);
+  // A tenant disabled or a key removed since the AUTH is policy (info); an
+  // address type the protocol has no room for is the client's bug (warn).
+  if (reply == socks5::Reply::NotAllowed) {
+    MX_LOG(Info, kLog) << "refused" << log_kv("peer", origin_.peer) << log_kv("reason", why);
+  } else {
+    MX_LOG(Warn, kLog) << "refused" << log_kv("peer", origin_.peer) << log_kv("reason", why);
+  }
   Bytes out;
   frame::encode_connect_reply(out, id, {static_cast<uint8_t>(reply), Target{}});
   endpoint.send(out);

@@ -40,7 +40,8 @@ ConcurrencyLimit::Slot StartupGate::admit(const SocketAddress& peer, Port port) 
                            << " are not yet authenticated ("
                            << (per_address ? "max_unauthenticated_per_address"
                                            : "max_unauthenticated")
-                           << ")" << left_out_note(*left_out);
+                           << ")" << left_out_note(*left_out)
+                           << log_json_kv("peer", peer.to_string());
   }
   return {};
 }
@@ -48,8 +49,11 @@ ConcurrencyLimit::Slot StartupGate::admit(const SocketAddress& peer, Port port) 
 void StartupGate::refuse_stranger(const std::optional<SocketAddress>& peer) {
   strangers_.fetch_add(1, std::memory_order_relaxed);
   if (auto left_out = strangers_log_.admit()) {
-    MX_LOG(Warn, "socks5") << "refused connection from " << (peer ? peer->to_string() : "?")
-                           << ": not in any user's `from`" << left_out_note(*left_out);
+    // Policy, decided before the client sent a byte (a health check from
+    // outside every `from` gets this too): info, not warn.
+    MX_LOG(Info, "socks5") << "refused connection from " << (peer ? peer->to_string() : "?")
+                           << ": not in any user's `from`" << left_out_note(*left_out)
+                           << log_json_kv("peer", peer ? peer->to_string() : "?");
   }
 }
 

@@ -130,6 +130,7 @@ ClientConfig::Client read_client(TableReader& table, const std::filesystem::path
   ClientConfig::Client client;
   table.required("key", client.key_file, decode::file_path(base_dir));
   table.optional("log_level", client.log_level, decode::log_level);
+  table.optional("log_format", client.log_format, decode::log_format);
   table.optional("handshake_timeout", client.handshake_timeout, decode::duration);
   table.optional("idle_timeout", client.idle_timeout, decode::duration);
   table.optional("drain_timeout", client.drain_timeout, decode::duration);

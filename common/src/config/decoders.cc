@@ -35,6 +35,14 @@ std::optional<LogLevel> log_level(const toml::node& node, std::string& why) {
   return level;
 }
 
+std::optional<LogFormat> log_format(const toml::node& node, std::string& why) {
+  const std::string* text = as_string(node, why);
+  if (text == nullptr) return std::nullopt;
+  auto format = parse_log_format(*text);
+  if (!format) why = R"(expected "text" or "json", got )" + quote(*text);
+  return format;
+}
+
 std::optional<std::chrono::milliseconds> duration_or_zero(const toml::node& node,
                                                           std::string& why) {
   if (const auto* number = node.as_integer()) {

@@ -29,4 +29,14 @@ std::string_view to_string(LogLevel level) {
   return "?";
 }
 
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  if (text == "text") return LogFormat::Text;
+  if (text == "json") return LogFormat::Json;
+  return std::nullopt;
+}
+
+std::string_view to_string(LogFormat format) {
+  return format == LogFormat::Json ? "json" : "text";
+}
+
 }  // namespace mx

@@ -63,6 +63,7 @@ ServerConfig::Server read_server(TableReader& table, const std::filesystem::path
   table.required("cert", server.cert_file, decode::file_path(base_dir));
   table.required("key", server.key_file, decode::file_path(base_dir));
   table.optional("log_level", server.log_level, decode::log_level);
+  table.optional("log_format", server.log_format, decode::log_format);
   table.optional("handshake_timeout", server.handshake_timeout, decode::duration);
   table.optional("connect_timeout", server.connect_timeout, decode::duration);
   table.optional("idle_timeout", server.idle_timeout, decode::duration);

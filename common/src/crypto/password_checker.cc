@@ -83,7 +83,8 @@ bool PasswordChecker::in_backoff(const std::string& address, const std::string& 
                        << " unchecked: " << settings.threshold
                        << " failed logins from this address, backing off for "
                        << format_duration(settings.backoff) << " (login_failures, login_backoff)"
-                       << left_out_note(*left_out);
+                       << left_out_note(*left_out) << log_json_kv("user", user)
+                       << log_json_kv("address", address);
   }
   return true;
 }
@@ -104,7 +105,8 @@ PasswordChecker::Queued PasswordChecker::check(Loop& loop, const std::string& ad
                          << " are in flight ("
                          << (per_address ? "max_password_checks_per_address"
                                          : "max_password_checks")
-                         << ")" << left_out_note(*left_out);
+                         << ")" << left_out_note(*left_out) << log_json_kv("user", user)
+                         << log_json_kv("address", address);
     }
     return {LoginVerdict::Busy, nullptr};
   }
@@ -167,7 +169,8 @@ void PasswordChecker::finish(const std::shared_ptr<Job>& job, bool ok) {
       MX_LOG(Warn, kLog) << settings.threshold << " failed logins from " << job->address
                          << " (the last for user " << log_field(job->user)
                          << "): its logins are refused unchecked for "
-                         << format_duration(settings.backoff);
+                         << format_duration(settings.backoff) << log_json_kv("user", job->user)
+                         << log_json_kv("address", job->address);
     }
   }
   job->slot.release();

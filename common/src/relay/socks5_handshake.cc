@@ -15,11 +15,11 @@ constexpr size_t kMaxBufferedInput = 4096;
 }  // namespace
 
 Socks5Handshake::Socks5Handshake(Loop& loop, TcpConnection& client, PasswordCache* passwords,
-                                 std::chrono::milliseconds timeout, std::string log_prefix,
+                                 std::chrono::milliseconds timeout, std::string peer,
                                  RequestCallback on_request, FailedCallback on_failed)
     : client_(client),
       passwords_(passwords),
-      log_prefix_(std::move(log_prefix)),
+      peer_(std::move(peer)),
       on_request_(std::move(on_request)),
       on_failed_(std::move(on_failed)),
       deadline_(loop),
@@ -38,6 +38,7 @@ void Socks5Handshake::start() {
 
 void Socks5Handshake::on_stream_data(ByteView data) {
   if (state_ == State::Done) return;
+  if (!data.empty()) heard_ = true;
   if (input_.size() + data.size() > kMaxBufferedInput) {
     fail("sent more than " + std::to_string(kMaxBufferedInput) + " bytes before its request");
     return;
@@ -131,6 +132,7 @@ void Socks5Handshake::on_login_checked(LoginVerdict verdict, const std::string& 
   if (!ok) {
     // Busy and Backoff refusals come in floods: the checker logs them at
     // warn, rate-limited; this line is for debugging.
+    user_ = user;
     fail("login failed for user " + log_field(user) + ": " + std::string(to_string(verdict)),
          verdict == LoginVerdict::BadPassword);
     return;
@@ -179,10 +181,13 @@ void Socks5Handshake::fail(const std::string& why, bool warn) {
   state_ = State::Done;
   deadline_.stop();
   client_.set_reader(nullptr);
-  if (warn) {
-    MX_LOG(Warn, kLog) << log_prefix_ << why;
+  // A connection that never sent a byte (a TCP health probe, a port scan)
+  // is no client's failure: debug, like one that left during the handshake.
+  const LogKv user = log_json_kv("user", user_.empty() ? std::nullopt : std::optional(user_));
+  if (warn && heard_) {
+    MX_LOG(Warn, kLog) << log_kv("peer", peer_) << user << ' ' << why;
   } else {
-    MX_LOG(Debug, kLog) << log_prefix_ << why;
+    MX_LOG(Debug, kLog) << log_kv("peer", peer_) << user << ' ' << why;
   }
   on_failed_(why);
 }

@@ -102,6 +102,7 @@ void Tunnel::end(const std::string& why, bool graceful) {
 }
 
 void Tunnel::on_stream_data(ByteView data) {
+  if (!data.empty()) heard_ = true;
   if (!tls_.feed_ciphertext(data)) {
     flush_ciphertext();  // a TLS alert, if the engine produced one
     end("TLS: " + tls_.error(), false);

@@ -24,6 +24,7 @@ struct ClientConfig {
   struct Client {
     std::filesystem::path key_file;  // Ed25519 private key
     LogLevel log_level = LogLevel::Info;
+    LogFormat log_format = LogFormat::Text;  // log lines: text or one JSON object each
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
     // On SIGTERM: stop accepting, let live sessions finish this long, then exit.

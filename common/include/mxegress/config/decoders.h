@@ -21,6 +21,7 @@ namespace mx::decode {
 // Any non-empty string.
 std::optional<std::string> string(const toml::node& node, std::string& why);
 std::optional<LogLevel> log_level(const toml::node& node, std::string& why);
+std::optional<LogFormat> log_format(const toml::node& node, std::string& why);
 // "500ms", "30s", "10m", "1h", "1d"; greater than zero.
 std::optional<std::chrono::milliseconds> duration(const toml::node& node, std::string& why);
 // The same, but "0s" is allowed: for the keys where 0 means off.

@@ -26,6 +26,7 @@ struct ServerConfig {
     std::filesystem::path cert_file;  // PEM certificate (chain)
     std::filesystem::path key_file;   // PEM private key
     LogLevel log_level = LogLevel::Info;
+    LogFormat log_format = LogFormat::Text;  // log lines: text or one JSON object each
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
     std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);

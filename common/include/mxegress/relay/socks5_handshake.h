@@ -29,8 +29,9 @@ class Socks5Handshake final : private StreamReader {
   using FailedCallback = std::function<void(const std::string& why)>;
 
   // `passwords` may be null (no login); otherwise login is required.
+  // `peer` names the client in log lines.
   Socks5Handshake(Loop& loop, TcpConnection& client, PasswordCache* passwords,
-                  std::chrono::milliseconds timeout, std::string log_prefix,
+                  std::chrono::milliseconds timeout, std::string peer,
                   RequestCallback on_request, FailedCallback on_failed);
   ~Socks5Handshake() override;
   Socks5Handshake(const Socks5Handshake&) = delete;
@@ -57,14 +58,15 @@ class Socks5Handshake final : private StreamReader {
 
   TcpConnection& client_;
   PasswordCache* passwords_;
-  std::string log_prefix_;
+  std::string peer_;
+  bool heard_ = false;  // the client sent a byte
   RequestCallback on_request_;
   FailedCallback on_failed_;
   Timer deadline_;
   std::chrono::milliseconds timeout_;
   State state_ = State::Greeting;
   Bytes input_;
-  std::string user_;
+  std::string user_;  // logged in as (or tried to, in a failure's log line)
   std::shared_ptr<void> login_check_;
 };
 

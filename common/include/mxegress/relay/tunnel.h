@@ -56,6 +56,9 @@ class Tunnel final : private StreamReader, private TurnEndTask {
   // be gone (a lost tunnel), where a graceful close would only wait.
   void abort(const std::string& why) { end(why, false); }
   bool closed() const { return closed_; }
+  // The peer sent at least one byte (a TCP probe that connects and leaves
+  // sends none).
+  bool heard_from_peer() const { return heard_; }
   // Bytes accepted but not yet handed to the kernel (TLS and TCP together).
   size_t pending_bytes() const;
 
@@ -87,6 +90,7 @@ class Tunnel final : private StreamReader, private TurnEndTask {
   bool ready_ = false;
   bool dispatching_ = false;
   bool closed_ = false;
+  bool heard_ = false;
 };
 
 }  // namespace mx
