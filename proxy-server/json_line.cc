@@ -2,252 +2,130 @@
 
 #include <ctime>
 #include <limits>
+#include <nlohmann/json.hpp>
+
+#include "trail_text.h"
 
 namespace mx {
 namespace {
+
+using Json = nlohmann::json;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-class Parser {
+// nlohmann's SAX events (the json_sax concept) into a flat JsonObject. A
+// handler returning false stops the parse; its `error` says why.
+class FlatObject {
  public:
-  Parser(std::string_view text, std::string& error) : text_(text), error_(error) {}
+  FlatObject(JsonObject& fields, std::string& error) : fields_(fields), error_(error) {}
 
-  std::optional<JsonObject> object() {
-    skip_space();
-    if (!expect('{')) return std::nullopt;
-    JsonObject fields;
-    skip_space();
-    if (peek() == '}') {
-      ++pos_;
-    } else {
-      for (;;) {
-        skip_space();
-        if (peek() != '"') return fail("expected a field name");
-        const size_t name_at = pos_;
-        auto name = string();
-        if (!name) return std::nullopt;
-        for (const auto& field : fields) {
-          if (field.first == *name) {
-            pos_ = name_at;
-            return fail("duplicate field \"" + *name + "\"");
-          }
-        }
-        skip_space();
-        if (!expect(':')) return std::nullopt;
-        skip_space();
-        auto value = this->value();
-        if (!value) return std::nullopt;
-        fields.emplace_back(std::move(*name), std::move(*value));
-        skip_space();
-        if (peek() == ',') {
-          ++pos_;
-          continue;
-        }
-        if (peek() == '}') {
-          ++pos_;
-          break;
-        }
-        return fail("expected ',' or '}'");
-      }
+  bool null() { return value(JsonValue{}); }
+  bool boolean(bool) { return refuse("booleans are not allowed"); }
+  bool number_integer(Json::number_integer_t n) { return integer(n); }
+  bool number_unsigned(Json::number_unsigned_t n) {
+    if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return refuse("number out of range");
     }
-    skip_space();
-    if (pos_ != text_.size()) return fail("unexpected text after the object");
-    return fields;
+    return integer(static_cast<int64_t>(n));
   }
-
- private:
-  // 0 at the end of the text: never a valid token start, and a NUL byte in
-  // the text is an error wherever it appears.
-  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-
-  void skip_space() {
-    while (pos_ < text_.size() && is_space(text_[pos_])) ++pos_;
+  // nlohmann reads an integer beyond int64/uint64 as a float too.
+  bool number_float(Json::number_float_t, const Json::string_t& text) {
+    const bool integral = text.find_first_of(".eE") == std::string::npos;
+    return refuse(integral ? "number out of range" : "only integers are allowed");
   }
-
-  std::nullopt_t fail(const std::string& what) {
-    if (pos_ >= text_.size()) {
-      error_ = "at the end of the line: " + what;
-    } else {
-      error_ = "at byte " + std::to_string(pos_ + 1) + ": " + what;
-    }
-    return std::nullopt;
+  bool string(Json::string_t& text) {
+    JsonValue v;
+    v.kind = JsonValue::Kind::String;
+    v.string = std::move(text);
+    return value(std::move(v));
   }
-
-  bool expect(char c) {
-    if (peek() != c || pos_ >= text_.size()) {
-      fail(std::string("expected '") + c + "'");
-      return false;
-    }
-    ++pos_;
+  bool binary(Json::binary_t&) { return refuse("binary values are not allowed"); }
+  bool start_object(size_t) {
+    if (++depth_ > 1) return refuse("nested objects and arrays are not allowed");
     return true;
   }
+  bool end_object() { return true; }
+  bool start_array(size_t) { return refuse("nested objects and arrays are not allowed"); }
+  bool end_array() { return true; }
+  bool key(Json::string_t& name) {
+    for (const auto& field : fields_) {
+      if (field.first == name) {
+        error_ = "duplicate field \"" + name + "\"";
+        return false;
+      }
+    }
+    fields_.emplace_back(std::move(name), JsonValue{});
+    return true;
+  }
+  // nlohmann's text after its "[json.exception.parse_error.101] parse error
+  // at line 1, column 6: " prefix; `position` counts the bytes read, the end
+  // of the input included.
+  bool parse_error(size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    std::string_view what = e.what();
+    if (const size_t colon = what.find(": "); colon != std::string_view::npos) {
+      what.remove_prefix(colon + 2);
+    }
+    error_ = position > size_ ? "at the end of the line: "
+                              : "at byte " + std::to_string(position) + ": ";
+    error_ += what;
+    return false;
+  }
 
-  std::optional<JsonValue> value() {
+  void set_size(size_t size) { size_ = size; }
+
+ private:
+  bool integer(int64_t n) {
     JsonValue v;
-    const char c = peek();
-    if (c == '"') {
-      auto s = string();
-      if (!s) return std::nullopt;
-      v.kind = JsonValue::Kind::String;
-      v.string = std::move(*s);
-      return v;
-    }
-    if (c == '-' || is_digit(c)) {
-      auto n = integer();
-      if (!n) return std::nullopt;
-      v.kind = JsonValue::Kind::Integer;
-      v.integer = *n;
-      return v;
-    }
-    if (text_.substr(pos_, 4) == "null") {
-      pos_ += 4;
-      v.kind = JsonValue::Kind::Null;
-      return v;
-    }
-    if (c == '{' || c == '[') return fail("nested objects and arrays are not allowed");
-    if (text_.substr(pos_, 4) == "true" || text_.substr(pos_, 5) == "false") {
-      return fail("booleans are not allowed");
-    }
-    return fail("expected a string, an integer or null");
+    v.kind = JsonValue::Kind::Integer;
+    v.integer = n;
+    return value(std::move(v));
+  }
+  // The top level is an object (checked before parsing), so every value
+  // follows a key.
+  bool value(JsonValue v) {
+    fields_.back().second = std::move(v);
+    return true;
+  }
+  bool refuse(const char* what) {
+    error_ = "field \"" + fields_.back().first + "\": " + what;
+    return false;
   }
 
-  std::optional<int64_t> integer() {
-    const bool negative = peek() == '-';
-    if (negative) ++pos_;
-    if (!is_digit(peek())) return fail("expected a digit");
-    if (peek() == '0' && pos_ + 1 < text_.size() && is_digit(text_[pos_ + 1])) {
-      return fail("leading zero in a number");
-    }
-    // Accumulate negatively: the range of int64 is one larger below zero.
-    constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-    int64_t value = 0;
-    while (is_digit(peek())) {
-      const int digit = peek() - '0';
-      if (value < (kMin + digit) / 10) return fail("number out of range");
-      value = value * 10 - digit;
-      ++pos_;
-    }
-    if (peek() == '.' || peek() == 'e' || peek() == 'E') {
-      return fail("only integers are allowed");
-    }
-    if (!negative) {
-      if (value == kMin) return fail("number out of range");
-      value = -value;
-    }
-    return value;
-  }
-
-  std::optional<uint32_t> hex4() {
-    if (pos_ + 4 > text_.size()) return fail("\\u needs four hex digits");
-    uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = text_[pos_];
-      int digit;
-      if (c >= '0' && c <= '9') {
-        digit = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        digit = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        digit = c - 'A' + 10;
-      } else {
-        return fail("\\u needs four hex digits");
-      }
-      value = value * 16 + static_cast<uint32_t>(digit);
-      ++pos_;
-    }
-    return value;
-  }
-
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
-  std::optional<std::string> string() {
-    if (!expect('"')) return std::nullopt;
-    std::string out;
-    for (;;) {
-      if (pos_ >= text_.size()) return fail("unterminated string");
-      const char c = text_[pos_];
-      if (c == '"') {
-        ++pos_;
-        return out;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
-      if (c != '\\') {
-        out += c;
-        ++pos_;
-        continue;
-      }
-      ++pos_;
-      if (pos_ >= text_.size()) return fail("unterminated string");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          auto cp = hex4();
-          if (!cp) return std::nullopt;
-          if (*cp >= 0xDC00 && *cp <= 0xDFFF) return fail("lone low surrogate in \\u escape");
-          if (*cp >= 0xD800 && *cp <= 0xDBFF) {
-            if (text_.substr(pos_, 2) != "\\u") return fail("lone high surrogate in \\u escape");
-            pos_ += 2;
-            auto low = hex4();
-            if (!low) return std::nullopt;
-            if (*low < 0xDC00 || *low > 0xDFFF) return fail("lone high surrogate in \\u escape");
-            *cp = 0x10000 + ((*cp - 0xD800) << 10) + (*low - 0xDC00);
-          }
-          append_utf8(out, *cp);
-          break;
-        }
-        default:
-          --pos_;
-          return fail(std::string("unknown escape \\") + e);
-      }
-    }
-  }
-
-  std::string_view text_;
+  JsonObject& fields_;
   std::string& error_;
-  size_t pos_ = 0;
+  size_t size_ = 0;
+  int depth_ = 0;
 };
+
+std::optional<JsonObject> parse_object(std::string_view line, std::string& error) {
+  size_t first = 0;
+  while (first < line.size() && is_space(line[first])) ++first;
+  if (first == line.size()) {
+    error = "at the end of the line: expected '{'";
+    return std::nullopt;
+  }
+  if (line[first] != '{') {
+    error = "at byte " + std::to_string(first + 1) + ": expected '{'";
+    return std::nullopt;
+  }
+  // nlohmann takes a NUL byte for the end of the input: "{}\0junk" would pass.
+  if (const size_t nul = line.find('\0'); nul != std::string_view::npos) {
+    error = "at byte " + std::to_string(nul + 1) + ": a NUL byte";
+    return std::nullopt;
+  }
+  JsonObject fields;
+  FlatObject handler(fields, error);
+  handler.set_size(line.size());
+  // strict: nothing but whitespace after the object.
+  if (!Json::sax_parse(line.begin(), line.end(), &handler, nlohmann::json::input_format_t::json,
+                       /*strict=*/true)) {
+    if (error.empty()) error = "not a JSON object";
+    return std::nullopt;
+  }
+  return fields;
+}
 
 // Reads exactly `width` digits at text[pos]; advances pos.
 std::optional<int> digits(std::string_view text, size_t& pos, size_t width) {
@@ -280,7 +158,11 @@ const JsonValue* find(const JsonObject& object, std::string_view name) {
 
 std::optional<JsonObject> parse_json_object(std::string_view line, std::string& error) {
   error.clear();
-  return Parser(line, error).object();
+  auto fields = parse_object(line, error);
+  if (fields || is_valid_utf8(line)) return fields;
+  // nlohmann reads UTF-8 only; older trails hold raw ill-formed bytes.
+  error.clear();
+  return parse_object(replace_invalid_utf8(line), error);
 }
 
 std::optional<WallTime> parse_rfc3339(std::string_view text) {

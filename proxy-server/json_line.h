@@ -1,11 +1,12 @@
 // Reading the abuse trail back: one flat JSON object per line (what
 // to_json_line in trail.h writes) and its RFC 3339 times.
 //
-// The parser is deliberately small and strict: an object whose values are
-// strings (all JSON escapes, \uXXXX with surrogate pairs), integers (no
-// fraction, no exponent, int64 range) or null. Nested objects, arrays,
-// booleans, floats, duplicate names or anything after the closing brace make
-// the line malformed. Pure: no I/O.
+// The JSON is parsed by nlohmann::json (docs/dependencies.md), through its
+// SAX interface: no document is built, and this file only says what a trail
+// line may hold. That is deliberately strict: an object whose values are
+// strings, integers (no fraction, no exponent, int64 range) or null. Nested
+// objects, arrays, booleans, floats, duplicate names or anything after the
+// closing brace make the line malformed. Pure: no I/O.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +30,12 @@ struct JsonValue {
 // The fields in the order they appear; names are unique.
 using JsonObject = std::vector<std::pair<std::string, JsonValue>>;
 
-// nullopt and `error` set ("at byte 17: expected ':'") when `line` is not one
-// flat object. Whitespace around tokens is allowed, a trailing '\r' too.
+// nullopt and `error` set when `line` is not one flat object: "at byte 6:
+// syntax error ..." (nlohmann's words), "at the end of the line: ...",
+// "field \"a\": booleans are not allowed", "duplicate field \"a\"".
+// Whitespace around tokens is allowed, a trailing '\r' too. A line with
+// ill-formed UTF-8 (written before the writer replaced it, or edited) is
+// read with each ill-formed subpart as U+FFFD rather than lost.
 std::optional<JsonObject> parse_json_object(std::string_view line, std::string& error);
 
 // "2026-11-22T20:30:00Z", "2026-11-22T20:30:00.123Z",

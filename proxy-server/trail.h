@@ -34,6 +34,10 @@ struct TrailRecord {
   std::string end;  // why it ended: "closed", a refusal reason, an error
 };
 
+// One JSON line, '\n' included, fields in a fixed order (docs/abuse-desk.md).
+// Valid JSON whatever bytes the fields hold: ill-formed UTF-8 becomes U+FFFD
+// (trail_text.h). Built by hand into one string, not through a JSON
+// library's document: docs/dependencies.md says why.
 std::string to_json_line(const TrailRecord& record);
 
 // Thread-safe: the server's loop threads share one writer.

@@ -15,7 +15,8 @@
 
 #include "json_line.h"
 #include "mxegress/config/duration.h"
-#include "mxegress/net/socket_address.h"
+#include "trail_filter.h"
+#include "trail_text.h"
 
 namespace mx {
 namespace {
@@ -59,202 +60,11 @@ unreadable input. A malformed line is reported on stderr and skipped.
 constexpr size_t kMaxLine = 1 << 20;
 constexpr int kMaxMalformedReports = 20;
 
-struct AddressFilter {
-  SocketAddress ip;  // port unused
-  std::optional<uint16_t> port;
-};
-
-struct DestFilter {
-  std::optional<SocketAddress> ip;  // set for an IP literal
-  std::string name;                 // else a host name, normalized
-  std::optional<uint16_t> port;
-};
-
 struct Query {
   std::vector<std::string> files;
-  std::optional<std::string> tenant;
-  std::optional<AddressFilter> source;
-  std::optional<DestFilter> dest;
-  // The time span a connection must overlap, in ms since the epoch.
-  std::optional<int64_t> from_ms;
-  std::optional<int64_t> to_ms;
+  TrailFilter filter;
   bool json = false;
 };
-
-int64_t saturating_add(int64_t a, int64_t b) {
-  int64_t sum;
-  if (__builtin_add_overflow(a, b, &sum)) {
-    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  }
-  return sum;
-}
-
-int64_t epoch_ms(WallTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-bool same_ip(const SocketAddress& a, const SocketAddress& b) {
-  const SocketAddress x = a.unmapped();
-  const SocketAddress y = b.unmapped();
-  return x.family() == y.family() && std::ranges::equal(x.ip_bytes(), y.ip_bytes());
-}
-
-std::string normalize_name(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// A host and an optional port: "192.0.2.1", "192.0.2.1:25", "2001:db8::1",
-// "[2001:db8::1]", "[2001:db8::1]:25", "mx.example.org", "mx.example.org:25".
-// The host keeps its IPv6 brackets off. nullopt when malformed.
-struct HostAndPort {
-  std::string host;
-  std::optional<uint16_t> port;
-};
-
-std::optional<HostAndPort> split_host_port(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  if (text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    HostAndPort out{std::string(text.substr(1, close - 1)), std::nullopt};
-    const std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':' || !(out.port = parse_port(rest.substr(1)))) return std::nullopt;
-    }
-    return out;
-  }
-  // More than one colon and no brackets: a bare IPv6 literal, no port.
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || text.find(':') != colon) {
-    return HostAndPort{std::string(text), std::nullopt};
-  }
-  const auto port = parse_port(text.substr(colon + 1));
-  if (!port) return std::nullopt;
-  return HostAndPort{std::string(text.substr(0, colon)), port};
-}
-
-std::optional<AddressFilter> parse_address_filter(std::string_view text) {
-  const auto split = split_host_port(text);
-  if (!split) return std::nullopt;
-  const auto ip = SocketAddress::parse_ip(split->host, 0);
-  if (!ip) return std::nullopt;
-  return AddressFilter{*ip, split->port};
-}
-
-std::optional<DestFilter> parse_dest_filter(std::string_view text) {
-  const auto split = split_host_port(text);
-  if (!split || split->host.empty()) return std::nullopt;
-  DestFilter filter;
-  filter.port = split->port;
-  if (auto ip = SocketAddress::parse_ip(split->host, 0)) {
-    filter.ip = *ip;
-    return filter;
-  }
-  if (text.front() == '[') return std::nullopt;  // brackets hold IPv6 literals only
-  for (const char c : split->host) {
-    if (c == ':' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return std::nullopt;
-  }
-  filter.name = normalize_name(split->host);
-  return filter.name.empty() ? std::nullopt : std::optional<DestFilter>(filter);
-}
-
-// TIME for the filters: RFC 3339, or a date alone meaning its midnight UTC.
-std::optional<int64_t> parse_time_arg(std::string_view text) {
-  if (auto time = parse_rfc3339(text)) return epoch_ms(*time);
-  if (text.size() == 10) {
-    if (auto time = parse_rfc3339(std::string(text) + "T00:00:00Z")) return epoch_ms(*time);
-  }
-  return std::nullopt;
-}
-
-bool address_matches(const std::optional<std::string>& field, const SocketAddress& ip,
-                     const std::optional<uint16_t>& port) {
-  if (!field) return false;
-  const auto address = SocketAddress::parse(*field);
-  if (!address || !same_ip(*address, ip)) return false;
-  return !port || address->port() == *port;
-}
-
-bool dest_matches(const DestFilter& filter, const TrailRecord& record) {
-  if (filter.ip && address_matches(record.connected, *filter.ip, filter.port)) return true;
-  const auto target = split_host_port(record.target);
-  if (!target) return false;
-  if (filter.port && target->port != filter.port) return false;
-  const auto target_ip = SocketAddress::parse_ip(target->host, 0);
-  if (filter.ip) return target_ip && same_ip(*target_ip, *filter.ip);
-  return !target_ip && normalize_name(target->host) == filter.name;
-}
-
-bool matches(const Query& q, const TrailRecord& r) {
-  if (q.tenant && r.tenant != *q.tenant) return false;
-  if (q.source && !address_matches(r.source, q.source->ip, q.source->port)) return false;
-  if (q.dest && !dest_matches(*q.dest, r)) return false;
-  const int64_t start = epoch_ms(r.time);
-  const int64_t end = saturating_add(start, r.duration_ms);
-  if (q.from_ms && end < *q.from_ms) return false;
-  if (q.to_ms && start > *q.to_ms) return false;
-  return true;
-}
-
-// Text from the trail, safe for a terminal: control characters, C1 controls
-// and invalid UTF-8 become \xNN.
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  auto escape = [&](unsigned char c) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += "\\x";
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  };
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f || c == '\\') {
-        c == '\\' ? void(out += "\\\\") : escape(c);
-      } else {
-        out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4, cp = c & 0x07;
-    }
-    bool valid = len != 0 && i + len <= text.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) valid = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (valid) {
-      // Overlong forms, surrogates, beyond U+10FFFF, C1 controls.
-      if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-          (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F)) {
-        valid = false;
-      }
-    }
-    if (!valid) {
-      escape(c);
-      ++i;
-      continue;
-    }
-    out.append(text.substr(i, len));
-    i += len;
-  }
-  return out;
-}
 
 std::string format_duration_ms(int64_t ms) {
   char buf[32];
@@ -401,17 +211,17 @@ std::string parse_args(const std::vector<std::string>& args, Query& q, bool& hel
       if (seen_tenant) return twice(true);
       seen_tenant = true;
       if (value.empty()) return "--tenant needs a name";
-      q.tenant = value;
+      q.filter.tenant = value;
     } else if (name == "--source") {
       if (seen_source) return twice(true);
       seen_source = true;
-      q.source = parse_address_filter(value);
-      if (!q.source) return "--source: not an IP address (or IP:PORT): " + value;
+      q.filter.source = parse_address_filter(value);
+      if (!q.filter.source) return "--source: not an IP address (or IP:PORT): " + value;
     } else if (name == "--dest") {
       if (seen_dest) return twice(true);
       seen_dest = true;
-      q.dest = parse_dest_filter(value);
-      if (!q.dest)
+      q.filter.dest = parse_dest_filter(value);
+      if (!q.filter.dest)
         return "--dest: not a host name or IP address (with an optional :PORT): " + value;
     } else if (name == "--window") {
       if (window) return twice(true);
@@ -433,11 +243,11 @@ std::string parse_args(const std::vector<std::string>& args, Query& q, bool& hel
   if (since && until && *since > *until) return "--since is after --until";
   if (around) {
     const int64_t half = (window ? *window : std::chrono::minutes(15)).count();
-    q.from_ms = saturating_add(*around, -half);
-    q.to_ms = saturating_add(*around, half);
+    q.filter.from_ms = saturating_add(*around, -half);
+    q.filter.to_ms = saturating_add(*around, half);
   }
-  if (since) q.from_ms = q.from_ms ? std::max(*q.from_ms, *since) : *since;
-  if (until) q.to_ms = q.to_ms ? std::min(*q.to_ms, *until) : *until;
+  if (since) q.filter.from_ms = q.filter.from_ms ? std::max(*q.filter.from_ms, *since) : *since;
+  if (until) q.filter.to_ms = q.filter.to_ms ? std::min(*q.filter.to_ms, *until) : *until;
   int stdin_count = 0;
   for (const auto& file : q.files) stdin_count += file == "-";
   if (stdin_count > 1) return "- (standard input) given more than once";
@@ -507,12 +317,12 @@ int run_trail_query(const std::vector<std::string>& args, std::ostream& out, std
       }
       if (!record) {
         if (++malformed <= kMaxMalformedReports) {
-          err << kPrefix << label << ":" << number << ": malformed line skipped: " << problem
-              << "\n";
+          err << kPrefix << label << ":" << number
+              << ": malformed line skipped: " << printable(problem) << "\n";
         }
         continue;
       }
-      if (!matches(q, *record)) continue;
+      if (!matches(q.filter, *record)) continue;
       matched = true;
       if (q.json) {
         out << line << "\n";

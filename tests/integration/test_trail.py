@@ -269,6 +269,28 @@ class TrailTest(SharedHarnessTest):
         self.assertEqual((t["bytes_up"], t["bytes_down"]), (100, DOWN))
         self.assertRegex(t["source"], r"^127\.0\.0\.2:\d+$")
 
+    def test_a_domain_that_is_not_utf8_stays_valid_json(self):
+        """A SOCKS5 domain may hold any byte but controls and space, 0xff too.
+        The trail is JSON, that is UTF-8: the ill-formed byte becomes U+FFFD, the
+        line parses (strict UTF-8 and JSON), and the query reads and shows it."""
+        since = self.fleet.trail_mark()
+        r = self.acme.connect(b"mx\xff\xc3.example", 587)    # 587: refused by policy
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe())
+        t = self.one_line(since)    # trail_records() decodes strict UTF-8
+        self.assertEqual(t["target"], "mx\ufffd\ufffd.example:587")
+        with open(self.fleet.trail_path, "rb") as f:
+            raw = [l for l in f.read().splitlines() if b".example:587" in l]
+        self.assertEqual(len(raw), 1)
+        self.assertIn(b'"target":"mx\xef\xbf\xbd\xef\xbf\xbd.example:587"', raw[0])
+        cp = run_server("trail", self.fleet.trail_path, "--tenant", "acme", "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn(t, [json.loads(l) for l in cp.stdout.splitlines() if l.strip()])
+        self.assertNotIn("malformed", cp.stderr)
+        cp = run_server("trail", self.fleet.trail_path, "--dest", "mx\ufffd\ufffd.example:587")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn(" target=mx\ufffd\ufffd.example:587 -> - from - reply=0x02 ", cp.stdout)
+
     def test_trail_query_finds_the_connection(self):
         """`mxegress-server trail FILE --source IP --dest IP:PORT --around TIME --json`
         answers "who connected from S to D around T" with exactly that line."""

@@ -1476,19 +1476,22 @@ class SocksProtocolError(Exception):
     """The SOCKS5 server answered with bytes that are not valid SOCKS5."""
 
 
-def encode_address(host: str, atyp: int | None = None) -> bytes:
-    """ATYP + address bytes for HOST (IPv4 / IPv6 literal / domain name).
+def encode_address(host: str | bytes, atyp: int | None = None) -> bytes:
+    """ATYP + address bytes for HOST (IPv4 / IPv6 literal / domain name; bytes:
+    a domain name sent as it is, UTF-8 or not).
 
     ATYP forces the type byte (e.g. a bad one for negative tests); with a forced
     unknown type the address is sent as 4 raw IPv4 bytes if HOST parses as one."""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        ip = None
+    ip = None
+    if isinstance(host, str):
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            pass
     if ip is not None and atyp != ATYP_DOMAIN:
         kind = ATYP_IPV4 if ip.version == 4 else ATYP_IPV6
         return bytes([kind if atyp is None else atyp]) + ip.packed
-    raw = host.encode("utf-8")
+    raw = host if isinstance(host, bytes) else host.encode("utf-8")
     if len(raw) > 255:
         raise ValueError("domain longer than 255 bytes cannot be encoded")
     return bytes([ATYP_DOMAIN if atyp is None else atyp, len(raw)]) + raw
