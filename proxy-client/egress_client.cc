@@ -1,5 +1,7 @@
 #include "egress_client.h"
 
+#include <utility>
+
 #include "intercepted_session.h"
 #include "mxegress/util/log.h"
 #include "socks5_session.h"
@@ -15,7 +17,11 @@ std::optional<Target> forward_target(const HostPort& target) {
 }  // namespace
 
 EgressClient::EgressClient(Loop& loop, ClientConfig config)
-    : loop_(loop), config_(std::move(config)), drain_timer_(loop), finish_drain_soon_(loop) {
+    : loop_(loop),
+      config_(std::move(config)),
+      drain_timer_(loop),
+      ready_timer_(loop),
+      finish_drain_soon_(loop) {
   if (!config_.socks5.users.empty()) {
     std::map<std::string, std::string> users;
     for (const auto& user : config_.socks5.users) users[user.name] = user.password_hash;
@@ -44,7 +50,7 @@ std::string EgressClient::listen(const SocketAddress& address, const std::string
   return {};
 }
 
-std::string EgressClient::start(ClientIdentity identity) {
+std::string EgressClient::start(ClientIdentity identity, std::function<void()> ready) {
   std::string err;
   pool_ = TunnelPool::create(loop_, config_, std::move(identity), err);
   if (!pool_) return err;
@@ -76,11 +82,29 @@ std::string EgressClient::start(ClientIdentity identity) {
                  });
     if (!err.empty()) return err;
   }
-  pool_->start();
+  on_ready_ = std::move(ready);
+  if (on_ready_) {
+    ready_timer_.start(config_.client.retry_interval, [this] { announce_ready(); });
+  }
+  pool_->start([this] { announce_ready(); });
   return {};
 }
 
+void EgressClient::announce_ready() {
+  ready_timer_.stop();
+  if (on_ready_) std::exchange(on_ready_, nullptr)();
+}
+
+std::string EgressClient::status() const {
+  if (!pool_) return {};
+  return std::to_string(pool_->servers_up()) + "/" + std::to_string(pool_->server_count()) +
+         " servers up, " + std::to_string(pool_->tunnel_count()) + " tunnels, " +
+         std::to_string(sessions_.size()) + " sessions";
+}
+
 void EgressClient::drain(std::function<void()> stopped) {
+  ready_timer_.stop();
+  on_ready_ = nullptr;
   on_drained_ = std::move(stopped);
   listeners_.clear();
   if (pool_) pool_->stop();
@@ -103,6 +127,8 @@ void EgressClient::finish_drain() {
 }
 
 void EgressClient::stop() {
+  ready_timer_.stop();
+  on_ready_ = nullptr;
   listeners_.clear();
   sessions_.clear();
   if (pool_) pool_->stop();

@@ -22,17 +22,23 @@ class EgressClient {
   EgressClient(Loop& loop, ClientConfig config);
   ~EgressClient();
 
-  std::string start(ClientIdentity identity);  // error text, empty on success
+  // Error text, empty on success. `ready` (optional) runs once every
+  // listener is bound and the first server answered (its first tunnel
+  // authenticated or failed) or retry_interval passed, whichever is first.
+  std::string start(ClientIdentity identity, std::function<void()> ready = {});
   // Stops accepting; live sessions may finish within drain_timeout; then
   // everything is closed and `stopped` runs.
   void drain(std::function<void()> stopped);
   void stop();
+  // "1/2 servers up, 3 tunnels, 5 sessions"
+  std::string status() const;
 
  private:
   using Factory = std::function<std::unique_ptr<LocalSession>(std::unique_ptr<TcpConnection>)>;
   std::string listen(const SocketAddress& address, const std::string& what, Factory factory);
   void on_session_finished(LocalSession* session);
   void finish_drain();
+  void announce_ready();
 
   Loop& loop_;
   ClientConfig config_;
@@ -43,6 +49,8 @@ class EgressClient {
   std::vector<std::unique_ptr<TcpListener>> listeners_;
   std::unordered_map<LocalSession*, std::unique_ptr<LocalSession>> sessions_;
   Timer drain_timer_;
+  Timer ready_timer_;  // retry_interval after the start
+  std::function<void()> on_ready_;
   std::function<void()> on_drained_;
   DeferredCall finish_drain_soon_;  // outside the callback of the last session
 };

@@ -8,6 +8,7 @@
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/tls_engine.h"
+#include "mxegress/loop/service_notifier.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
@@ -72,9 +73,15 @@ int run_client(const mx::CommandLine& cl) {
   std::signal(SIGPIPE, SIG_IGN);
 
   mx::Loop loop;
+  // Under systemd (Type=notify): READY, STOPPING, STATUS and WATCHDOG
+  // messages; nothing without NOTIFY_SOCKET.
+  mx::ServiceNotifier notifier(loop);
   {
     mx::EgressClient client(loop, std::move(config));
-    if (std::string start_err = client.start(std::move(*identity)); !start_err.empty()) {
+    // READY=1 once the listeners are bound and the first server answered
+    // (or retry_interval passed): a gateway sent here at once is served.
+    if (std::string start_err = client.start(std::move(*identity), [&] { notifier.ready(); });
+        !start_err.empty()) {
       MX_LOG(Error, "client") << start_err;
       return 1;
     }
@@ -83,6 +90,7 @@ int run_client(const mx::CommandLine& cl) {
     bool draining = false;
     auto stop_now = [&] {
       MX_LOG(Info, "client") << "stopping";
+      notifier.stopping();
       client.stop();
       loop.stop();
     };
@@ -90,9 +98,13 @@ int run_client(const mx::CommandLine& cl) {
       if (draining) return stop_now();
       draining = true;
       MX_LOG(Info, "client") << "SIGTERM: draining";
+      notifier.stopping();
       client.drain([&] { loop.stop(); });
     });
     mx::SignalWatch interrupt(loop, SIGINT, stop_now);
+    // One loop: the status and the watchdog's probe are answered by it at once.
+    notifier.start([&client](auto report) { report(client.status()); },
+                   [](auto alive) { alive(); });
     MX_LOG(Info, "client") << "mxegress-client " << MX_VERSION
                            << " running; TLS records after the handshake: "
                            << mx::TlsEngine::record_protection_available();

@@ -1,6 +1,7 @@
 #include "tunnel_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "mxegress/util/log.h"
 
@@ -48,8 +49,9 @@ TunnelPool::TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity id
 
 TunnelPool::~TunnelPool() { stop(); }
 
-void TunnelPool::start() {
+void TunnelPool::start(std::function<void()> first_answer) {
   MX_ASSERT_IN_LOOP(loop_);
+  first_answer_ = std::move(first_answer);
   replenish();
   maintenance_tick();
 }
@@ -57,6 +59,7 @@ void TunnelPool::start() {
 void TunnelPool::stop() {
   if (stopped_) return;
   stopped_ = true;
+  first_answer_ = nullptr;
   maintenance_.stop();
   replenish_soon_.cancel();
   openers_.clear();
@@ -148,7 +151,11 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened) {
     loop_.destroy_later(std::move(*it));  // we are inside its callback
     it = openers_.erase(it);
   }
-  if (!opened.tunnel) return on_open_failed(server, opened.error);
+  if (!opened.tunnel) {
+    on_open_failed(server, opened.error);
+    if (first_answer_) std::exchange(first_answer_, nullptr)();
+    return;
+  }
   if (!s.status.up) MX_LOG(Info, kLog) << "server " << s.name << " is up again";
   s.status.up = true;
   MX_LOG(Debug, kLog) << "tunnel to " << s.name << " opened (window " << opened.send_window
@@ -161,6 +168,7 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened) {
       static_cast<PoolTunnelEvents&>(*this)));
   serve_waiting(server, *tunnels_.back(), true);
   replenish();
+  if (first_answer_) std::exchange(first_answer_, nullptr)();
 }
 
 // Sessions waiting on `server` get streams on `tunnel` while it has room.
@@ -235,6 +243,11 @@ void TunnelPool::close_empty_beyond_pool(size_t server, bool only_over_max) {
     }
   }
   for (PoolTunnel* tunnel : closing) tunnel->close("beyond the pool and unused");
+}
+
+size_t TunnelPool::servers_up() const {
+  return static_cast<size_t>(
+      std::count_if(servers_.begin(), servers_.end(), [](const Server& s) { return s.status.up; }));
 }
 
 PoolTunnel* TunnelPool::least_loaded(size_t server) {

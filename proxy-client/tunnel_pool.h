@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <list>
 #include <memory>
 #include <random>
@@ -51,7 +52,9 @@ class TunnelPool final : private PoolTunnelEvents {
                                             ClientIdentity identity, std::string& err);
   ~TunnelPool();
 
-  void start();  // opens the warm tunnels
+  // Opens the warm tunnels. `first_answer` (optional) runs once, when the
+  // first tunnel to any server is authenticated or fails.
+  void start(std::function<void()> first_answer = {});
   // Gives `waiter` a stream now (called back before this returns) or once a
   // tunnel is open. `fresh`: only a tunnel opened from now on (the retry
   // after a tunnel that turned out dead).
@@ -60,6 +63,10 @@ class TunnelPool final : private PoolTunnelEvents {
   // Opens no more tunnels, closes the empty ones; the others close after
   // their last session. Waiting sessions fail.
   void stop();
+
+  size_t server_count() const { return servers_.size(); }
+  size_t servers_up() const;
+  size_t tunnel_count() const { return tunnels_.size(); }
 
  private:
   struct Waiting {
@@ -103,6 +110,7 @@ class TunnelPool final : private PoolTunnelEvents {
   Timer maintenance_;
   DeferredCall replenish_soon_;
   std::mt19937_64 random_{std::random_device{}()};
+  std::function<void()> first_answer_;
   bool stopped_ = false;
 };
 

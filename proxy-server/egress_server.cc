@@ -192,6 +192,12 @@ void EgressServer::set_liveness(TcpConnection& connection) {
   }
 }
 
+size_t EgressServer::session_count() const {
+  size_t sessions = socks5_sessions_.size();
+  for (const auto& [raw, tunnel] : tunnels_) sessions += tunnel->sessions();
+  return sessions;
+}
+
 void EgressServer::report_tunnels() {
   if (balancer_ != nullptr) balancer_->tunnels_now(index_, tunnels_.size());
 }

@@ -93,6 +93,8 @@ class EgressServer {
   void apply(std::shared_ptr<const ServerSnapshot> snapshot, SharedSslCtx tls);
   // A tunnel socket another loop accepted and passed here, with its slot.
   void adopt_tunnel(int fd, ConcurrencyLimit::Slot startup);
+  size_t tunnel_count() const { return tunnels_.size(); }
+  size_t session_count() const;  // on its tunnels and its SOCKS5 listener
 
  private:
   void on_tunnel_accept(std::unique_ptr<TcpConnection> connection);

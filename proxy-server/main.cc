@@ -8,6 +8,7 @@
 #include "mxegress/crypto/server_identity.h"
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/crypto/tls_engine.h"
+#include "mxegress/loop/service_notifier.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
@@ -84,6 +85,10 @@ int run_server(const mx::CommandLine& cl) {
   mx::init_log_output();  // "<N>" priorities when stderr is the journal
 
   mx::Loop loop;
+  // Under systemd (Type=notify): READY, RELOADING, STOPPING, STATUS and
+  // WATCHDOG messages; nothing without NOTIFY_SOCKET. It outlives the
+  // runtime, whose loops may still answer its probes while they stop.
+  mx::ServiceNotifier notifier(loop);
   int exit_code = 0;
   {
     mx::ServerRuntime server(loop, cl.config_path, std::move(config), std::move(tls));
@@ -101,13 +106,28 @@ int run_server(const mx::CommandLine& cl) {
     mx::SignalWatch term(loop, SIGTERM, [&] {
       if (stopping) return server.stop(stopped);
       stopping = true;
+      notifier.stopping();
       server.drain(stopped);
     });
-    mx::SignalWatch interrupt(loop, SIGINT, [&] { server.stop(stopped); });
-    mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(); });
+    mx::SignalWatch interrupt(loop, SIGINT, [&] {
+      stopping = true;
+      notifier.stopping();
+      server.stop(stopped);
+    });
+    mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(notifier.reloading()); });
+    notifier.start(
+        [&server](auto report) {
+          server.count([report](mx::ServerRuntime::Counts counts) {
+            report(std::to_string(counts.tunnels) + " tunnels, " + std::to_string(counts.sessions) +
+                   " sessions");
+          });
+        },
+        [&server](auto alive) { server.probe_loops(alive); });
     MX_LOG(Info, "server") << "mxegress-server " << MX_VERSION
                            << " running; TLS records after the handshake: "
                            << mx::TlsEngine::record_protection_available();
+    // Every listener of every loop is bound (start() waited for them).
+    notifier.ready();
     // Signal watchers keep the main loop alive; the threads do the work.
     loop.run();
   }

@@ -152,7 +152,7 @@ void ServerRuntime::on_each(std::function<void(EgressServer&, std::function<void
   }
 }
 
-void ServerRuntime::reload() {
+void ServerRuntime::reload(std::function<void(const std::string&)> done) {
   MX_LOG(Info, kLog) << "reloading " << config_path_.string();
   // Reopen the trail first, whatever the new file says: logrotate moved it
   // and sent SIGHUP, and a refused reload must not keep writing there.
@@ -175,8 +175,13 @@ void ServerRuntime::reload() {
     if (!tls) errors.push_back(config_path_.string() + ": server.cert/server.key: " + err);
   }
   if (!errors.empty()) {
-    for (const auto& e : errors) MX_LOG(Error, kLog) << e;
+    std::string why;
+    for (const auto& e : errors) {
+      MX_LOG(Error, kLog) << e;
+      why += (why.empty() ? "" : "; ") + e;
+    }
     MX_LOG(Error, kLog) << "reload refused: still running on the previous configuration";
+    if (done) done(why);
     return;
   }
   const ServerConfig& old = snapshot_->config();
@@ -206,7 +211,31 @@ void ServerRuntime::reload() {
         server.apply(snapshot, tls);
         done();
       },
-      [tenants] { MX_LOG(Info, kLog) << "reloaded: " << tenants << " tenants"; });
+      [tenants, done] {
+        MX_LOG(Info, kLog) << "reloaded: " << tenants << " tenants";
+        if (done) done("");
+      });
+}
+
+void ServerRuntime::count(std::function<void(Counts)> done) {
+  struct Sum {
+    std::atomic<size_t> tunnels{0};
+    std::atomic<size_t> sessions{0};
+  };
+  auto sum = std::make_shared<Sum>();
+  on_each(
+      [sum](EgressServer& server, std::function<void()> one_done) {
+        sum->tunnels += server.tunnel_count();
+        sum->sessions += server.session_count();
+        one_done();
+      },
+      [sum, done = std::move(done)] {
+        done(Counts{sum->tunnels.load(), sum->sessions.load()});
+      });
+}
+
+void ServerRuntime::probe_loops(std::function<void()> all_turned) {
+  on_each([](EgressServer&, std::function<void()> one_done) { one_done(); }, std::move(all_turned));
 }
 
 void ServerRuntime::drain(std::function<void()> stopped) {

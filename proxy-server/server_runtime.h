@@ -25,8 +25,20 @@ class ServerRuntime final : private TunnelBalancer {
                 SslCtxPtr tls);
   ~ServerRuntime();  // stops every thread and joins it
 
+  struct Counts {
+    size_t tunnels = 0;   // connections on the tunnel listeners (authenticated or not)
+    size_t sessions = 0;  // on tunnels and on the SOCKS5 listener
+  };
+
   std::string start();  // error text, empty when every thread listens
-  void reload();
+  // Reloads the file; `done` runs on the main loop with "" once every loop
+  // applied the new configuration, or at once with why it was refused.
+  void reload(std::function<void(const std::string& refused)> done = {});
+  // `done` on the main loop with the sum of every loop's counts.
+  void count(std::function<void(Counts)> done);
+  // `all_turned` on the main loop once every loop ran a task (the watchdog's
+  // proof that none is stuck).
+  void probe_loops(std::function<void()> all_turned);
   void drain(std::function<void()> stopped);
   void stop(std::function<void()> stopped);
   size_t threads() const { return workers_.size(); }

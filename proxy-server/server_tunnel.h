@@ -39,6 +39,7 @@ class ServerTunnel final : private TunnelHandler, private TunnelEndpointOwner, p
   void on_reload();
   // The server is stopping: retire (closed after the last session).
   void on_drain();
+  size_t sessions() const { return dispatch_ ? dispatch_->size() : 0; }
 
  private:
   // The handshake: TLS, then AUTH.

@@ -83,11 +83,11 @@ class TunnelPoolLoopbackTest : public LoopTest {
     return *servers_.back();
   }
 
-  void start_pool() {
+  void start_pool(std::function<void()> first_answer = {}) {
     std::string err;
     pool_ = TunnelPool::create(loop_, config_, *keys_.client, err);
     ASSERT_TRUE(pool_) << err;
-    pool_->start();
+    pool_->start(std::move(first_answer));
   }
 
   FakeWaiter& acquire(bool fresh = false) {
@@ -113,6 +113,42 @@ TEST_F(TunnelPoolLoopbackTest, WarmUpOpensPoolTunnelsToThePreferredServerOnly) {
   EXPECT_EQ(preferred.accepted, 2);
   EXPECT_EQ(preferred.open_tunnels(), 2u);
   EXPECT_EQ(backup.accepted, 0) << "a server of a worse priority opens only for waiting sessions";
+}
+
+// The client's READY=1 (docs/systemd.md) waits for this: called once, when
+// the first tunnel is authenticated, with that tunnel already in the pool.
+TEST_F(TunnelPoolLoopbackTest, FirstAnswerOnceTheFirstTunnelIsAuthenticated) {
+  FakeEgressServer& server = add_server(10, 2, 100);
+  int answers = 0;
+  size_t tunnels_then = 0;
+  start_pool([&] {
+    ++answers;
+    tunnels_then = pool_->tunnel_count();
+  });
+  EXPECT_EQ(answers, 0);
+  ASSERT_TRUE(run_until([&] { return server.open_tunnels() == 2 && pool_->tunnel_count() == 2; }));
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(tunnels_then, 1u);
+  EXPECT_EQ(pool_->servers_up(), 1u);
+  EXPECT_EQ(pool_->server_count(), 1u);
+}
+
+// ... or once the first opening failed, with its server already marked down.
+TEST_F(TunnelPoolLoopbackTest, FirstAnswerOnceTheFirstOpeningFailed) {
+  config_.client.retry_interval = 10s;  // no probe during the test
+  FakeEgressServer& server = add_server(10, 1, 100);
+  server.close_listener();
+  int answers = 0;
+  size_t up_then = 99;
+  start_pool([&] {
+    ++answers;
+    up_then = pool_->servers_up();
+  });
+  ASSERT_TRUE(run_until([&] { return answers == 1; }));
+  EXPECT_EQ(up_then, 0u);
+  run_for(300ms);
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(pool_->tunnel_count(), 0u);
 }
 
 TEST_F(TunnelPoolLoopbackTest, AcquireGivesAStreamOfAWarmTunnelAtOnce) {
