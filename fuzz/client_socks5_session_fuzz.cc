@@ -84,7 +84,7 @@ struct World {
   void on_tunnel(std::unique_ptr<TcpConnection> connection) {
     auto tunnel = std::make_unique<ServerTunnel>(
         EgressContext{loop, usage, trail, resolver}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection), ConcurrencyLimit::Slot{},
+        std::move(connection), ConcurrencyLimit::Slot{}, auth_refusals,
         [this](ServerTunnel* t) {
           auto it = tunnels.find(t);
           require(it != tunnels.end(), "finished: a server tunnel that is not live");
@@ -115,6 +115,8 @@ struct World {
   TrailFile trail_file;
   TrailWriter trail;
   UsageRegistry usage;
+  AuthRefusals auth_refusals;
+  PasswordChecker checker{fuzz_password_settings()};
   SslCtxPtr server_tls;
   std::optional<ClientIdentity> identity;
   std::shared_ptr<const ServerSnapshot> snapshot;
@@ -168,13 +170,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(w.pool != nullptr, "pool");
   w.pool->start();
   if (login) {
-    w.passwords = std::make_unique<PasswordCache>(w.loop, w.users);
+    w.passwords = std::make_unique<PasswordCache>(w.loop, w.users, w.checker);
     if (remembered) {
       bool checked = false;
-      auto token = w.passwords->verify("alice", "alice-pw", [&](bool ok) {
-        require(ok, "the good login verifies");
-        checked = true;
-      });
+      PasswordCache::Pending pending = w.passwords->verify(
+        "alice", "alice-pw", "127.0.0.1", [&](LoginVerdict verdict) {
+          require(verdict == LoginVerdict::Ok, "the good login verifies");
+          checked = true;
+        });
+      require(!pending.now, "a first login is checked, not answered at once");
       require(run_until(w.loop, [&] { return checked; }), "the login check never came back");
     }
   }

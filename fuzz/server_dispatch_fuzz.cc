@@ -76,7 +76,7 @@ struct World {
     accepted = true;
     tunnel = std::make_unique<ServerTunnel>(
         EgressContext{loop, usage, trail, resolver}, [this] { return snapshot; }, server_tls.get(),
-        std::move(connection), ConcurrencyLimit::Slot{},
+        std::move(connection), ConcurrencyLimit::Slot{}, auth_refusals,
         [this](ServerTunnel* t) {
           require(t == tunnel.get(), "finished: a tunnel that is not the live one");
           ++finished;
@@ -91,6 +91,7 @@ struct World {
   TrailFile trail_file;
   TrailWriter trail;
   UsageRegistry usage;
+  AuthRefusals auth_refusals;
   SslCtxPtr server_tls, client_tls;
   std::optional<ClientIdentity> identity;
   std::shared_ptr<const ServerSnapshot> normal, disabled, keyless, snapshot;

@@ -79,6 +79,7 @@ struct World {
   TrailFile trail_file;
   TrailWriter trail;
   UsageRegistry usage;
+  PasswordChecker checker{fuzz_password_settings()};
   std::map<std::string, std::string> users;
   std::shared_ptr<const ServerSnapshot> normal, disabled, snapshot;
   EchoDestination echo;
@@ -119,13 +120,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   w.snapshot = w.normal;
   w.accepted = false;
   w.finished = 0;
-  w.passwords = std::make_shared<PasswordCache>(w.loop, w.users);
+  w.passwords = std::make_shared<PasswordCache>(w.loop, w.users, w.checker);
   if (remembered) {
     bool checked = false;
-    auto token = w.passwords->verify("alice", "alice-pw", [&](bool ok) {
-      require(ok, "the good login verifies");
-      checked = true;
-    });
+    PasswordCache::Pending pending = w.passwords->verify(
+      "alice", "alice-pw", "127.0.0.1", [&](LoginVerdict verdict) {
+        require(verdict == LoginVerdict::Ok, "the good login verifies");
+        checked = true;
+      });
+    require(!pending.now, "a first login is checked, not answered at once");
     require(run_until(w.loop, [&] { return checked; }), "the login check never came back");
   }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "mxegress/config/server_config.h"
+#include "mxegress/crypto/password_checker.h"
 #include "mxegress/loop/loop.h"
 #include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_connection.h"
@@ -402,6 +403,17 @@ inline std::filesystem::path temp_dir() {
     std::filesystem::remove_all(dir, ignored);
   });
   return dir;
+}
+
+// The password checker of a fuzz world: one worker, no caps and no backoff,
+// so every input's logins are checked the same way whatever came before.
+inline PasswordChecker::Settings fuzz_password_settings() {
+  PasswordChecker::Settings settings;
+  settings.workers = 1;
+  settings.max_checks = 0;
+  settings.max_checks_per_address = 0;
+  settings.failures.threshold = 0;
+  return settings;
 }
 
 }  // namespace mx::fuzz
