@@ -49,7 +49,11 @@ std::string EgressClient::start(ClientIdentity identity) {
   pool_ = TunnelPool::create(loop_, config_, std::move(identity), err);
   if (!pool_) return err;
   auto finished = [this](LocalSession* s) { on_session_finished(s); };
-  ClientContext context{loop_, config_, *pool_};
+  const ClientContext context{loop_, config_, *pool_, &session_counts_, SessionMode::Socks5};
+  ClientContext transparent = context;
+  transparent.mode = SessionMode::Transparent;
+  ClientContext forwarded = context;
+  forwarded.mode = SessionMode::Forward;
   for (const SocketAddress& address : config_.socks5.listen) {
     err = listen(address, "socks5", [=, this](std::unique_ptr<TcpConnection> c) {
       return std::make_unique<Socks5Session>(context, passwords_.get(), std::move(c), finished);
@@ -60,7 +64,7 @@ std::string EgressClient::start(ClientIdentity identity) {
     for (const SocketAddress& address : config_.transparent->listen) {
       const auto action = config_.transparent->on_failure;
       err = listen(address, "transparent", [=](std::unique_ptr<TcpConnection> c) {
-        return std::make_unique<InterceptedSession>(context, std::move(c), std::nullopt, action,
+        return std::make_unique<InterceptedSession>(transparent, std::move(c), std::nullopt, action,
                                                     "transparent", finished);
       });
       if (!err.empty()) return err;
@@ -71,16 +75,29 @@ std::string EgressClient::start(ClientIdentity identity) {
     const auto action = forward.on_failure;
     err = listen(forward.listen, "forward to " + forward.target.to_string(),
                  [=](std::unique_ptr<TcpConnection> c) {
-                   return std::make_unique<InterceptedSession>(context, std::move(c), target,
+                   return std::make_unique<InterceptedSession>(forwarded, std::move(c), target,
                                                                action, "forward", finished);
                  });
     if (!err.empty()) return err;
   }
   pool_->start();
+  return start_metrics();
+}
+
+std::string EgressClient::start_metrics() {
+  if (!config_.metrics.listen) return {};
+  auto text = [this] {
+    return render_client_metrics(session_counts_, pool_->server_views(), pool_->counts());
+  };
+  auto ready = [this] { return client_readiness(pool_->server_views(), draining_); };
+  metrics_ = std::make_unique<MetricsHttpServer>(loop_, MetricsEndpoints{text, ready});
+  if (std::string err = metrics_->listen(*config_.metrics.listen); !err.empty()) return err;
+  MX_LOG(Info, "client") << "metrics listening on " << metrics_->address().to_string();
   return {};
 }
 
 void EgressClient::drain(std::function<void()> stopped) {
+  draining_ = true;
   on_drained_ = std::move(stopped);
   listeners_.clear();
   if (pool_) pool_->stop();

@@ -8,11 +8,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "client_metrics.h"
 #include "local_session.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/metrics/metrics_http_server.h"
 #include "tunnel_pool.h"
 
 namespace mx {
@@ -33,6 +35,8 @@ class EgressClient {
   std::string listen(const SocketAddress& address, const std::string& what, Factory factory);
   void on_session_finished(LocalSession* session);
   void finish_drain();
+  // [metrics] listen: /metrics, /healthz, /readyz on the client's loop.
+  std::string start_metrics();
 
   Loop& loop_;
   ClientConfig config_;
@@ -45,6 +49,9 @@ class EgressClient {
   Timer drain_timer_;
   std::function<void()> on_drained_;
   DeferredCall finish_drain_soon_;  // outside the callback of the last session
+  ClientSessionCounts session_counts_;
+  bool draining_ = false;
+  std::unique_ptr<MetricsHttpServer> metrics_;  // first to go: its endpoints read the rest
 };
 
 }  // namespace mx
