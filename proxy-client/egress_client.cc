@@ -55,7 +55,11 @@ std::string EgressClient::start(ClientIdentity identity, std::function<void()> r
   pool_ = TunnelPool::create(loop_, config_, std::move(identity), err);
   if (!pool_) return err;
   auto finished = [this](LocalSession* s) { on_session_finished(s); };
-  ClientContext context{loop_, config_, *pool_};
+  const ClientContext context{loop_, config_, *pool_, &session_counts_, SessionMode::Socks5};
+  ClientContext transparent = context;
+  transparent.mode = SessionMode::Transparent;
+  ClientContext forwarded = context;
+  forwarded.mode = SessionMode::Forward;
   for (const SocketAddress& address : config_.socks5.listen) {
     err = listen(address, "socks5", [=, this](std::unique_ptr<TcpConnection> c) {
       return std::make_unique<Socks5Session>(context, passwords_.get(), std::move(c), finished);
@@ -66,7 +70,7 @@ std::string EgressClient::start(ClientIdentity identity, std::function<void()> r
     for (const SocketAddress& address : config_.transparent->listen) {
       const auto action = config_.transparent->on_failure;
       err = listen(address, "transparent", [=](std::unique_ptr<TcpConnection> c) {
-        return std::make_unique<InterceptedSession>(context, std::move(c), std::nullopt, action,
+        return std::make_unique<InterceptedSession>(transparent, std::move(c), std::nullopt, action,
                                                     "transparent", finished);
       });
       if (!err.empty()) return err;
@@ -77,7 +81,7 @@ std::string EgressClient::start(ClientIdentity identity, std::function<void()> r
     const auto action = forward.on_failure;
     err = listen(forward.listen, "forward to " + forward.target.to_string(),
                  [=](std::unique_ptr<TcpConnection> c) {
-                   return std::make_unique<InterceptedSession>(context, std::move(c), target,
+                   return std::make_unique<InterceptedSession>(forwarded, std::move(c), target,
                                                                action, "forward", finished);
                  });
     if (!err.empty()) return err;
@@ -87,6 +91,18 @@ std::string EgressClient::start(ClientIdentity identity, std::function<void()> r
     ready_timer_.start(config_.client.retry_interval, [this] { announce_ready(); });
   }
   pool_->start([this] { announce_ready(); });
+  return start_metrics();
+}
+
+std::string EgressClient::start_metrics() {
+  if (!config_.metrics.listen) return {};
+  auto text = [this] {
+    return render_client_metrics(session_counts_, pool_->server_views(), pool_->counts());
+  };
+  auto ready = [this] { return client_readiness(pool_->server_views(), draining_); };
+  metrics_ = std::make_unique<MetricsHttpServer>(loop_, MetricsEndpoints{text, ready});
+  if (std::string err = metrics_->listen(*config_.metrics.listen); !err.empty()) return err;
+  MX_LOG(Info, "client") << "metrics listening on " << metrics_->address().to_string();
   return {};
 }
 
@@ -105,6 +121,7 @@ std::string EgressClient::status() const {
 void EgressClient::drain(std::function<void()> stopped) {
   ready_timer_.stop();
   on_ready_ = nullptr;
+  draining_ = true;
   on_drained_ = std::move(stopped);
   listeners_.clear();
   if (pool_) pool_->stop();

@@ -8,11 +8,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "client_metrics.h"
 #include "local_session.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/password_cache.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/metrics/metrics_http_server.h"
 #include "tunnel_pool.h"
 
 namespace mx {
@@ -39,6 +41,8 @@ class EgressClient {
   void on_session_finished(LocalSession* session);
   void finish_drain();
   void announce_ready();
+  // [metrics] listen: /metrics, /healthz, /readyz on the client's loop.
+  std::string start_metrics();
 
   Loop& loop_;
   ClientConfig config_;
@@ -53,6 +57,9 @@ class EgressClient {
   std::function<void()> on_ready_;
   std::function<void()> on_drained_;
   DeferredCall finish_drain_soon_;  // outside the callback of the last session
+  ClientSessionCounts session_counts_;
+  bool draining_ = false;
+  std::unique_ptr<MetricsHttpServer> metrics_;  // first to go: its endpoints read the rest
 };
 
 }  // namespace mx

@@ -80,11 +80,13 @@ void TunnelPool::acquire(PoolWaiter& waiter, bool fresh) {
     const auto server = choose_server(statuses(), Clock::now(), true, {}, random_());
     PoolTunnel* tunnel = server ? least_loaded(*server) : nullptr;
     if (auto stream = tunnel ? tunnel->open_stream() : nullptr) {
+      ++counts_.hits;
       replenish();
       waiter.on_tunnel_stream(std::move(stream), true, servers_[*server].name);
       return;
     }
   }
+  ++counts_.misses;
   dispatch({&waiter, {}, fresh});
 }
 
@@ -137,10 +139,12 @@ void TunnelPool::open(size_t server) {
   openers_.push_back(std::make_unique<TunnelOpener>(
       loop_, resolver_, TunnelOpener::Target{s.config.address, s.tls.get(), s.config.server_name},
       identity_, kDefaultSessionWindow, config_.client.handshake_timeout, config_.client.liveness(),
-      [this, server](OpenedTunnel opened) { on_opened(server, std::move(opened)); }));
+      [this, server, began = Clock::now()](OpenedTunnel opened) {
+        on_opened(server, std::move(opened), began);
+      }));
 }
 
-void TunnelPool::on_opened(size_t server, OpenedTunnel opened) {
+void TunnelPool::on_opened(size_t server, OpenedTunnel opened, Clock::time_point began) {
   Server& s = servers_[server];
   --s.opening;
   for (auto it = openers_.begin(); it != openers_.end();) {
@@ -152,10 +156,12 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened) {
     it = openers_.erase(it);
   }
   if (!opened.tunnel) {
+    ++s.open_failures;
     on_open_failed(server, opened.error);
     if (first_answer_) std::exchange(first_answer_, nullptr)();
     return;
   }
+  s.open_seconds->observe(Clock::now() - began);
   if (!s.status.up) MX_LOG(Info, kLog) << "server " << s.name << " is up again";
   s.status.up = true;
   MX_LOG(Debug, kLog) << "tunnel to " << s.name << " opened (window " << opened.send_window
@@ -275,6 +281,26 @@ size_t TunnelPool::ready_count(size_t server) const {
     if (tunnel->server() == server && tunnel->has_room()) ++ready;
   }
   return ready;
+}
+
+std::vector<PoolServerView> TunnelPool::server_views() const {
+  std::vector<PoolServerView> views;
+  views.reserve(servers_.size());
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    const Server& s = servers_[i];
+    PoolServerView view;
+    view.name = s.name;
+    view.up = s.status.up;
+    view.opening = s.opening;
+    for (const auto& tunnel : tunnels_) {
+      if (tunnel->server() == i && !tunnel->closed()) ++view.open;
+    }
+    view.ready = ready_count(i);
+    view.open_failures = s.open_failures;
+    view.open_seconds = s.open_seconds.get();
+    views.push_back(std::move(view));
+  }
+  return views;
 }
 
 WarmRule TunnelPool::rule(size_t server) const {

@@ -24,6 +24,7 @@
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/loop/resolver.h"
 #include "mxegress/loop/timer.h"
+#include "mxegress/metrics/duration_histogram.h"
 #include "pool_policy.h"
 #include "pool_tunnel.h"
 #include "server_choice.h"
@@ -43,6 +44,24 @@ class PoolWaiter {
 
  protected:
   ~PoolWaiter() = default;
+};
+
+// One server as /metrics and /readyz see it (client_metrics.h).
+struct PoolServerView {
+  std::string name;  // host:port
+  bool up = true;    // false from a failed opening until one succeeds
+  size_t opening = 0;
+  size_t open = 0;   // authenticated tunnels, retiring ones included
+  size_t ready = 0;  // of which can take a session now
+  uint64_t open_failures = 0;
+  const DurationHistogram* open_seconds = nullptr;  // successful openings
+};
+
+// Sessions given a stream on a tunnel that was already open (hits) and
+// those that had to wait for one to open (misses), retries included.
+struct PoolCounts {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
 };
 
 class TunnelPool final : private PoolTunnelEvents {
@@ -67,6 +86,8 @@ class TunnelPool final : private PoolTunnelEvents {
   size_t server_count() const { return servers_.size(); }
   size_t servers_up() const;
   size_t tunnel_count() const { return tunnels_.size(); }
+  std::vector<PoolServerView> server_views() const;
+  const PoolCounts& counts() const { return counts_; }
 
  private:
   struct Waiting {
@@ -81,12 +102,14 @@ class TunnelPool final : private PoolTunnelEvents {
     ServerStatus status;
     size_t opening = 0;
     std::list<Waiting> waiting;
+    uint64_t open_failures = 0;
+    std::unique_ptr<DurationHistogram> open_seconds = std::make_unique<DurationHistogram>();
   };
 
   TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity);
   void dispatch(Waiting waiting);
   void open(size_t server);
-  void on_opened(size_t server, OpenedTunnel opened);
+  void on_opened(size_t server, OpenedTunnel opened, std::chrono::steady_clock::time_point began);
   void serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_now);
   void on_open_failed(size_t server, const std::string& error);
   void replenish();
@@ -111,6 +134,7 @@ class TunnelPool final : private PoolTunnelEvents {
   DeferredCall replenish_soon_;
   std::mt19937_64 random_{std::random_device{}()};
   std::function<void()> first_answer_;
+  PoolCounts counts_;
   bool stopped_ = false;
 };
 

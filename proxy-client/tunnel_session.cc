@@ -33,6 +33,7 @@ TunnelSession::~TunnelSession() {
 void TunnelSession::start(Bytes early_data) {
   MX_ASSERT_IN_LOOP(ctx_.loop);
   start_ = std::chrono::steady_clock::now();
+  if (ctx_.sessions != nullptr) ctx_.sessions->start(ctx_.mode);
   held_ = std::make_unique<HeldInput>(local_, std::move(early_data),
                                       [this](const std::string& why) { on_client_gone(why); });
   waiting_ = true;
@@ -53,6 +54,7 @@ void TunnelSession::on_tunnel_stream(std::unique_ptr<TunnelStream> stream, bool 
 
 void TunnelSession::on_no_tunnel(const std::string& why) {
   waiting_ = false;
+  count_end(SessionResult::NoTunnel);
   fail(socks5::Reply::GeneralFailure, "no tunnel: " + why);
 }
 
@@ -64,6 +66,7 @@ void TunnelSession::on_client_gone(const std::string& why) {
   reply_timer_.stop();
   drop_stream();  // its RST stops the server's dial
   on_reply_ = nullptr;
+  count_end(SessionResult::Cancelled);
   auto on_done = std::move(on_done_);
   on_done(why);
 }
@@ -93,6 +96,7 @@ void TunnelSession::on_session_lost(const std::string& why) {
   // A tunnel that was open before we asked may have been dead all along:
   // the CONNECT never reached a live server, so it may go again.
   if (reused_ && retry("pooled tunnel to " + server_ + " was dead (" + why + ")")) return;
+  count_end(SessionResult::TunnelLost);
   fail(socks5::Reply::GeneralFailure, "tunnel to " + server_ + " " + why);
 }
 
@@ -119,6 +123,7 @@ void TunnelSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
     held_->release();
     stream_->forget();  // over on both sides: no RST
     drop_stream();
+    count_end(session_result_of(code));
     auto on_reply = std::move(on_reply_);
     on_reply(code, reply.bound, socks5::reply_name(code));
     return;
@@ -152,6 +157,7 @@ void TunnelSession::on_relay_done(const RelayOutcome& outcome) {
                      << log_kv("end", outcome.end);
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
   drop_stream();
+  count_end(session_result_of(outcome));
   auto on_done = std::move(on_done_);
   on_done(outcome.end);
 }
@@ -162,9 +168,16 @@ void TunnelSession::fail(socks5::Reply reply, const std::string& why) {
   reply_timer_.stop();
   drop_stream();
   if (!on_reply_) return;
+  count_end(session_result_of(reply));
   held_->release();
   auto on_reply = std::move(on_reply_);
   on_reply(reply, Target{}, why);
+}
+
+void TunnelSession::count_end(SessionResult result) {
+  if (counted_end_ || ctx_.sessions == nullptr) return;
+  counted_end_ = true;
+  ctx_.sessions->end(ctx_.mode, result);
 }
 
 }  // namespace mx

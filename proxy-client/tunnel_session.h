@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "client_metrics.h"
 #include "mxegress/codec/socks5.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/loop/tcp_connection.h"
@@ -30,6 +31,8 @@ struct ClientContext {
   Loop& loop;
   const ClientConfig& config;
   TunnelPool& pool;
+  ClientSessionCounts* sessions = nullptr;  // for /metrics; null: not counted
+  SessionMode mode = SessionMode::Socks5;   // the front that accepted the session
 };
 
 class TunnelSession final : private PoolWaiter, private TunnelStreamControl {
@@ -64,6 +67,7 @@ class TunnelSession final : private PoolWaiter, private TunnelStreamControl {
   bool retry(const std::string& why);
   void fail(socks5::Reply reply, const std::string& why);
   void drop_stream();
+  void count_end(SessionResult result);  // once, for /metrics
 
   ClientContext ctx_;
   TcpConnection& local_;
@@ -81,6 +85,7 @@ class TunnelSession final : private PoolWaiter, private TunnelStreamControl {
   std::unique_ptr<Pump> pump_;
   uint64_t early_bytes_ = 0;  // sent with the request, written before the pump started
   std::chrono::steady_clock::time_point start_;
+  bool counted_end_ = false;
 };
 
 }  // namespace mx

@@ -39,6 +39,8 @@ void EgressSession::start() {
   started_wall_ = std::chrono::system_clock::now();
   started_ = std::chrono::steady_clock::now();
   std::shared_ptr<TenantUsage> usage = ctx_.usage.for_tenant(tenant_.name);
+  metrics_ = &usage->metrics();
+  metrics_->sessions_started.fetch_add(1, std::memory_order_relaxed);
   if (!tenant_.enabled) {
     refuse(socks5::Reply::NotAllowed, "tenant is disabled");
     return;
@@ -53,6 +55,7 @@ void EgressSession::start() {
   dialer_ = std::make_unique<Dialer>(ctx_.loop, DialNames{ctx_.resolver, ctx_.lookups}, rules,
                                      snapshot_->config().server.connect_timeout,
                                      tenant_.name);
+  dial_started_ = std::chrono::steady_clock::now();
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
 }
 
@@ -61,6 +64,7 @@ void EgressSession::refuse(socks5::Reply reply, const std::string& why) {
                      << log_kv("peer", origin_.peer) << log_kv("target", target_.to_string())
                      << log_kv("reply", static_cast<int>(reply)) << log_kv("reason", why);
   write_trail(static_cast<int>(reply), 0, 0, why);
+  count_end(session_result_of(reply), why);
   auto on_reply = std::move(on_reply_);
   on_reply(reply, Target{});
 }
@@ -78,10 +82,12 @@ void EgressSession::on_dialed(DialResult result) {
                        << log_kv("reply", static_cast<int>(dial_.reply))
                        << log_kv("reason", dial_.detail);
     write_trail(static_cast<int>(dial_.reply), 0, 0, dial_.detail);
+    count_end(session_result_of(dial_.reply), dial_.detail);
     auto on_reply = std::move(on_reply_);
     on_reply(dial_.reply, Target{});
     return;
   }
+  metrics_->connect_seconds.observe(std::chrono::steady_clock::now() - dial_started_);
   upstream_ = std::move(dial_.connection);
   const Target bound = dial_.source ? dial_.source->to_target() : Target{};
   auto on_reply = std::move(on_reply_);
@@ -118,6 +124,7 @@ void EgressSession::cancel_dial(const std::string& why) {
                      << log_kv("via", origin_.via) << log_kv("target", target_.to_string())
                      << log_kv("reason", why);
   write_trail(std::nullopt, 0, 0, why);
+  count_end(SessionResult::Cancelled);
 }
 
 void EgressSession::on_relay_done(const RelayOutcome& outcome) {
@@ -125,10 +132,18 @@ void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   const uint64_t up = early_bytes_ + outcome.bytes_a_to_b;
   lease_->usage().add_bytes(up + outcome.bytes_b_to_a, std::chrono::system_clock::now());
   write_trail(0, up, outcome.bytes_b_to_a, outcome.end);
+  metrics_->bytes_to_destination.fetch_add(up, std::memory_order_relaxed);
+  metrics_->bytes_from_destination.fetch_add(outcome.bytes_b_to_a, std::memory_order_relaxed);
+  count_end(session_result_of(outcome));
   ctx_.loop.destroy_later(std::move(pump_));  // we are inside its callback
   ctx_.loop.destroy_later(std::move(upstream_));
   auto on_done = std::move(on_done_);
   if (on_done) on_done(outcome);
+}
+
+void EgressSession::count_end(SessionResult result, std::string_view why) {
+  if (auto limit = tenant_limit_of(why)) metrics_->refused_by(*limit);
+  metrics_->ended(result);
 }
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,

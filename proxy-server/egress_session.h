@@ -64,6 +64,9 @@ class EgressSession {
   void on_relay_done(const RelayOutcome& outcome);
   void cancel_dial(const std::string& why);
   void write_trail(std::optional<int> reply, uint64_t up, uint64_t down, const std::string& end);
+  // The session's end, for /metrics (once): its result, and the limit that
+  // refused it when `why` names one.
+  void count_end(SessionResult result, std::string_view why = {});
 
   EgressContext ctx_;
   std::shared_ptr<const ServerSnapshot> snapshot_;  // keeps tenant_ alive
@@ -80,7 +83,9 @@ class EgressSession {
   DialResult dial_;
   std::unique_ptr<TcpConnection> upstream_;
   std::unique_ptr<Pump> pump_;
-  uint64_t early_bytes_ = 0;  // sent with the request, written before the pump started
+  uint64_t early_bytes_ = 0;          // sent with the request, written before the pump started
+  TenantMetrics* metrics_ = nullptr;  // the tenant's, in the registry (never removed)
+  SteadyTime dial_started_{};
 };
 
 }  // namespace mx

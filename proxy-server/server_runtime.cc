@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "mxegress/util/log.h"
+#include "server_metrics.h"
 
 namespace mx {
 namespace {
@@ -27,10 +28,13 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }
+  // Every configured tenant shows in /metrics from the start, at zero.
+  for (const auto& tenant : config.tenants) shared_.usage.for_tenant(tenant.name);
   snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
 }
 
 ServerRuntime::~ServerRuntime() {
+  metrics_.reset();
   for (auto& worker : workers_) {
     std::lock_guard lock(worker->mutex);
     if (worker->loop != nullptr) {
@@ -51,7 +55,9 @@ ServerRuntime::~ServerRuntime() {
 void ServerRuntime::run_worker(size_t index, std::promise<std::string>& started) {
   Worker& worker = *workers_[index];
   Loop loop;
-  EgressServer server(loop, shared_, snapshot_, tls_, workers_.size() > 1 ? this : nullptr, index);
+  // The balancer with one thread too: it passes nothing then, and its
+  // counts are the tunnels /metrics reports.
+  EgressServer server(loop, shared_, snapshot_, tls_, this, index);
   std::string err = server.start(workers_.size() > 1);
   {
     std::lock_guard lock(worker.mutex);
@@ -130,7 +136,30 @@ std::string ServerRuntime::start() {
   for (const SocketAddress& address : config.socks5.listen) {
     MX_LOG(Info, kLog) << "socks5 listening on " << address.to_string();
   }
+  listening_ = true;
+  return start_metrics();
+}
+
+std::string ServerRuntime::start_metrics() {
+  const MetricsConfig& config = snapshot_->config().metrics;
+  if (!config.listen) return {};
+  MetricsEndpoints endpoints{[this] { return metrics_text(); }, [this] { return readiness(); }};
+  metrics_ = std::make_unique<MetricsHttpServer>(main_loop_, std::move(endpoints));
+  if (std::string err = metrics_->listen(*config.listen); !err.empty()) return err;
+  MX_LOG(Info, kLog) << "metrics listening on " << metrics_->address().to_string();
   return {};
+}
+
+std::string ServerRuntime::metrics_text() const {
+  ServerGauges gauges;
+  gauges.threads = workers_.size();
+  for (const auto& worker : workers_) gauges.tunnels += worker->load();
+  return render_server_metrics(shared_, gauges);
+}
+
+Readiness ServerRuntime::readiness() const {
+  return server_readiness(listening_, draining_,
+                          check_server_environment(snapshot_->config(), config_path_.string()));
 }
 
 void ServerRuntime::on_each(std::function<void(EgressServer&, std::function<void()>)> work,
@@ -187,8 +216,9 @@ void ServerRuntime::reload(std::function<void(const std::string&)> done) {
   const ServerConfig& old = snapshot_->config();
   if (old.server.listen != loaded.config->server.listen ||
       old.socks5.listen != loaded.config->socks5.listen ||
-      old.server.threads != loaded.config->server.threads) {
-    MX_LOG(Warn, kLog) << "listen addresses and threads apply after a restart";
+      old.server.threads != loaded.config->server.threads ||
+      old.metrics != loaded.config->metrics) {
+    MX_LOG(Warn, kLog) << "listen addresses, metrics.listen and threads apply after a restart";
   }
   if (old.socks5.password_workers != loaded.config->socks5.password_workers) {
     MX_LOG(Warn, kLog) << "socks5.password_workers applies after a restart";
@@ -203,6 +233,7 @@ void ServerRuntime::reload(std::function<void(const std::string&)> done) {
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }
+  for (const auto& tenant : loaded.config->tenants) shared_.usage.for_tenant(tenant.name);
   snapshot_ = std::make_shared<const ServerSnapshot>(std::move(*loaded.config));
   tls_ = share(std::move(tls));
   const size_t tenants = snapshot_->config().tenants.size();
@@ -239,6 +270,7 @@ void ServerRuntime::probe_loops(std::function<void()> all_turned) {
 }
 
 void ServerRuntime::drain(std::function<void()> stopped) {
+  draining_ = true;
   MX_LOG(Info, kLog) << "draining: at most " << snapshot_->config().server.drain_timeout.count()
                      << " ms for live sessions";
   on_each([](EgressServer& server, std::function<void()> done) { server.drain(done); },

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "egress_server.h"
+#include "mxegress/metrics/metrics_http_server.h"
 
 namespace mx {
 
@@ -63,6 +64,10 @@ class ServerRuntime final : private TunnelBalancer {
   void tunnel_arrived(size_t loop) override;
 
   void run_worker(size_t index, std::promise<std::string>& started);
+  // [metrics] listen: /metrics, /healthz, /readyz on the main loop.
+  std::string start_metrics();
+  std::string metrics_text() const;
+  Readiness readiness() const;
   // Runs `work` on every worker's loop; `all_done` on the main loop once each
   // worker has called its `done`.
   void on_each(std::function<void(EgressServer&, std::function<void()> done)> work,
@@ -74,6 +79,9 @@ class ServerRuntime final : private TunnelBalancer {
   SharedSslCtx tls_;
   SharedServerState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<MetricsHttpServer> metrics_;
+  bool listening_ = false;  // every thread's listeners are up
+  bool draining_ = false;
 };
 
 }  // namespace mx

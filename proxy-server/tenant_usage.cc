@@ -138,4 +138,10 @@ std::shared_ptr<TenantUsage> UsageRegistry::for_tenant(const std::string& name) 
   return usage;
 }
 
+void UsageRegistry::for_each(
+    const std::function<void(const std::string&, const TenantUsage&)>& visit) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, usage] : usage_) visit(name, *usage);
+}
+
 }  // namespace mx

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 
 #include "mxegress/config/server_config.h"
 #include "mxegress/net/socket_address.h"
+#include "tenant_metrics.h"
 
 namespace mx {
 
@@ -59,6 +61,10 @@ class TenantUsage {
   uint64_t bytes_today(WallTime wall) const;
   uint32_t active() const;
 
+  // The tenant's counters for /metrics: atomics, outside the mutex.
+  TenantMetrics& metrics() { return metrics_; }
+  const TenantMetrics& metrics() const { return metrics_; }
+
  private:
   void roll_day(WallTime wall);
   uint64_t bytes_today_locked(WallTime wall) const;
@@ -72,6 +78,7 @@ class TenantUsage {
   size_t round_robin_v6_ = 0;  // IPv4 and IPv6 connections do not skew each other
   uint64_t bytes_ = 0;
   int64_t day_ = -1;
+  TenantMetrics metrics_;
 };
 
 // Holds what one connection counts against its tenant and gives it back when
@@ -97,9 +104,12 @@ class UsageLease {
 class UsageRegistry {
  public:
   std::shared_ptr<TenantUsage> for_tenant(const std::string& name);
+  // Every tenant seen since start (or named in a configuration), by name.
+  // Entries are never removed, so a TenantUsage outlives whoever holds it.
+  void for_each(const std::function<void(const std::string&, const TenantUsage&)>& visit) const;
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<TenantUsage>> usage_;
 };
 

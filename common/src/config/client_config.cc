@@ -254,6 +254,11 @@ ClientConfig read_client_config(TableReader& root, const std::filesystem::path& 
     }
   }
   read_resolver(root, config.resolver);
+  read_metrics(root, config.metrics);
+  if (config.metrics.listen) {
+    TableReader metrics = root.table("metrics");
+    listeners.add(metrics, "listen", std::nullopt, *config.metrics.listen);
+  }
   return config;
 }
 

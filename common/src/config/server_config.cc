@@ -217,6 +217,22 @@ class TenantUniqueness {
   std::map<Key32, std::string> path_by_key_;
 };
 
+// The metrics listener may not take an address a tunnel or SOCKS5 listener has.
+void reject_metrics_clash(TableReader& root, const ServerConfig& config) {
+  if (!config.metrics.listen) return;
+  const SocketAddress& metrics = *config.metrics.listen;
+  auto clash = [&](const std::vector<SocketAddress>& listen, const std::string& key) {
+    for (size_t i = 0; i < listen.size(); ++i) {
+      if (listen[i] != metrics) continue;
+      TableReader table = root.table("metrics");
+      table.error("listen", "is also " + key + "[" + std::to_string(i) + "]");
+      return true;
+    }
+    return false;
+  };
+  if (!clash(config.server.listen, "server.listen")) clash(config.socks5.listen, "socks5.listen");
+}
+
 ServerConfig read_server_config(TableReader& root, const std::filesystem::path& base_dir) {
   ServerConfig config;
   TableReader server = root.table("server");
@@ -233,6 +249,8 @@ ServerConfig read_server_config(TableReader& root, const std::filesystem::path& 
   config.trail = read_trail(trail, base_dir);
   config.socks5 = read_socks5(root, config);
   read_resolver(root, config.resolver);
+  read_metrics(root, config.metrics);
+  reject_metrics_clash(root, config);
   return config;
 }
 

@@ -13,6 +13,7 @@
 #include "mxegress/config/base64_key.h"
 #include "mxegress/config/config_result.h"
 #include "mxegress/config/log_level.h"
+#include "mxegress/config/metrics_config.h"
 #include "mxegress/net/resolver_settings.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/tcp_liveness.h"
@@ -100,6 +101,7 @@ struct ClientConfig {
   std::optional<Transparent> transparent;  // [transparent]
   std::vector<Forward> forwards;           // [[forward]]
   ResolverSettings resolver;               // [resolver]: optional; resolves server names
+  MetricsConfig metrics;                   // [metrics]: optional
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.

@@ -12,6 +12,7 @@
 #include "mxegress/config/base64_key.h"
 #include "mxegress/config/config_result.h"
 #include "mxegress/config/log_level.h"
+#include "mxegress/config/metrics_config.h"
 #include "mxegress/config/resolver_config.h"
 #include "mxegress/net/cidr.h"
 #include "mxegress/net/socket_address.h"
@@ -132,6 +133,7 @@ struct ServerConfig {
   Trail trail;
   Socks5 socks5;
   ServerResolverConfig resolver;  // [resolver]: optional
+  MetricsConfig metrics;          // [metrics]: optional
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.
