@@ -149,7 +149,14 @@ def flood_process(target, payload, source, count, opened, stop, report, release)
     while flood.opened < count or not stop.is_set():
         flood.run(flood.opened + 500)
         opened.value = flood.opened
+    # A refused connection is closed at once, but a loaded server may still
+    # be accepting the last ones: let it catch up (for well under the
+    # handshake timeout, so that the connections it holds are still held).
+    settle = time.monotonic() + HANDSHAKE_TIMEOUT / 2
     held = flood.held()
+    while len(held) > 32 and time.monotonic() < settle:
+        time.sleep(0.05)
+        held = flood.held()
     report.put((flood.opened, flood.failed, flood.closed_by_server, len(held)))
     deadline = time.monotonic() + HANDSHAKE_TIMEOUT + 5
     while flood.held() and time.monotonic() < deadline:
@@ -275,7 +282,11 @@ class PreauthFloodTest(SharedHarnessTest):
         after = mxtest.rss_kib(pid)
         print(f"  server RSS a minute after the flood: {after / 1024:.1f} MB "
               f"(+{(after - before) / 1024:.1f} MB on the figure before)", flush=True)
-        self.assertLess(after - before, 20 * 1024, "the memory comes back after the flood")
+        # Under ASan the figure includes its quarantine of freed memory: +14 to
+        # +17 MB on a quiet machine, up to +22 MB on a loaded one (the release
+        # build: +1.4 MB, docs/security.md). What this catches is memory that
+        # stays with the connections: 10,000 of them held cost hundreds of MB.
+        self.assertLess(after - before, 25 * 1024, "the memory comes back after the flood")
         lines = self.check_refusal_lines(
             self.fleet.server.since(mark), "tunnel", time.monotonic() - started,
             rf"32 connections from {re.escape(STRANGER)} are not yet authenticated "
