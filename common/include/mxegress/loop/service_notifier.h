@@ -87,7 +87,7 @@ class ServiceNotifier {
   void on_counts(std::string counts);
   void poll_watchdog();
 
-  Loop& loop_;
+  [[maybe_unused]] Loop& loop_;  // for MX_ASSERT_IN_LOOP (debug builds)
   Settings settings_;
   std::shared_ptr<Back> back_;
   State state_ = State::Starting;
