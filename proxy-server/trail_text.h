@@ -5,8 +5,8 @@
 // JSON text is UTF-8, so the writer replaces each ill-formed sequence by
 // U+FFFD, exactly as nlohmann::json's dump(error_handler_t::replace) does
 // (one U+FFFD per maximal subpart, Unicode 15 section 3.9; a unit test
-// compares the two): every line the trail gets is valid JSON. The query prints fields for a terminal with
-// controls and ill-formed bytes as \xNN. Pure: no I/O.
+// compares the two): every line the trail gets is valid JSON. The query prints fields for a
+// terminal with controls and ill-formed bytes as \xNN. Pure: no I/O.
 #pragma once
 
 #include <cstddef>
@@ -14,20 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include "mxegress/util/utf8.h"
+
 namespace mx {
-
-// The UTF-8 sequence at text[at] (at < text.size()): its size and code point
-// when well-formed (Unicode Table 3-7: no overlong forms, surrogates or code
-// points above U+10FFFF); else `valid` false and `size` the length of its
-// maximal subpart, at least 1.
-struct Utf8Step {
-  size_t size = 1;
-  bool valid = false;
-  uint32_t code_point = 0;
-};
-Utf8Step utf8_step(std::string_view text, size_t at);
-
-bool is_valid_utf8(std::string_view text);
 
 // `text` with each ill-formed subpart replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view text);

@@ -1,7 +1,5 @@
 #include "mxegress/util/log.h"
 
-#include "mxegress/util/time_format.h"
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+
+#include "mxegress/util/time_format.h"
+#include "mxegress/util/utf8.h"
 
 namespace mx {
 namespace {
@@ -31,35 +32,6 @@ const char* level_column(LogLevel level) {
       return "error";
   }
   return "?";
-}
-
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 (RFC 3629:
-// no overlong forms, no surrogates, nothing above U+10FFFF).
-size_t utf8_sequence(std::string_view s) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(0);
-  if (b0 < 0x80) return 1;
-  size_t n = 0;
-  unsigned char low = 0x80, high = 0xBF;  // range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) low = 0xA0;   // no overlong
-    if (b0 == 0xED) high = 0x9F;  // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) low = 0x90;   // no overlong
-    if (b0 == 0xF4) high = 0x8F;  // not above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  if (byte(1) < low || byte(1) > high) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return n;
 }
 
 void append_json_string(std::string& out, std::string_view bytes) {
@@ -96,9 +68,9 @@ void append_json_string(std::string& out, std::string_view bytes) {
           out += escaped;
         } else if (c < 0x80) {
           out += static_cast<char>(c);
-        } else if (size_t n = utf8_sequence(bytes); n != 0) {
-          out.append(bytes.data(), n);
-          used = n;
+        } else if (const Utf8Step step = utf8_step(bytes, 0); step.valid) {
+          out.append(bytes.data(), step.size);
+          used = step.size;
         } else {
           out += "\\ufffd";
         }
@@ -135,10 +107,10 @@ void set_log_priority_prefix(bool on) { g_priority_prefix = on; }
 
 void init_log_output() {
   struct stat st {};
-  const bool journal = ::fstat(STDERR_FILENO, &st) == 0 &&
-                       journal_stream_matches(std::getenv("JOURNAL_STREAM"),
-                                              static_cast<uint64_t>(st.st_dev),
-                                              static_cast<uint64_t>(st.st_ino));
+  const bool journal =
+      ::fstat(STDERR_FILENO, &st) == 0 &&
+      journal_stream_matches(std::getenv("JOURNAL_STREAM"), static_cast<uint64_t>(st.st_dev),
+                             static_cast<uint64_t>(st.st_ino));
   set_log_priority_prefix(journal);
 }
 
