@@ -67,7 +67,7 @@ struct World {
     client_config.client.tcp_user_timeout = 0ms;
     ClientConfig::Server server;
     server.address = {"127.0.0.1", kTunnelPort};
-    server.pin_sha256 = *parse_pin(*pin);
+    server.pins = {*parse_pin(*pin)};
     server.server_name = "127.0.0.1";
     server.pool = 1;
     client_config.servers.push_back(server);
@@ -112,7 +112,7 @@ struct World {
   Loop loop;
   FakeNameResolver resolver{loop};
   std::filesystem::path dir;
-  TrailFile trail_file;
+  TrailLines trail_file;
   TrailWriter trail;
   UsageRegistry usage;
   AuthRefusals auth_refusals;

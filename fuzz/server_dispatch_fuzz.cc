@@ -53,7 +53,7 @@ struct World {
     require(pin.has_value(), "server identity");
     server_tls = make_server_tls_context(dir / "server" / kServerCertFile,
                                          dir / "server" / kServerKeyFile, err);
-    client_tls = make_client_tls_context({.pin = *parse_pin(*pin)}, err);
+    client_tls = make_client_tls_context({.pins = {*parse_pin(*pin)}}, err);
     identity = generate_key_file(dir / "client.key", err);
     require(server_tls && client_tls && identity, "TLS contexts and client key");
     require(trail.open(trail_file.path(), false).empty(), "trail");
@@ -88,7 +88,7 @@ struct World {
   Loop loop;
   FakeNameResolver resolver{loop};
   std::filesystem::path dir;
-  TrailFile trail_file;
+  TrailLines trail_file;
   TrailWriter trail;
   UsageRegistry usage;
   AuthRefusals auth_refusals;

@@ -76,7 +76,7 @@ struct World {
   Loop loop;
   FakeNameResolver resolver{loop};
   std::filesystem::path dir;
-  TrailFile trail_file;
+  TrailLines trail_file;
   TrailWriter trail;
   UsageRegistry usage;
   PasswordChecker checker{fuzz_password_settings()};

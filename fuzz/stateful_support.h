@@ -375,10 +375,11 @@ inline ServerConfig base_server_config() {
   return config;
 }
 
-// The trail in a file, emptied before each input.
-class TrailFile {
+// The trail file's lines, emptied before each input (mx::TrailFile is the
+// server's writer of that file; this only reads it).
+class TrailLines {
  public:
-  explicit TrailFile(const std::filesystem::path& path) : path_(path) {}
+  explicit TrailLines(const std::filesystem::path& path) : path_(path) {}
   void clear() { std::ofstream(path_, std::ios::trunc); }
   std::vector<std::string> lines() const {
     std::ifstream in(path_);

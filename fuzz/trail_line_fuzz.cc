@@ -14,7 +14,7 @@
 
 #include "json_line.h"
 #include "trail.h"
-#include "trail_text.h"
+#include "mxegress/util/utf8.h"
 
 namespace {
 

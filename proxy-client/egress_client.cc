@@ -1,8 +1,10 @@
 #include "egress_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "intercepted_session.h"
+#include "mxegress/loop/listen_probe.h"
 #include "mxegress/util/log.h"
 #include "socks5_session.h"
 
@@ -35,56 +37,57 @@ EgressClient::~EgressClient() {
   loop_.run_deferred();  // sessions waiting there refer to the pool
 }
 
-std::string EgressClient::listen(const SocketAddress& address, const std::string& what,
-                                 Factory factory) {
+EgressClient::Factory EgressClient::factory_for(const ListenerSpec& spec) {
+  auto finished = [this](LocalSession* s) { on_session_finished(s); };
+  ClientContext context{loop_, config_, *pool_, &session_counts_, SessionMode::Socks5};
+  switch (spec.kind) {
+    case ListenerSpec::Kind::Socks5:
+      return [=, this](std::unique_ptr<TcpConnection> c) {
+        return std::make_unique<Socks5Session>(context, passwords_.get(), std::move(c), finished);
+      };
+    case ListenerSpec::Kind::Transparent:
+      context.mode = SessionMode::Transparent;
+      return [=, action = spec.on_failure](std::unique_ptr<TcpConnection> c) {
+        return std::make_unique<InterceptedSession>(context, std::move(c), std::nullopt, action,
+                                                    "transparent", finished);
+      };
+    case ListenerSpec::Kind::Forward:
+      context.mode = SessionMode::Forward;
+      return [=, target = forward_target(*spec.target),
+              action = spec.on_failure](std::unique_ptr<TcpConnection> c) {
+        return std::make_unique<InterceptedSession>(context, std::move(c), target, action,
+                                                    "forward", finished);
+      };
+  }
+  return nullptr;
+}
+
+std::unique_ptr<TcpListener> EgressClient::listen(const ListenerSpec& spec, std::string& err) {
   auto listener = std::make_unique<TcpListener>(
-      loop_, [this, factory](std::unique_ptr<TcpConnection> connection) {
+      loop_, [this, factory = factory_for(spec)](std::unique_ptr<TcpConnection> connection) {
         std::unique_ptr<LocalSession> session = factory(std::move(connection));
         LocalSession* raw = session.get();
         sessions_.emplace(raw, std::move(session));
         raw->start();
       });
-  if (std::string err = listener->listen(address); !err.empty()) return err;
-  MX_LOG(Info, "client") << what << " listening on " << listener->address().to_string();
-  listeners_.push_back(std::move(listener));
-  return {};
+  if (err = listener->listen(spec.address); !err.empty()) return nullptr;
+  MX_LOG(Info, "client") << spec.describe() << " listening on " << listener->address().to_string();
+  return listener;
 }
 
 std::string EgressClient::start(ClientIdentity identity, std::function<void()> ready) {
+  // One message for an address in use, whichever listener has it.
+  if (auto refusal = probe_listen_addresses(listen_addresses(config_))) {
+    return describe(*refusal, "mxegress-client");
+  }
   std::string err;
+  public_key_ = identity.public_key;
   pool_ = TunnelPool::create(loop_, config_, std::move(identity), err);
   if (!pool_) return err;
-  auto finished = [this](LocalSession* s) { on_session_finished(s); };
-  const ClientContext context{loop_, config_, *pool_, &session_counts_, SessionMode::Socks5};
-  ClientContext transparent = context;
-  transparent.mode = SessionMode::Transparent;
-  ClientContext forwarded = context;
-  forwarded.mode = SessionMode::Forward;
-  for (const SocketAddress& address : config_.socks5.listen) {
-    err = listen(address, "socks5", [=, this](std::unique_ptr<TcpConnection> c) {
-      return std::make_unique<Socks5Session>(context, passwords_.get(), std::move(c), finished);
-    });
-    if (!err.empty()) return err;
-  }
-  if (config_.transparent) {
-    for (const SocketAddress& address : config_.transparent->listen) {
-      const auto action = config_.transparent->on_failure;
-      err = listen(address, "transparent", [=](std::unique_ptr<TcpConnection> c) {
-        return std::make_unique<InterceptedSession>(transparent, std::move(c), std::nullopt, action,
-                                                    "transparent", finished);
-      });
-      if (!err.empty()) return err;
-    }
-  }
-  for (const auto& forward : config_.forwards) {
-    const std::optional<Target> target = forward_target(forward.target);
-    const auto action = forward.on_failure;
-    err = listen(forward.listen, "forward to " + forward.target.to_string(),
-                 [=](std::unique_ptr<TcpConnection> c) {
-                   return std::make_unique<InterceptedSession>(forwarded, std::move(c), target,
-                                                               action, "forward", finished);
-                 });
-    if (!err.empty()) return err;
+  for (const ListenerSpec& spec : listener_specs(config_)) {
+    auto listener = listen(spec, err);
+    if (!listener) return err;
+    listeners_.push_back({spec, std::move(listener)});
   }
   on_ready_ = std::move(ready);
   if (on_ready_) {
@@ -92,6 +95,53 @@ std::string EgressClient::start(ClientIdentity identity, std::function<void()> r
   }
   pool_->start([this] { announce_ready(); });
   return start_metrics();
+}
+
+std::string EgressClient::reload(ClientConfig next, const ClientIdentity& identity) {
+  if (draining_ || !pool_) return "the client is stopping";
+  const ReloadPlan plan = plan_reload(config_, next, identity.public_key != public_key_);
+  std::string err;
+  std::vector<SslCtxPtr> contexts = TunnelPool::make_contexts(next, err);
+  if (contexts.size() != next.servers.size()) return err;
+  // Closed first: a new listener may take over an address a removed one held.
+  std::vector<ListenerSpec> closed;
+  std::erase_if(listeners_, [&](const Listener& l) {
+    if (std::find(plan.listeners_closed.begin(), plan.listeners_closed.end(), l.spec) ==
+        plan.listeners_closed.end()) {
+      return false;
+    }
+    MX_LOG(Info, "client") << l.spec.describe() << " on " << l.listener->address().to_string()
+                           << " closed by the reload";
+    closed.push_back(l.spec);
+    return true;
+  });
+  std::vector<Listener> opened;
+  for (const ListenerSpec& spec : plan.listeners_opened) {
+    if (auto listener = listen(spec, err)) {
+      opened.push_back({spec, std::move(listener)});
+      continue;
+    }
+    opened.clear();  // back to the running listeners: the reload changes nothing
+    for (const ListenerSpec& again : closed) {
+      std::string why;
+      if (auto listener = listen(again, why)) {
+        listeners_.push_back({again, std::move(listener)});
+      } else {
+        MX_LOG(Error, "client") << again.describe() << ": cannot listen again: " << why;
+      }
+    }
+    return spec.describe() + " on " + spec.address.to_string() + ": " + err;
+  }
+  for (Listener& l : opened) listeners_.push_back(std::move(l));
+  for (const std::string& key : plan.need_restart) {
+    MX_LOG(Warn, "client") << key << " changes apply after a restart";
+  }
+  next.metrics = config_.metrics;  // what is in force until a restart
+  next.socks5.users = config_.socks5.users;
+  config_ = std::move(next);  // in place: sessions and the pool read it
+  public_key_ = identity.public_key;
+  pool_->apply(plan, std::move(contexts), identity);
+  return {};
 }
 
 std::string EgressClient::start_metrics() {

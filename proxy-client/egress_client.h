@@ -15,6 +15,7 @@
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
 #include "mxegress/metrics/metrics_http_server.h"
+#include "reload_plan.h"
 #include "tunnel_pool.h"
 
 namespace mx {
@@ -35,9 +36,22 @@ class EgressClient {
   // "1/2 servers up, 3 tunnels, 5 sessions"
   std::string status() const;
 
+  // SIGHUP: `next` (loaded and validated by the caller, with its key) replaces
+  // the running configuration (reload_plan.h says what changes). Returns why
+  // it was refused ("", applied): a TLS context that cannot be built, or a new
+  // listener that cannot be bound (the ones bound for it are closed again);
+  // nothing changed then. Live sessions go on where they are.
+  std::string reload(ClientConfig next, const ClientIdentity& identity);
+
  private:
   using Factory = std::function<std::unique_ptr<LocalSession>(std::unique_ptr<TcpConnection>)>;
-  std::string listen(const SocketAddress& address, const std::string& what, Factory factory);
+  struct Listener {
+    ListenerSpec spec;
+    std::unique_ptr<TcpListener> listener;
+  };
+  // A bound listener for `spec`, or null (err set).
+  std::unique_ptr<TcpListener> listen(const ListenerSpec& spec, std::string& err);
+  Factory factory_for(const ListenerSpec& spec);
   void on_session_finished(LocalSession* session);
   void finish_drain();
   void announce_ready();
@@ -50,7 +64,8 @@ class EgressClient {
   std::unique_ptr<PasswordChecker> checker_;  // null: no SOCKS5 login
   std::unique_ptr<PasswordCache> passwords_;  // null: no SOCKS5 login
   std::unique_ptr<TunnelPool> pool_;
-  std::vector<std::unique_ptr<TcpListener>> listeners_;
+  std::vector<Listener> listeners_;
+  PublicKey public_key_{};  // the identity's, to tell a new key on reload
   std::unordered_map<LocalSession*, std::unique_ptr<LocalSession>> sessions_;
   Timer drain_timer_;
   Timer ready_timer_;  // retry_interval after the start

@@ -1,21 +1,27 @@
 // mxegress-client: takes SMTP connections from a mail gateway (SOCKS5) and
 // carries each through an authenticated TLS tunnel to mxegress-server.
 #include <csignal>
+#include <filesystem>
+#include <functional>
 #include <iostream>
+#include <optional>
 
 #include "egress_client.h"
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/client_identity.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/tls_engine.h"
+#include "mxegress/loop/listen_probe.h"
 #include "mxegress/loop/service_notifier.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
+#include "online_check.h"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: mxegress-client [-c FILE] [--check]
+constexpr const char* kUsage =
+    R"(usage: mxegress-client [-c FILE] [--check [--online] [--for-reload]]
        mxegress-client keygen KEYFILE
        mxegress-client pubkey KEYFILE
        mxegress-client hash-password
@@ -26,11 +32,22 @@ are carried through an authenticated TLS 1.3 tunnel to mxegress-server, which
 opens the TCP connection from the egress host.
 
   -c, --config FILE  configuration (default /etc/mxegress/client.toml)
-  --check            validate the configuration (and load the key), then exit
+  --check            validate the configuration (and load the key), check that
+                     every listen address is free, then exit
+  --online           with --check: also open one authenticated tunnel to each
+                     [[server]] and say per server: ok, unreachable, wrong pin
+                     (with the pin it presented) or key refused; exit 0 only
+                     if every server is ok
+  --for-reload       with --check: leave out the listen addresses (held by
+                     the running client: --check --online --for-reload checks
+                     the servers of a client that runs)
   keygen KEYFILE     write a new Ed25519 private key (mode 0600) and print its
                      public key, for the server's [[tenant]] keys
   pubkey KEYFILE     print the public key of an existing key file
   hash-password      read a password on stdin, print its argon2id hash
+
+  SIGHUP reloads the configuration; an invalid one is refused and the
+  running one stays.
 )";
 
 int run_keygen(const std::vector<std::string>& args, bool generate) {
@@ -48,7 +65,77 @@ int run_keygen(const std::vector<std::string>& args, bool generate) {
   return 0;
 }
 
+// --check: the configuration and key (already loaded), the listen addresses
+// (unless --for-reload), and with --online a tunnel to each server.
+int run_check(const mx::CommandLine& cl, const mx::ClientConfig& config,
+              const mx::ClientIdentity& identity) {
+  if (auto refusal =
+          cl.for_reload ? std::nullopt : mx::probe_listen_addresses(mx::listen_addresses(config))) {
+    std::cerr << cl.config_path << ": " << mx::describe(*refusal, "mxegress-client") << "\n";
+    return 1;
+  }
+  std::cout << cl.config_path << ": configuration OK (public key "
+            << mx::encode_key(identity.public_key) << ")\n";
+  if (!cl.online) return 0;
+  mx::set_log_level(mx::LogLevel::Error);  // the verdicts below say what went wrong
+  std::signal(SIGPIPE, SIG_IGN);
+  mx::Loop loop;
+  std::string err;
+  const std::vector<mx::ServerCheck> checks = mx::check_servers_online(loop, config, identity, err);
+  if (!err.empty()) {
+    std::cerr << cl.config_path << ": " << err << "\n";
+    return 1;
+  }
+  for (const mx::ServerCheck& check : checks) {
+    (check.failure == mx::OpenFailure::None ? std::cout : std::cerr)
+        << "server " << mx::describe(check) << "\n";
+  }
+  if (!mx::every_server_ok(checks)) {
+    std::cerr << cl.config_path << ": not every server accepted a tunnel\n";
+    return 1;
+  }
+  std::cout << cl.config_path << ": every server accepted a tunnel\n";
+  return 0;
+}
+
+// SIGHUP: the file is read and validated (its key loaded) before anything
+// changes; a refused one leaves the running configuration as it was.
+void reload(const std::filesystem::path& path, mx::EgressClient& client,
+            const std::function<void(const std::string& refused)>& done) {
+  MX_LOG(Info, "client") << "reloading " << path.string();
+  auto loaded = mx::load_client_config(path);
+  std::vector<std::string> errors = loaded.errors;
+  std::optional<mx::ClientIdentity> identity;
+  if (loaded.ok()) {
+    std::string err;
+    identity = mx::load_key_file(loaded.config->client.key_file, err);
+    if (!identity) errors.push_back(path.string() + ": client.key: " + err);
+  }
+  if (errors.empty()) {
+    mx::LogLevel level = loaded.config->client.log_level;
+    mx::LogFormat format = loaded.config->client.log_format;
+    const size_t servers = loaded.config->servers.size();
+    if (std::string err = client.reload(std::move(*loaded.config), *identity); !err.empty()) {
+      errors.push_back(path.string() + ": " + err);
+    } else {
+      mx::set_log_level(level);
+      mx::set_log_format(format);
+      MX_LOG(Info, "client") << "reloaded: " << servers << " servers";
+      return done("");
+    }
+  }
+  std::string why;
+  for (const auto& e : errors) why += (why.empty() ? "" : "; ") + e;
+  // One line, whatever the number of errors: the operator's grep finds it whole.
+  MX_LOG(Error, "client") << "reload refused (still running on the previous configuration): " << why
+                          << mx::log_json_kv("reason", why);
+  done(why);
+}
+
 int run_client(const mx::CommandLine& cl) {
+  // Until the loop watches it, a SIGHUP (a reload sent too early) must not
+  // end the process, as its default action would.
+  std::signal(SIGHUP, SIG_IGN);
   auto loaded = mx::load_client_config(cl.config_path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::cerr << e << "\n";
@@ -62,11 +149,7 @@ int run_client(const mx::CommandLine& cl) {
     std::cerr << cl.config_path << ": client.key: " << err << "\n";
     return 1;
   }
-  if (cl.check) {
-    std::cout << cl.config_path << ": configuration OK (public key "
-              << mx::encode_key(identity->public_key) << ")\n";
-    return 0;
-  }
+  if (cl.check) return run_check(cl, config, *identity);
   mx::init_log_output();  // "<N>" priorities when stderr is the journal
   mx::set_log_level(config.client.log_level);
   mx::set_log_format(config.client.log_format);
@@ -102,6 +185,8 @@ int run_client(const mx::CommandLine& cl) {
       client.drain([&] { loop.stop(); });
     });
     mx::SignalWatch interrupt(loop, SIGINT, stop_now);
+    mx::SignalWatch hangup(loop, SIGHUP,
+                           [&] { reload(cl.config_path, client, notifier.reloading()); });
     // One loop: the status and the watchdog's probe are answered by it at once.
     notifier.start([&client](auto report) { report(client.status()); },
                    [](auto alive) { alive(); });

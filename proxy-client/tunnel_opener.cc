@@ -5,6 +5,34 @@
 
 namespace mx {
 
+const char* open_failure_name(OpenFailure failure) {
+  switch (failure) {
+    case OpenFailure::None:
+      return "ok";
+    case OpenFailure::Unreachable:
+      return "unreachable";
+    case OpenFailure::WrongPin:
+      return "wrong pin";
+    case OpenFailure::Untrusted:
+      return "certificate not trusted";
+    case OpenFailure::KeyRefused:
+      return "key refused";
+    case OpenFailure::Timeout:
+      return "timeout";
+    case OpenFailure::Other:
+      break;
+  }
+  return "failed";
+}
+
+SslCtxPtr client_tls_context_for(const ClientConfig::Server& server, std::string& err) {
+  ServerVerification verification;
+  verification.pins = server.pins;
+  if (server.ca_file) verification.ca_file = *server.ca_file;
+  verification.server_name = server.server_name;
+  return make_client_tls_context(verification, err);
+}
+
 TunnelOpener::TunnelOpener(Loop& loop, NameResolver& resolver, Target target,
                            const ClientIdentity& identity, uint32_t receive_window,
                            std::chrono::milliseconds timeout, TcpLiveness liveness, Done done)
@@ -15,8 +43,9 @@ TunnelOpener::TunnelOpener(Loop& loop, NameResolver& resolver, Target target,
       liveness_(liveness),
       done_(std::move(done)),
       deadline_(loop) {
-  deadline_.start(timeout,
-                  [this] { fail("no authenticated tunnel within the handshake timeout"); });
+  deadline_.start(timeout, [this] {
+    fail(OpenFailure::Timeout, "no authenticated tunnel within the handshake timeout");
+  });
   resolution_ =
       resolver.resolve(target_.address.host, target_.address.port,
                        [this](ResolveResult resolved) { on_resolved(std::move(resolved)); });
@@ -28,7 +57,8 @@ TunnelOpener::~TunnelOpener() {
 
 void TunnelOpener::on_resolved(ResolveResult resolved) {
   if (resolved.status != ResolveResult::Status::Ok) {
-    fail("cannot resolve " + target_.address.host + ": " + resolved.error);
+    fail(OpenFailure::Unreachable,
+         "cannot resolve " + target_.address.host + ": " + resolved.error);
     return;
   }
   addresses_ = std::move(resolved.addresses);
@@ -62,7 +92,7 @@ void TunnelOpener::on_connected(int status) {
       connect_next();
       return;
     }
-    fail(why);
+    fail(OpenFailure::Unreachable, why);
     return;
   }
   if (std::string err = tunnel_->transport().set_liveness(liveness_); !err.empty()) {
@@ -75,7 +105,7 @@ void TunnelOpener::on_connected(int status) {
 void TunnelOpener::on_tunnel_ready() {
   std::array<uint8_t, 32> exporter{};
   if (!tunnel_->tls().export_keying_material(exporter, kAuthExporterLabel)) {
-    fail("TLS exporter failed");
+    fail(OpenFailure::Other, "TLS exporter failed");
     return;
   }
   tunnel_->send(auth::request(identity_, exporter, receive_window_));
@@ -84,7 +114,7 @@ void TunnelOpener::on_tunnel_ready() {
 void TunnelOpener::on_tunnel_frame(const frame::Frame& f) {
   const auth::Answer answer = auth::read_answer(f);
   if (!answer.window) {
-    fail(answer.error);
+    fail(answer.refusal ? OpenFailure::KeyRefused : OpenFailure::Other, answer.error);
     return;
   }
   OpenedTunnel opened;
@@ -95,15 +125,27 @@ void TunnelOpener::on_tunnel_frame(const frame::Frame& f) {
 }
 
 void TunnelOpener::on_tunnel_closed(const std::string& why) {
-  const bool verification =
-      why.find("certificate") != std::string::npos || why.find("verify") != std::string::npos;
-  finish(
-      {nullptr, 0, verification ? "server verification failed: " + why : "tunnel failed: " + why});
+  OpenedTunnel failed{nullptr, 0, "tunnel failed: " + why, OpenFailure::Other, std::nullopt};
+  switch (tunnel_->tls().certificate_verdict()) {
+    case TlsEngine::CertificateVerdict::Accepted:
+      break;
+    case TlsEngine::CertificateVerdict::PinMismatch:
+      failed.failure = OpenFailure::WrongPin;
+      break;
+    case TlsEngine::CertificateVerdict::Untrusted:
+      failed.failure = OpenFailure::Untrusted;
+      break;
+  }
+  if (failed.failure != OpenFailure::Other) {
+    failed.error = "server verification failed: " + why;
+    failed.presented_pin = tunnel_->tls().presented_pin();
+  }
+  finish(std::move(failed));
 }
 
-void TunnelOpener::fail(const std::string& why) {
+void TunnelOpener::fail(OpenFailure failure, const std::string& why) {
   if (!done_) return;
-  OpenedTunnel failed{nullptr, 0, why};
+  OpenedTunnel failed{nullptr, 0, why, failure, std::nullopt};
   if (tunnel_) {
     tunnel_->set_handler(nullptr);  // the reason is ours, not the close's
     tunnel_->close(why);

@@ -13,6 +13,7 @@
 
 #include "mxegress/config/client_config.h"
 #include "mxegress/crypto/client_identity.h"
+#include "mxegress/crypto/tls_context.h"
 #include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/timer.h"
@@ -20,11 +21,29 @@
 
 namespace mx {
 
+// Why an opening failed, as a value (`mxegress-client --check --online`
+// reports by it).
+enum class OpenFailure {
+  None,         // opened
+  Unreachable,  // the name did not resolve, or no address took the connection
+  WrongPin,     // the server presented a certificate whose key is not the pinned one
+  Untrusted,    // CA verification refused the server's certificate
+  KeyRefused,   // the server refused our key in AUTH (unknown, disabled, not allowed, ...)
+  Timeout,      // no authenticated tunnel within the handshake timeout
+  Other,        // TLS or protocol error
+};
+const char* open_failure_name(OpenFailure failure);
+
 struct OpenedTunnel {
   std::unique_ptr<Tunnel> tunnel;  // null on failure
   uint32_t send_window = 0;        // the server's credit per session
   std::string error;               // why not, on failure
+  OpenFailure failure = OpenFailure::None;
+  std::optional<Sha256> presented_pin;  // the server's certificate's pin, when it showed one
 };
+
+// The TLS context that verifies `server` (by its pin or CA), for a Target.
+SslCtxPtr client_tls_context_for(const ClientConfig::Server& server, std::string& err);
 
 class TunnelOpener final : private TunnelHandler {
  public:
@@ -51,7 +70,7 @@ class TunnelOpener final : private TunnelHandler {
   void on_tunnel_ready() override;
   void on_tunnel_frame(const frame::Frame& f) override;
   void on_tunnel_closed(const std::string& why) override;
-  void fail(const std::string& why);
+  void fail(OpenFailure failure, const std::string& why);
   void finish(OpenedTunnel result);
 
   Loop& loop_;

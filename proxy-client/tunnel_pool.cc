@@ -11,6 +11,19 @@ constexpr const char* kLog = "pool";
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
+std::vector<SslCtxPtr> TunnelPool::make_contexts(const ClientConfig& config, std::string& err) {
+  std::vector<SslCtxPtr> contexts;
+  for (const auto& server : config.servers) {
+    SslCtxPtr tls = client_tls_context_for(server, err);
+    if (!tls) {
+      err = "server " + server.address.to_string() + ": " + err;
+      return {};
+    }
+    contexts.push_back(std::move(tls));
+  }
+  return contexts;
+}
+
 std::unique_ptr<TunnelPool> TunnelPool::create(Loop& loop, const ClientConfig& config,
                                                ClientIdentity identity, std::string& err) {
   std::unique_ptr<TunnelPool> pool(new TunnelPool(loop, config, std::move(identity)));
@@ -18,25 +31,24 @@ std::unique_ptr<TunnelPool> TunnelPool::create(Loop& loop, const ClientConfig& c
     err = "resolver: " + why;
     return nullptr;
   }
-  for (const auto& server : config.servers) {
-    ServerVerification verification;
-    verification.pin = server.pin_sha256;
-    if (server.ca_file) verification.ca_file = *server.ca_file;
-    verification.server_name = server.server_name;
-    SslCtxPtr tls = make_client_tls_context(verification, err);
-    if (!tls) {
-      err = "server " + server.address.to_string() + ": " + err;
-      return nullptr;
-    }
-    Server entry;
-    entry.config = server;
-    entry.tls = std::move(tls);
-    entry.name = server.address.to_string();
-    entry.status.priority = server.priority;
-    entry.status.weight = server.weight;
-    pool->servers_.push_back(std::move(entry));
+  std::vector<SslCtxPtr> contexts = make_contexts(config, err);
+  if (contexts.empty()) return nullptr;
+  for (size_t i = 0; i < config.servers.size(); ++i) {
+    pool->add_server(config.servers[i], std::move(contexts[i]));
   }
   return pool;
+}
+
+TunnelPool::Server& TunnelPool::add_server(const ClientConfig::Server& config, SslCtxPtr tls) {
+  Server entry;
+  entry.config = config;
+  entry.tls = std::move(tls);
+  entry.name = config.address.to_string();
+  entry.status.priority = config.priority;
+  entry.status.weight = config.weight;
+  active_.push_back(servers_.size());
+  servers_.push_back(std::move(entry));
+  return servers_.back();
 }
 
 TunnelPool::TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity)
@@ -71,6 +83,67 @@ void TunnelPool::stop() {
   std::vector<PoolTunnel*> tunnels;
   for (auto& tunnel : tunnels_) tunnels.push_back(tunnel.get());
   for (PoolTunnel* tunnel : tunnels) tunnel->retire("the client is stopping");
+}
+
+void TunnelPool::apply(const ReloadPlan& plan, std::vector<SslCtxPtr> contexts,
+                       const ClientIdentity& identity) {
+  MX_ASSERT_IN_LOOP(loop_);
+  if (std::string why = resolver_.configure(config_.resolver); !why.empty()) {
+    MX_LOG(Error, kLog) << "resolver: " << why << "; server names resolve as before";
+  }
+  // The openers in flight sign with the key of the identity they were given
+  // (this one, assigned in place); a new key retires every server anyway.
+  identity_.public_key = identity.public_key;
+  identity_.secret_key = identity.secret_key;
+  const std::vector<size_t> running = std::exchange(active_, {});
+  for (size_t i = 0; i < plan.servers.size(); ++i) {
+    const ClientConfig::Server& next = config_.servers[i];
+    if (!plan.servers[i]) {
+      MX_LOG(Info, kLog) << "server " << add_server(next, std::move(contexts[i])).name
+                         << " added by the reload";
+      continue;
+    }
+    Server& kept = servers_[running[*plan.servers[i]]];
+    kept.config = next;  // pool sizes, priority and weight; its tunnels stay
+    kept.status.priority = next.priority;
+    kept.status.weight = next.weight;
+    active_.push_back(running[*plan.servers[i]]);
+  }
+  for (size_t old : plan.retired_servers) {
+    retire_server(running[old], "removed or changed by a reload");
+  }
+  if (!stopped_) replenish();
+}
+
+// No new session or tunnel for this server; its tunnels close after their
+// last session; the sessions waiting for it go to the others.
+void TunnelPool::retire_server(size_t server, const std::string& why) {
+  Server& s = servers_[server];
+  s.retired = true;
+  s.status.up = false;
+  s.status.retry_at = Clock::time_point::max();
+  std::vector<PoolTunnel*> retiring;
+  for (auto& tunnel : tunnels_) {
+    if (tunnel->server() == server) retiring.push_back(tunnel.get());
+  }
+  size_t sessions = 0;
+  for (PoolTunnel* tunnel : retiring) sessions += tunnel->sessions();
+  MX_LOG(Info, kLog) << "server " << s.name << " " << why << ": its " << retiring.size()
+                     << " tunnels take no new session (" << sessions << " sessions go on)";
+  for (PoolTunnel* tunnel : retiring) tunnel->retire("server " + s.name + " " + why);
+  // Its TLS context goes once no opening uses it (a connection holds its own).
+  if (s.opening == 0) s.tls.reset();
+  redispatch_waiting(server, false);
+}
+
+// The sessions waiting on `server` try the others (`tried`: and not it again).
+void TunnelPool::redispatch_waiting(size_t server, bool tried) {
+  auto waiting = std::move(servers_[server].waiting);
+  servers_[server].waiting.clear();
+  for (Waiting& w : waiting) {
+    if (tried) w.tried.push_back(server);
+    dispatch(std::move(w));
+  }
 }
 
 void TunnelPool::acquire(PoolWaiter& waiter, bool fresh) {
@@ -115,6 +188,7 @@ void TunnelPool::replenish() {
   const std::optional<uint32_t> best = best_priority(status, now);
   for (size_t i = 0; i < servers_.size(); ++i) {
     Server& s = servers_[i];
+    if (s.retired) continue;
     if (!s.status.up) {
       // A down server: one probe at a time, once per retry_interval or for
       // the sessions that were sent to it because its probe was due.
@@ -147,6 +221,7 @@ void TunnelPool::open(size_t server) {
 void TunnelPool::on_opened(size_t server, OpenedTunnel opened, Clock::time_point began) {
   Server& s = servers_[server];
   --s.opening;
+  if (s.retired && s.opening == 0) s.tls.reset();
   for (auto it = openers_.begin(); it != openers_.end();) {
     if (!(*it)->finished()) {
       ++it;
@@ -162,8 +237,8 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened, Clock::time_point
     return;
   }
   s.open_seconds->observe(Clock::now() - began);
-  if (!s.status.up) MX_LOG(Info, kLog) << "server " << s.name << " is up again";
-  s.status.up = true;
+  if (!s.status.up && !s.retired) MX_LOG(Info, kLog) << "server " << s.name << " is up again";
+  if (!s.retired) s.status.up = true;
   MX_LOG(Debug, kLog) << "tunnel to " << s.name << " opened (window " << opened.send_window
                       << ", cipher " << opened.tunnel->tls().cipher_name() << ", records "
                       << opened.tunnel->tls().record_protection() << ")";
@@ -172,6 +247,11 @@ void TunnelPool::on_opened(size_t server, OpenedTunnel opened, Clock::time_point
       opened.send_window,
       Liveness::Settings{config_.client.keepalive_interval, config_.client.keepalive_timeout},
       static_cast<PoolTunnelEvents&>(*this)));
+  if (s.retired) {  // opened under the configuration before a reload
+    tunnels_.back()->retire("server " + s.name + " removed or changed by a reload");
+    if (first_answer_) std::exchange(first_answer_, nullptr)();
+    return;
+  }
   serve_waiting(server, *tunnels_.back(), true);
   replenish();
   if (first_answer_) std::exchange(first_answer_, nullptr)();
@@ -198,6 +278,10 @@ void TunnelPool::serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_no
 
 void TunnelPool::on_open_failed(size_t server, const std::string& error) {
   Server& s = servers_[server];
+  if (s.retired) {
+    MX_LOG(Debug, kLog) << "tunnel to retired server " << s.name << " failed: " << error;
+    return;
+  }
   if (s.status.up) {
     MX_LOG(Warn, kLog) << "server " << s.name << " is down: " << error
                        << log_json_kv("server", s.name) << log_json_kv("reason", error);
@@ -214,12 +298,7 @@ void TunnelPool::on_open_failed(size_t server, const std::string& error) {
   }
   for (PoolTunnel* tunnel : retiring) tunnel->retire("server " + s.name + " is down");
   // Its waiting sessions try the other servers.
-  auto waiting = std::move(s.waiting);
-  s.waiting.clear();
-  for (Waiting& w : waiting) {
-    w.tried.push_back(server);
-    dispatch(std::move(w));
-  }
+  redispatch_waiting(server, true);
 }
 
 // Probes down servers, closes empty tunnels beyond the pool, tops it up.
@@ -252,8 +331,8 @@ void TunnelPool::close_empty_beyond_pool(size_t server, bool only_over_max) {
 }
 
 size_t TunnelPool::servers_up() const {
-  return static_cast<size_t>(
-      std::count_if(servers_.begin(), servers_.end(), [](const Server& s) { return s.status.up; }));
+  return static_cast<size_t>(std::count_if(active_.begin(), active_.end(),
+                                           [&](size_t i) { return servers_[i].status.up; }));
 }
 
 PoolTunnel* TunnelPool::least_loaded(size_t server) {
@@ -285,8 +364,8 @@ size_t TunnelPool::ready_count(size_t server) const {
 
 std::vector<PoolServerView> TunnelPool::server_views() const {
   std::vector<PoolServerView> views;
-  views.reserve(servers_.size());
-  for (size_t i = 0; i < servers_.size(); ++i) {
+  views.reserve(active_.size());
+  for (size_t i : active_) {
     const Server& s = servers_[i];
     PoolServerView view;
     view.name = s.name;

@@ -27,6 +27,7 @@
 #include "mxegress/metrics/duration_histogram.h"
 #include "pool_policy.h"
 #include "pool_tunnel.h"
+#include "reload_plan.h"
 #include "server_choice.h"
 #include "tunnel_opener.h"
 
@@ -69,6 +70,17 @@ class TunnelPool final : private PoolTunnelEvents {
   // Fails (null, err set) when a server's TLS context cannot be built.
   static std::unique_ptr<TunnelPool> create(Loop& loop, const ClientConfig& config,
                                             ClientIdentity identity, std::string& err);
+  // One TLS context per server of `config`, in its order; empty (err set)
+  // when one cannot be built (a CA file that cannot be read).
+  static std::vector<SslCtxPtr> make_contexts(const ClientConfig& config, std::string& err);
+
+  // A reload: `config` (the one this pool reads, already holding the new
+  // values) is now the configuration `plan` was made for; `contexts` are
+  // make_contexts of it. Servers the plan retires take no new session, their
+  // waiting sessions go to the others and their tunnels close after their
+  // last session; new servers get their warm tunnels.
+  void apply(const ReloadPlan& plan, std::vector<SslCtxPtr> contexts,
+             const ClientIdentity& identity);
   ~TunnelPool();
 
   // Opens the warm tunnels. `first_answer` (optional) runs once, when the
@@ -83,7 +95,7 @@ class TunnelPool final : private PoolTunnelEvents {
   // their last session. Waiting sessions fail.
   void stop();
 
-  size_t server_count() const { return servers_.size(); }
+  size_t server_count() const { return active_.size(); }
   size_t servers_up() const;
   size_t tunnel_count() const { return tunnels_.size(); }
   std::vector<PoolServerView> server_views() const;
@@ -104,6 +116,7 @@ class TunnelPool final : private PoolTunnelEvents {
     std::list<Waiting> waiting;
     uint64_t open_failures = 0;
     std::unique_ptr<DurationHistogram> open_seconds = std::make_unique<DurationHistogram>();
+    bool retired = false;  // a reload removed or changed it: no new session, no new tunnel
   };
 
   TunnelPool(Loop& loop, const ClientConfig& config, ClientIdentity identity);
@@ -112,6 +125,9 @@ class TunnelPool final : private PoolTunnelEvents {
   void on_opened(size_t server, OpenedTunnel opened, std::chrono::steady_clock::time_point began);
   void serve_waiting(size_t server, PoolTunnel& tunnel, bool opened_now);
   void on_open_failed(size_t server, const std::string& error);
+  Server& add_server(const ClientConfig::Server& config, SslCtxPtr tls);
+  void retire_server(size_t server, const std::string& why);
+  void redispatch_waiting(size_t server, bool tried);
   void replenish();
   void maintenance_tick();
   void close_empty_beyond_pool(size_t server, bool only_over_max);
@@ -127,7 +143,10 @@ class TunnelPool final : private PoolTunnelEvents {
   const ClientConfig& config_;
   ClientIdentity identity_;
   Resolver resolver_;  // the server names' ([resolver]); outlives the openers
+  // Indexes are stable (tunnels and openers refer to them): a server a
+  // reload retires stays, marked, and a new one is appended.
   std::vector<Server> servers_;
+  std::vector<size_t> active_;  // the configuration's servers, in its order
   std::list<std::unique_ptr<TunnelOpener>> openers_;
   std::list<std::unique_ptr<PoolTunnel>> tunnels_;  // oldest first
   Timer maintenance_;

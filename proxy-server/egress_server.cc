@@ -35,6 +35,17 @@ std::map<std::string, std::string> socks5_users(const ServerConfig& config) {
 
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name) {
+  std::vector<std::string> errors = check_source_addresses(config, source_name);
+  if (!config.trail.file.empty()) {
+    if (std::string why = check_trail_writable(config.trail.file); !why.empty()) {
+      errors.push_back(source_name + ": trail.file: " + why);
+    }
+  }
+  return errors;
+}
+
+std::vector<std::string> check_source_addresses(const ServerConfig& config,
+                                                const std::string& source_name) {
   std::vector<std::string> errors;
   for (const auto& tenant : config.tenants) {
     for (const SocketAddress& source : tenant.source) {

@@ -27,10 +27,14 @@
 namespace mx {
 
 // Checks what the parser cannot: every tenant source address is an address
-// of this host (a bind test), the trail file can be opened. Errors are
-// "FILE: KEY: WHY" like the parser's.
+// of this host (a bind test), the trail file can be written
+// (check_trail_writable: nothing is created). Errors are "FILE: KEY: WHY"
+// like the parser's. --check, start and reload.
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name);
+// The source addresses alone, for /readyz (which asks the trail itself).
+std::vector<std::string> check_source_addresses(const ServerConfig& config,
+                                                const std::string& source_name);
 
 // What the loop threads share. Every member is thread-safe.
 struct SharedServerState {

@@ -45,6 +45,14 @@ void EgressSession::start() {
     refuse(socks5::Reply::NotAllowed, "tenant is disabled");
     return;
   }
+  // Without a trail no session starts (on_trail_error = "refuse"). Its
+  // refusal leaves no trail line: nothing was dialed, the log line and
+  // /metrics say it, and the lines held for the file are kept for the
+  // sessions that did connect.
+  if (auto refused = ctx_.trail.refusal()) {
+    refuse(socks5::Reply::NotAllowed, *refused, false);
+    return;
+  }
   if (auto refused = usage->admit(tenant_.limits, started_, started_wall_)) {
     refuse(socks5::Reply::NotAllowed, *refused);
     return;
@@ -59,11 +67,11 @@ void EgressSession::start() {
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
 }
 
-void EgressSession::refuse(socks5::Reply reply, const std::string& why) {
+void EgressSession::refuse(socks5::Reply reply, const std::string& why, bool trail_line) {
   MX_LOG(Info, kLog) << "refused" << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
                      << log_kv("peer", origin_.peer) << log_kv("target", target_.to_string())
                      << log_kv("reply", static_cast<int>(reply)) << log_kv("reason", why);
-  write_trail(static_cast<int>(reply), 0, 0, why);
+  if (trail_line) write_trail(static_cast<int>(reply), 0, 0, why);
   count_end(session_result_of(reply), why);
   auto on_reply = std::move(on_reply_);
   on_reply(reply, Target{});

@@ -59,7 +59,7 @@ class EgressSession {
   const std::string& tenant_name() const { return tenant_.name; }
 
  private:
-  void refuse(socks5::Reply reply, const std::string& why);
+  void refuse(socks5::Reply reply, const std::string& why, bool trail_line = true);
   void on_dialed(DialResult result);
   void on_relay_done(const RelayOutcome& outcome);
   void cancel_dial(const std::string& why);

@@ -4,7 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "trail_text.h"
+#include "mxegress/util/utf8.h"
 
 namespace mx {
 namespace {
@@ -312,6 +312,26 @@ std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& 
   record.bytes_down = static_cast<uint64_t>(down);
   if (!text("end", record.end)) return std::nullopt;
   return record;
+}
+
+std::optional<TrailLostNote> parse_lost_note(std::string_view line) {
+  std::string error;
+  const auto object = parse_json_object(line, error);
+  if (!object) return std::nullopt;
+  TrailLostNote note;
+  bool has_lines = false;
+  for (const auto& [name, value] : *object) {
+    if (name == "lost_lines" && value.kind == JsonValue::Kind::Integer) {
+      note.lines = value.integer;
+      has_lines = true;
+    } else if (name == "lost_from" && value.kind == JsonValue::Kind::String) {
+      note.from = value.string;
+    } else if (name == "lost_until" && value.kind == JsonValue::Kind::String) {
+      note.until = value.string;
+    }
+  }
+  if (!has_lines) return std::nullopt;
+  return note;
 }
 
 }  // namespace mx

@@ -53,4 +53,14 @@ std::optional<WallTime> parse_rfc3339(std::string_view text);
 // newer trails.
 std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& error);
 
+// The server's note that trail lines were lost (TrailFile: the file could
+// not be written and the backlog was full): {"time":..,"lost_lines":N,
+// "lost_from":..,"lost_until":..,"end":..}. nullopt for any other line.
+struct TrailLostNote {
+  int64_t lines = 0;
+  std::string from;  // as written (RFC 3339)
+  std::string until;
+};
+std::optional<TrailLostNote> parse_lost_note(std::string_view line);
+
 }  // namespace mx

@@ -1,13 +1,16 @@
 // mxegress-server: accepts authenticated tunnels from mxegress-client and
 // opens the TCP connections they ask for, within each tenant's policy.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/server_identity.h"
 #include "mxegress/crypto/tls_context.h"
 #include "mxegress/crypto/tls_engine.h"
+#include "mxegress/loop/listen_probe.h"
 #include "mxegress/loop/service_notifier.h"
 #include "mxegress/loop/signal_watch.h"
 #include "mxegress/util/command_line.h"
@@ -17,8 +20,9 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check]
+constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check [--for-reload]]
        mxegress-server init DIR [NAME]
+       mxegress-server pin [CERTFILE]
        mxegress-server hash-password
        mxegress-server trail FILE... [--tenant T] [--source IP[:PORT]] [--dest HOST|IP[:PORT]]
                              [--around TIME [--window D]] [--since T] [--until T] [--json]
@@ -29,15 +33,20 @@ mxegress-client, authenticates each tenant by its Ed25519 key, and opens the
 TCP connections they ask for, within the tenant's policy.
 
   -c, --config FILE  configuration (default /etc/mxegress/server.toml)
-  --check            validate the configuration (and load cert/key), then exit
+  --check            validate the configuration (and load cert/key), check that
+                     every listen address is free, then exit
+  --for-reload       with --check: leave out the listen addresses, which the
+                     running server holds (systemd's ExecReload)
   init DIR [NAME]    write DIR/server.key and a self-signed DIR/server.crt for
                      NAME (default: mxegress-server) and print the pin that
                      goes into the client's [[server]] section
+  pin [CERTFILE]     print the pin of CERTFILE, or of the configured
+                     certificate ([server] cert of the -c file)
   hash-password      read a password on stdin, print its argon2id hash
   trail FILE [FILTER...]
                      search the abuse trail; see `mxegress-server trail --help`
   SIGHUP reloads the configuration; an invalid one is refused and the
-  running one stays.
+  running one stays. SIGUSR1 reopens the trail file (after logrotate).
 )";
 
 int run_init(const std::vector<std::string>& args) {
@@ -54,6 +63,39 @@ int run_init(const std::vector<std::string>& args) {
   }
   std::cout << "wrote " << args[1] << "/server.key and " << args[1] << "/server.crt\n"
             << "pin = \"" << *pin << "\"\n";
+  return 0;
+}
+
+// `pin [CERTFILE]`; `-c FILE` may also follow `pin`, as operators type it.
+int run_pin(const mx::CommandLine& cl) {
+  std::string config_path = cl.config_path;
+  std::optional<std::filesystem::path> cert_file;
+  const std::vector<std::string>& args = cl.positional;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (!cert_file && !args[i].starts_with("-")) {
+      cert_file = args[i];
+    } else {
+      std::cerr << "usage: mxegress-server [-c FILE] pin [CERTFILE]\n";
+      return 2;
+    }
+  }
+  if (!cert_file) {
+    auto loaded = mx::load_server_config(config_path);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors) std::cerr << e << "\n";
+      return 1;
+    }
+    cert_file = loaded.config->server.cert_file;
+  }
+  std::string err;
+  const auto pin = mx::pin_of_certificate_file(*cert_file, err);
+  if (!pin) {
+    std::cerr << "mxegress-server pin: " << err << "\n";
+    return 1;
+  }
+  std::cout << "pin = \"" << mx::format_pin(*pin) << "\"\n";
   return 0;
 }
 
@@ -78,7 +120,14 @@ int run_server(const mx::CommandLine& cl) {
     return 1;
   }
   if (cl.check) {
-    std::cout << cl.config_path << ": configuration OK (" << config.tenants.size() << " tenants)\n";
+    // Not under ExecReload: the running server holds these addresses then.
+    if (auto refusal = cl.for_reload ? std::nullopt
+                                     : mx::probe_listen_addresses(mx::listen_addresses(config))) {
+      std::cerr << cl.config_path << ": " << mx::describe(*refusal, "mxegress-server") << "\n";
+      return 1;
+    }
+    std::cout << cl.config_path << ": configuration OK (" << config.tenants.size() << " tenants"
+              << (cl.for_reload ? "; listen addresses not probed" : "") << ")\n";
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -115,6 +164,8 @@ int run_server(const mx::CommandLine& cl) {
       server.stop(stopped);
     });
     mx::SignalWatch hangup(loop, SIGHUP, [&] { server.reload(notifier.reloading()); });
+    // logrotate's postrotate: the trail file at its path again, nothing else.
+    mx::SignalWatch rotate(loop, SIGUSR1, [&] { server.reopen_trail(); });
     notifier.start(
         [&server](auto report) {
           server.count([report](mx::ServerRuntime::Counts counts) {
@@ -152,9 +203,14 @@ int main(int argc, char** argv) {
               << "\n";
     return 0;
   }
+  if (cl.online) {
+    std::cerr << "mxegress-server: --online is an option of mxegress-client --check\n" << kUsage;
+    return 2;
+  }
   if (!cl.positional.empty()) {
     const std::string& command = cl.positional[0];
     if (command == "init") return run_init(cl.positional);
+    if (command == "pin") return run_pin(cl);
     if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
     if (command == "trail") {
       return mx::run_trail_query({cl.positional.begin() + 1, cl.positional.end()}, std::cout,

@@ -60,7 +60,8 @@ void tenant_families(PrometheusText& out, const UsageRegistry& usage) {
                   u.metrics().connect_seconds.values());
   });
   out.family("mxegress_server_limit_refusals_total", Type::Counter,
-             "Sessions refused by one of the tenant's limits or the caps on lookups in flight.");
+             "Sessions refused by one of the tenant's limits, the caps on lookups in flight, or "
+             "a trail file that cannot be written (limit=trail).");
   usage.for_each([&](const std::string& tenant, const TenantUsage& u) {
     for (size_t i = 0; i < kTenantLimits; ++i) {
       out.sample("mxegress_server_limit_refusals_total",
@@ -125,6 +126,19 @@ void process_families(PrometheusText& out, const SharedServerState& shared,
              refused.per_key);
   out.sample("mxegress_server_unauthenticated_refusals_total", {{"cap", "stranger"}},
              shared.startups.strangers());
+  const TrailWriter::Status trail = shared.trail.status();
+  out.family("mxegress_server_trail_writable", Type::Gauge,
+             "1 while the trail file takes lines (or none is configured), 0 while writes fail.");
+  out.sample("mxegress_server_trail_writable", {}, static_cast<uint64_t>(trail.writable ? 1 : 0));
+  out.family("mxegress_server_trail_backlog_lines", Type::Gauge,
+             "Trail lines held in memory until the file takes lines again.");
+  out.sample("mxegress_server_trail_backlog_lines", {}, static_cast<uint64_t>(trail.backlog_lines));
+  out.family("mxegress_server_trail_lost_lines_total", Type::Counter,
+             "Trail lines lost: not writable and beyond the in-memory backlog.");
+  out.sample("mxegress_server_trail_lost_lines_total", {}, trail.lost_lines);
+  out.family("mxegress_server_trail_write_errors_total", Type::Counter,
+             "Failed writes (and reopenings) of the trail file, retries included.");
+  out.sample("mxegress_server_trail_write_errors_total", {}, trail.write_errors);
   out.family("mxegress_server_threads", Type::Gauge, "Event-loop threads.");
   out.sample("mxegress_server_threads", {}, static_cast<uint64_t>(gauges.threads));
 }

@@ -6,28 +6,29 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mxegress/loop/listen_probe.h"
 #include "mxegress/util/log.h"
 #include "server_metrics.h"
 
 namespace mx {
 namespace {
 constexpr const char* kLog = "server";
+constexpr std::chrono::seconds kTrailCheckInterval{1};
 
 SharedSslCtx share(SslCtxPtr tls) { return SharedSslCtx(tls.release(), SSL_CTX_free); }
 }  // namespace
 
 ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
                              ServerConfig config, SslCtxPtr tls)
-    : main_loop_(main_loop), config_path_(std::move(config_path)), tls_(share(std::move(tls))) {
+    : main_loop_(main_loop),
+      config_path_(std::move(config_path)),
+      tls_(share(std::move(tls))),
+      trail_timer_(main_loop) {
   set_log_level(config.server.log_level);
   set_log_format(config.server.log_format);
   shared_.startups.apply(config.server);
   shared_.lookups.set_caps(lookup_caps(config));
   shared_.passwords.apply(password_settings(config));
-  if (std::string err = shared_.trail.open(config.trail.file, config.trail.to_stdout);
-      !err.empty()) {
-    MX_LOG(Error, kLog) << err;
-  }
   // Every configured tenant shows in /metrics from the start, at zero.
   for (const auto& tenant : config.tenants) shared_.usage.for_tenant(tenant.name);
   snapshot_ = std::make_shared<const ServerSnapshot>(std::move(config));
@@ -119,9 +120,23 @@ void ServerRuntime::tunnel_arrived(size_t loop) {
 }
 
 std::string ServerRuntime::start() {
+  // A server that cannot write its trail does not start: a session without
+  // its record must not happen silently (docs/abuse-desk.md).
+  const ServerConfig::Trail& trail = snapshot_->config().trail;
+  if (std::string err =
+          shared_.trail.open(trail.file, trail.to_stdout, trail.on_error, trail.backlog);
+      !err.empty()) {
+    return err;
+  }
+  check_trail_soon();
   const uint32_t configured = snapshot_->config().server.threads;
   const size_t count =
       configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
+  // Our loops share each address (SO_REUSEPORT); nobody else may: a group
+  // another process already holds would take us in without a word.
+  if (auto refusal = probe_listen_addresses(listen_addresses(snapshot_->config()))) {
+    return describe(*refusal, "mxegress-server");
+  }
   for (size_t i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   for (size_t i = 0; i < workers_.size(); ++i) {
     std::promise<std::string> started;
@@ -158,8 +173,25 @@ std::string ServerRuntime::metrics_text() const {
 }
 
 Readiness ServerRuntime::readiness() const {
-  return server_readiness(listening_, draining_,
-                          check_server_environment(snapshot_->config(), config_path_.string()));
+  std::vector<std::string> problems;
+  if (auto refusal = shared_.trail.refusal()) {
+    problems.push_back(*refusal + ": new sessions are refused");
+  }
+  auto sources = check_source_addresses(snapshot_->config(), config_path_.string());
+  problems.insert(problems.end(), sources.begin(), sources.end());
+  return server_readiness(listening_, draining_, problems);
+}
+
+void ServerRuntime::check_trail_soon() {
+  trail_timer_.start(kTrailCheckInterval, [this] {
+    shared_.trail.check();
+    check_trail_soon();
+  });
+}
+
+void ServerRuntime::reopen_trail() {
+  MX_LOG(Info, kLog) << "reopening the trail (SIGUSR1)";
+  shared_.trail.reopen();
 }
 
 void ServerRuntime::on_each(std::function<void(EgressServer&, std::function<void()>)> work,
@@ -186,7 +218,8 @@ void ServerRuntime::reload(std::function<void(const std::string&)> done) {
   // Reopen the trail first, whatever the new file says: logrotate moved it
   // and sent SIGHUP, and a refused reload must not keep writing there.
   const ServerConfig& current = snapshot_->config();
-  if (std::string err = shared_.trail.open(current.trail.file, current.trail.to_stdout);
+  if (std::string err = shared_.trail.open(current.trail.file, current.trail.to_stdout,
+                                           current.trail.on_error, current.trail.backlog);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }
@@ -228,8 +261,9 @@ void ServerRuntime::reload(std::function<void(const std::string&)> done) {
   shared_.startups.apply(loaded.config->server);
   shared_.lookups.set_caps(lookup_caps(*loaded.config));
   shared_.passwords.apply(password_settings(*loaded.config));
+  const ServerConfig::Trail& trail = loaded.config->trail;
   if (std::string err =
-          shared_.trail.open(loaded.config->trail.file, loaded.config->trail.to_stdout);
+          shared_.trail.open(trail.file, trail.to_stdout, trail.on_error, trail.backlog);
       !err.empty()) {
     MX_LOG(Error, kLog) << err;
   }

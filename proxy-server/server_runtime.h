@@ -42,6 +42,8 @@ class ServerRuntime final : private TunnelBalancer {
   void probe_loops(std::function<void()> all_turned);
   void drain(std::function<void()> stopped);
   void stop(std::function<void()> stopped);
+  // SIGUSR1: the trail file at its path again (logrotate's postrotate).
+  void reopen_trail();
   size_t threads() const { return workers_.size(); }
 
  private:
@@ -68,6 +70,8 @@ class ServerRuntime final : private TunnelBalancer {
   std::string start_metrics();
   std::string metrics_text() const;
   Readiness readiness() const;
+  // Every second: a trail file moved or removed is reopened, held lines retried.
+  void check_trail_soon();
   // Runs `work` on every worker's loop; `all_done` on the main loop once each
   // worker has called its `done`.
   void on_each(std::function<void(EgressServer&, std::function<void()> done)> work,
@@ -80,6 +84,7 @@ class ServerRuntime final : private TunnelBalancer {
   SharedServerState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<MetricsHttpServer> metrics_;
+  Timer trail_timer_;
   bool listening_ = false;  // every thread's listeners are up
   bool draining_ = false;
 };

@@ -16,6 +16,8 @@ std::string_view tenant_limit_label(TenantLimit limit) {
       return "max_lookups";
     case TenantLimit::MaxLookupsPerTenant:
       return "max_lookups_per_tenant";
+    case TenantLimit::Trail:
+      return "trail";
   }
   return "max_connections";
 }

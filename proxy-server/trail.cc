@@ -8,7 +8,7 @@
 #include <ctime>
 
 #include "mxegress/util/log.h"
-#include "trail_text.h"
+#include "mxegress/util/json_string.h"
 
 namespace mx {
 namespace {
@@ -52,6 +52,8 @@ bool write_all(int fd, const std::string& text) {
   return true;
 }
 
+constexpr const char* kLog = "trail";
+
 }  // namespace
 
 std::string to_json_line(const TrailRecord& r) {
@@ -79,21 +81,42 @@ std::string to_json_line(const TrailRecord& r) {
   return out;
 }
 
+TrailWriter::TrailWriter(SinkFactory make_sink) : make_sink_(std::move(make_sink)) {}
+
 TrailWriter::~TrailWriter() {
-  if (fd_ >= 0) ::close(fd_);
+  std::lock_guard lock(mutex_);
+  if (!file_ || file_->writable()) return;
+  report(file_->retry(std::chrono::system_clock::now()));
+  if (!file_->writable()) {
+    MX_LOG(Error, kLog) << "stopping: " << file_->backlog_lines()
+                        << " trail lines held in memory are lost (" << file_->error_text() << ")";
+  }
 }
 
-std::string TrailWriter::open(const std::filesystem::path& file, bool to_stdout) {
-  int fd = -1;
-  if (!file.empty()) {
-    fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) return "cannot open trail file " + file.string() + ": " + std::strerror(errno);
-  }
+std::string TrailWriter::open(const std::filesystem::path& file, bool to_stdout, OnError on_error,
+                              size_t backlog) {
   std::lock_guard lock(mutex_);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  if (file.empty()) {
+    if (file_ && file_->backlog_lines() > 0) {
+      MX_LOG(Warn, kLog) << "trail file no longer configured: " << file_->backlog_lines()
+                         << " lines held for " << file_->path().string() << " are lost";
+    }
+    file_.reset();
+  } else if (file_ && file_->path() == file) {
+    report(file_->reopen(std::chrono::system_clock::now()));
+  } else {
+    auto opened = file_ ? std::move(file_) : std::make_unique<TrailFile>(make_sink_());
+    if (const int err = opened->open(file); err != 0) {
+      if (opened->is_open()) file_ = std::move(opened);  // the file open before stays
+      return "cannot open trail file " + file.string() + ": " + std::strerror(err);
+    }
+    file_ = std::move(opened);
+  }
+  if (file_) file_->set_backlog_bytes(backlog);
   to_stdout_ = to_stdout;
-  enabled_.store(fd_ >= 0 || to_stdout_, std::memory_order_relaxed);
+  on_error_ = on_error;
+  enabled_.store(file_ != nullptr || to_stdout_, std::memory_order_relaxed);
+  update_refusing();
   return {};
 }
 
@@ -101,12 +124,76 @@ void TrailWriter::write(const TrailRecord& record) {
   if (!enabled()) return;  // formatting a line nobody reads costs a session ~1% of its CPU
   const std::string line = to_json_line(record);
   std::lock_guard lock(mutex_);
-  if (fd_ < 0 && !to_stdout_) return;
   // One write(2) per line with O_APPEND: lines never interleave.
-  if (fd_ >= 0 && !write_all(fd_, line)) {
-    MX_LOG(Error, "trail") << "cannot write the trail: " << std::strerror(errno);
+  if (file_) {
+    report(file_->append(line, record.time));
+    update_refusing();
   }
   if (to_stdout_) write_all(STDOUT_FILENO, line);
+}
+
+void TrailWriter::reopen() {
+  std::lock_guard lock(mutex_);
+  if (!file_) return;
+  report(file_->reopen(std::chrono::system_clock::now()));
+  update_refusing();
+}
+
+void TrailWriter::check() {
+  std::lock_guard lock(mutex_);
+  if (!file_) return;
+  report(file_->retry(std::chrono::system_clock::now()));
+  update_refusing();
+}
+
+std::optional<std::string> TrailWriter::refusal() const {
+  if (!refusing_.load(std::memory_order_relaxed)) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  if (!file_ || file_->writable()) return std::nullopt;
+  // "trail" first: the limit's name (tenant_limit_of), as the tenant limits' texts.
+  return "trail not writable (" + file_->error_text() + ")";
+}
+
+TrailWriter::Status TrailWriter::status() const {
+  std::lock_guard lock(mutex_);
+  Status status;
+  if (!file_) return status;
+  status.file = true;
+  status.writable = file_->writable();
+  status.backlog_lines = file_->backlog_lines();
+  status.backlog_bytes = file_->backlog_bytes();
+  status.lost_lines = file_->lost_total();
+  status.write_errors = file_->write_errors();
+  return status;
+}
+
+void TrailWriter::update_refusing() {
+  const bool refusing = file_ && !file_->writable() && on_error_ == OnError::Refuse;
+  refusing_.store(refusing, std::memory_order_relaxed);
+}
+
+void TrailWriter::report(const TrailFile::Outcome& outcome) {
+  if (outcome.reopened && outcome.error == 0) {
+    MX_LOG(Info, kLog) << "trail reopened: " << file_->path().string();
+  }
+  if (outcome.error != 0 || outcome.dropped) {
+    if (auto left_out = error_log_.admit()) {
+      MX_LOG(Error, kLog) << (outcome.error != 0 ? file_->error_text()
+                                                 : "the trail is still not writable")
+                          << "; " << file_->backlog_lines() << " lines held, "
+                          << file_->lost_total() << " lost so far; "
+                          << (on_error_ == OnError::Refuse ? "new sessions are refused"
+                                                           : "sessions go on (on_trail_error = "
+                                                             "\"continue\")")
+                          << left_out_note(*left_out);
+    }
+  }
+  if (outcome.recovered) {
+    MX_LOG(Info, kLog) << "trail writable again: " << outcome.written << " held lines written"
+                       << (outcome.lost > 0 ? ", " + std::to_string(outcome.lost) +
+                                                  " lines lost (noted in the trail)"
+                                            : std::string());
+  }
 }
 
 }  // namespace mx

@@ -7,12 +7,18 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "mxegress/config/server_config.h"
+#include "mxegress/util/log_rate_limit.h"
 #include "mxegress/util/time_format.h"
 #include "tenant_usage.h"
+#include "trail_file.h"
+#include "trail_sink.h"
 
 namespace mx {
 
@@ -36,32 +42,68 @@ struct TrailRecord {
 
 // One JSON line, '\n' included, fields in a fixed order (docs/abuse-desk.md).
 // Valid JSON whatever bytes the fields hold: ill-formed UTF-8 becomes U+FFFD
-// (trail_text.h). Built by hand into one string, not through a JSON
+// (util/json_string). Built by hand into one string, not through a JSON
 // library's document: docs/dependencies.md says why.
 std::string to_json_line(const TrailRecord& record);
 
-// Thread-safe: the server's loop threads share one writer.
+// Thread-safe: the server's loop threads share one writer. The file and
+// its failures are TrailFile's; this adds the lock, stdout, the log lines
+// and the admission rule of `on_trail_error`.
 class TrailWriter {
  public:
-  TrailWriter() = default;
+  using OnError = ServerConfig::Trail::OnError;
+  using SinkFactory = std::function<std::unique_ptr<TrailSink>()>;
+
+  // `make_sink` makes the file's sink (tests: a fake).
+  explicit TrailWriter(SinkFactory make_sink = [] { return std::make_unique<FileTrailSink>(); });
+  // Tries the held lines a last time; says how many are lost if that fails.
   ~TrailWriter();
   TrailWriter(const TrailWriter&) = delete;
   TrailWriter& operator=(const TrailWriter&) = delete;
 
-  // (Re)opens the file for appending (created 0640). Called at start and on
-  // every reload, so logrotate can move the file and send SIGHUP.
-  // Returns an error text, empty on success.
-  std::string open(const std::filesystem::path& file, bool to_stdout);
+  // Opens the file for appending (created 0640), at start and on every
+  // reload; the same path is reopened (logrotate moved it). On failure the
+  // file open before stays. Returns an error text, empty on success.
+  // `backlog`: the bytes of lines held while the file fails.
+  std::string open(const std::filesystem::path& file, bool to_stdout,
+                   OnError on_error = OnError::Refuse,
+                   size_t backlog = TrailFile::kDefaultBacklogBytes);
   // Whether lines go anywhere: without a file or stdout, callers need not
   // build a record at all.
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   void write(const TrailRecord& record);
+  // SIGUSR1 (logrotate's postrotate): the file at its path again.
+  void reopen();
+  // Every second: reopens a file moved or removed without a signal, and
+  // retries the lines held while the file failed.
+  void check();
+
+  // The one admission question: nullopt when a new session may start, else
+  // the refusal, naming the limit: "trail not writable (cannot write ...)".
+  std::optional<std::string> refusal() const;
+
+  struct Status {
+    bool file = false;  // a file is configured
+    bool writable = true;
+    size_t backlog_lines = 0;
+    size_t backlog_bytes = 0;
+    uint64_t lost_lines = 0;
+    uint64_t write_errors = 0;
+  };
+  Status status() const;
 
  private:
+  void report(const TrailFile::Outcome& outcome);  // the log lines; mutex_ held
+  void update_refusing();                          // mutex_ held
+
+  SinkFactory make_sink_;
   std::atomic<bool> enabled_{false};
-  std::mutex mutex_;
-  int fd_ = -1;
+  std::atomic<bool> refusing_{false};
+  mutable std::mutex mutex_;
+  std::unique_ptr<TrailFile> file_;
   bool to_stdout_ = false;
+  OnError on_error_ = OnError::Refuse;
+  LogRateLimit error_log_;
 };
 
 }  // namespace mx

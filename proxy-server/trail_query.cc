@@ -315,6 +315,14 @@ int run_trail_query(const std::vector<std::string>& args, std::ostream& out, std
       } else {
         record = parse_trail_line(line, problem);
       }
+      if (!record && !too_long) {
+        if (auto note = parse_lost_note(line)) {
+          err << kPrefix << label << ":" << number << ": " << note->lines
+              << " trail lines were lost between " << printable(note->from) << " and "
+              << printable(note->until) << " (the server could not write the trail)\n";
+          continue;
+        }
+      }
       if (!record) {
         if (++malformed <= kMaxMalformedReports) {
           err << kPrefix << label << ":" << number

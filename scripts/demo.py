@@ -186,7 +186,7 @@ def main():
             f.write('[server]\nlisten = ["%s:%d"]\ncert = "%s"\nkey = "%s"\n'
                     'connect_timeout = "10s"\n\n'
                     '[policy]\nports = [%d]\nallow = ["127.0.0.0/8"]\n\n'
-                    '[[tenant]]\nname = "demo"\nkeys = ["%s"]\n'
+                    '[[tenant]]\nname = "demo"\nkeys = ["%s"]\nsource = "any"\n'
                     % (SERVER_ADDR + (os.path.join(srvdir, "server.crt"),
                                       os.path.join(srvdir, "server.key"), MX_ADDR[1], pub)))
         with open(client_toml, "w") as f:

@@ -85,6 +85,22 @@ class CheckTest(unittest.TestCase):
                 self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
                 self.assertNotIn("listening on", cp.stdout + cp.stderr)
 
+    def test_pin_prints_the_configured_certificates_pin(self):
+        # Before the subcommand (-c FILE pin), after it (pin -c FILE), and of a named file.
+        for args in (("-c", self.pair.server_config, "pin"),
+                     ("pin", "-c", self.pair.server_config),
+                     ("pin", self.pair.path("server.crt"))):
+            with self.subTest(args=args):
+                cp = run_server(*args, cwd=self.pair.dir)
+                self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+                self.assertEqual(cp.stdout, f'pin = "{self.pair.pin}"\n')
+        cp = run_server("pin", self.pair.path("server.key"))
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("server.key", cp.stderr)
+        cp = run_server("pin", "-c", self.pair.path("absent.toml"))
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("absent.toml", cp.stderr)
+
     def broken(self):
         s, c = self.pair.server_toml, self.pair.client_toml
         port = str(self.pair.tunnel_port)
@@ -184,6 +200,18 @@ class KeysTest(TempDirTest):
         with open(key, "rb") as f:
             self.assertEqual(f.read(), before)
         self.assertEqual(pubkey(key), pub)
+
+    def test_keygen_creates_the_directory_for_the_service_group(self):
+        key = self.p("etc/mxegress/client.key")
+        old = os.umask(0o022)
+        try:
+            pub = keygen(key)
+        finally:
+            os.umask(old)
+        self.assertEqual(pubkey(key), pub)
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        for d in (self.p("etc"), self.p("etc/mxegress")):
+            self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o750, d)
 
     def test_pubkey_of_missing_file_fails(self):
         cp = run_client("pubkey", self.p("missing.key"))

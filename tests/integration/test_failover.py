@@ -15,30 +15,12 @@ import time
 import unittest
 
 import mxtest
-from mxtest import REP_GENERAL, REP_OK, EchoServer
+from mxtest import REP_GENERAL, REP_OK, EchoServer, echo_session
 from netns import Deployment, close_at_cleanup
 
 HANDSHAKE_TIMEOUT = 2.0
 MARGIN = 1.5          # ASan builds on two cores
 
-
-def echo_session(client, echo, payload: bytes, timeout: float = 15):
-    """CONNECT through CLIENT to ECHO, echo PAYLOAD, half-close, read EOF. Returns the
-    SocksResult (socket closed) and the SOCKS5 socket's local port."""
-    r = client.connect("127.0.0.1", echo.port, timeout=timeout)
-    port = r.sock.getsockname()[1]
-    if r.reply != REP_OK:
-        r.close()
-        return r, port
-    try:
-        r.sock.sendall(payload)
-        if mxtest.recv_exact(r.sock, len(payload)) != payload:
-            raise AssertionError("echo mismatch")
-        r.sock.shutdown(socket.SHUT_WR)
-        mxtest.recv_until_eof(r.sock)
-    finally:
-        r.close()
-    return r, port
 
 
 class FailoverTest(unittest.TestCase):

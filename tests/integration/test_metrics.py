@@ -19,7 +19,8 @@ import time
 import unittest
 
 import mxtest
-from mxtest import REP_GENERAL, REP_NOT_ALLOWED, REP_OK, EchoServer, Pair, Proc, SharedHarnessTest
+from mxtest import (REP_GENERAL, REP_NOT_ALLOWED, REP_OK, EchoServer, Pair, Proc,
+                    SharedHarnessTest, echo_session)
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -80,17 +81,6 @@ def metrics_table(port: int) -> str:
     return f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
 
 
-def echo_session(pair, echo, payload: bytes) -> None:
-    """CONNECT to ECHO, send PAYLOAD, half-close, read it all back and EOF."""
-    r = pair.connect(echo.host, echo.port, timeout=15)
-    try:
-        assert r.reply == REP_OK, r.describe()
-        r.sock.sendall(payload)
-        r.sock.shutdown(socket.SHUT_WR)
-        assert mxtest.recv_until_eof(r.sock) == payload
-    finally:
-        r.close()
-
 
 class MetricsTest(SharedHarnessTest):
     @classmethod
@@ -117,7 +107,8 @@ class MetricsTest(SharedHarnessTest):
                    and ("tenant", "acme") in labels)
 
     def test_promtool_accepts_both_programs_metrics(self):
-        echo_session(self.pair, self.echo, b"x" * 100)  # some histogram buckets in use
+        r, _ = echo_session(self.pair, self.echo, b"x" * 100)  # some histogram buckets in use
+        self.assertEqual(r.reply, REP_OK, r.describe())
         for addr in (self.server_metrics, self.client_metrics):
             text, _ = self.scrape(addr)
             self.assertIn("# TYPE ", text)
@@ -128,7 +119,8 @@ class MetricsTest(SharedHarnessTest):
         _, client0 = self.scrape(self.client_metrics)
         sizes = [1, 1000, 65536 + 7, 300000, 5]
         for i, n in enumerate(sizes):
-            echo_session(self.pair, self.echo, mxtest.pattern_bytes(n, seed=i))
+            r, _ = echo_session(self.pair, self.echo, mxtest.pattern_bytes(n, seed=i))
+            self.assertEqual(r.reply, REP_OK, r.describe())
         ended0 = self.server_ended(server0)
         server1 = wait_until(
             "the server to count every session's end",

@@ -18,30 +18,9 @@ import time
 import unittest
 
 import mxtest
-from mxtest import REP_OK, EchoServer
+from mxtest import REP_OK, EchoServer, echo_session
 from netns import Deployment, ResetFlows, client_ports_of_tunnels, close_at_cleanup
 
-
-def echo_session(client, echo, payload: bytes, timeout: float = 10.0):
-    """One SOCKS5 session through CLIENT to ECHO: CONNECT, send PAYLOAD, read it back,
-    half-close, read EOF. Returns (SocksResult, local port of the SOCKS5 socket)."""
-    r = client.connect("127.0.0.1", echo.port, timeout=timeout)
-    port = r.sock.getsockname()[1]
-    if r.reply != REP_OK:
-        r.close()
-        return r, port
-    try:
-        r.sock.sendall(payload)
-        got = mxtest.recv_exact(r.sock, len(payload))
-        if got != payload:
-            raise AssertionError(f"echo returned {got!r}, sent {payload!r}")
-        r.sock.shutdown(socket.SHUT_WR)
-        rest = mxtest.recv_until_eof(r.sock)
-        if rest:
-            raise AssertionError(f"unexpected bytes after the echo: {rest!r}")
-    finally:
-        r.close()
-    return r, port
 
 
 def session_line(client, port: int, since: int = 0, timeout: float = 10.0) -> str:

@@ -337,8 +337,10 @@ class UnitFileTest(unittest.TestCase):
     def test_verify(self):
         for which in ("server", "client"):
             path = self.built_unit(which)
+            # Documentation=man:… pages must exist: the build's (MX_MANPATH).
+            env = dict(os.environ, MANPATH=os.environ.get("MX_MANPATH", ""))
             cp = subprocess.run([self.analyze, "verify", path], capture_output=True, text=True,
-                                timeout=60)
+                                timeout=60, env=env)
             self.assertEqual(cp.returncode, 0, f"{which}:\n{cp.stdout}{cp.stderr}")
             self.assertNotIn(os.path.basename(path), cp.stderr + cp.stdout,
                              f"{which}: verify warned:\n{cp.stderr}")
@@ -356,24 +358,39 @@ class UnitFileTest(unittest.TestCase):
 
     def test_exec_reload_checks_the_file_before_sighup(self):
         """`systemctl reload` runs the ExecReload lines in order and stops at the first
-        that fails: a broken file fails the reload and the server gets no SIGHUP."""
+        that fails: a broken file fails the reload and the program gets no SIGHUP.
+        Both units, the client's too (it reloads since issue 20)."""
+        for which in ("server", "client"):
+            with self.subTest(which):
+                self.exec_reload(which)
+
+    def exec_reload(self, which: str):
         notify_dir = tempfile.mkdtemp(prefix="mxsystemd-")
         self.addCleanup(shutil.rmtree, notify_dir, True)
-        notify = NotifySocket(notify_dir, "server.notify")
+        notify = NotifySocket(notify_dir, f"{which}.notify")
         self.addCleanup(notify.close)
         with EchoServer() as echo:
             pair = Pair(start=False, ports=[echo.port])
             self.addCleanup(pair.close)
-            with open(self.built_unit("server", pair.server_config)) as f:
+            config = pair.server_config if which == "server" else pair.client_config
+            with open(self.built_unit(which, config)) as f:
                 reload_lines = re.findall(r"(?m)^ExecReload=(.+)$", f.read())
             self.assertEqual(len(reload_lines), 2, reload_lines)
             self.assertIn("--check", reload_lines[0])
-            server = start_program(pair, "server", notify)
-            notify.wait(is_ready, timeout=START_TIMEOUT, what="server READY=1")
+            # The running program holds the listen addresses: the reload's check must
+            # leave them out, or every reload would fail with "address already in use".
+            self.assertIn("--for-reload", reload_lines[0])
+            if which == "client":
+                server_notify = NotifySocket(notify_dir, "server.notify")
+                self.addCleanup(server_notify.close)
+                start_program(pair, "server", server_notify)
+                server_notify.wait(is_ready, timeout=START_TIMEOUT, what="server READY=1")
+            proc = start_program(pair, which, notify)
+            notify.wait(is_ready, timeout=START_TIMEOUT, what=f"{which} READY=1")
 
             def systemctl_reload() -> bool:
                 for line in reload_lines:
-                    argv = line.replace("$MAINPID", str(server.pid)).split()
+                    argv = line.replace("$MAINPID", str(proc.pid)).split()
                     if subprocess.run(argv, capture_output=True, timeout=60).returncode != 0:
                         return False
                 return True
@@ -384,14 +401,25 @@ class UnitFileTest(unittest.TestCase):
             _, ready = notify.wait(is_ready, since=mark, what="READY=1")
             self.assertNotIn("refused", ready.get("STATUS", ""))
 
-            with open(pair.server_config, "a") as f:
-                f.write("\n[server]\nno_such_key = 1\n")
-            mark, log_mark = notify.count(), server.mark()
+            section = "server" if which == "server" else "client"
+            with open(config, "a") as f:
+                f.write(f"\n[{section}]\nno_such_key = 1\n")
+            mark, log_mark = notify.count(), proc.mark()
             self.assertFalse(systemctl_reload(), "the reload fails on a broken file")
             time.sleep(1.5)
-            self.assertNotIn("reloading", server.since(log_mark), "no SIGHUP was sent")
+            self.assertNotIn("reloading", proc.since(log_mark), "no SIGHUP was sent")
             self.assertFalse(any("RELOADING" in t for t in notify.texts()[mark:]))
-            self.assertTrue(server.alive())
+            self.assertTrue(proc.alive())
+
+            # The same file sent by hand (SIGHUP without the check): refused by the
+            # program itself, READY=1 again, and the status says why.
+            mark = notify.count()
+            proc.popen.send_signal(signal.SIGHUP)
+            i, _ = notify.wait(lambda f: f.get("RELOADING") == "1", since=mark,
+                               what="RELOADING=1")
+            _, refused = notify.wait(is_ready, since=i + 1, what="READY=1 after refusal")
+            self.assertRegex(refused.get("STATUS", ""), r"^reload refused: .*%s\.toml" % which)
+            self.assertTrue(proc.alive())
 
 
 if __name__ == "__main__":

@@ -557,7 +557,13 @@ class NoLeakTest(TunnelDeathBase):
         the socket, echo checked. Not registered for clean-up: the caller closes."""
         deadline = time.monotonic() + timeout
         while True:
-            r = self.client.connect("127.0.0.1", self.echo.port, timeout=10)
+            try:
+                r = self.client.connect("127.0.0.1", self.echo.port, timeout=10)
+            except OSError as e:
+                # The client's SOCKS5 listener is gone: say whether the process is.
+                self.fail(f"session {tag!r}: connecting to the client's SOCKS5 listener: {e}; "
+                          f"client exit status {self.client.proc.popen.poll()}, server "
+                          f"{self.server.proc.popen.poll()}" + self.context())
             if r.reply == REP_OK:
                 try:
                     r.sock.sendall(tag)

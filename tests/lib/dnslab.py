@@ -15,15 +15,15 @@ of a loopback address of the test's own network namespace).
 from __future__ import annotations
 
 import os
-import select
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from typing import Mapping
 
-__all__ = ["SilentDns", "Dnsmasq", "query_name", "dns_query"]
+__all__ = ["SilentDns", "Dnsmasq", "query_name", "dns_query", "udp_drop_counters"]
 
 
 def query_name(packet: bytes) -> tuple[str, int] | None:
@@ -58,37 +58,81 @@ def dns_query(server: tuple[str, int], name: str, qtype: int = 1,
     return data[3] & 0x0F, struct.unpack("!H", data[6:8])[0]
 
 
+def udp_drop_counters() -> str:
+    """The UDP counters of this network namespace that say whether datagrams were
+    dropped (a full receive buffer, say), for failure messages."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [line.split() for line in f if line.startswith("Udp:")]
+    except OSError as e:
+        return f"/proc/net/snmp: {e}"
+    if len(rows) < 2:
+        return "no Udp counters"
+    counters = dict(zip(rows[0][1:], rows[1][1:]))
+    return ", ".join(f"Udp {k} {counters[k]}" for k in ("InDatagrams", "InErrors", "RcvbufErrors")
+                     if k in counters)
+
+
 class SilentDns:
     """Reads every query sent to (HOST, port) and answers none. ``names`` maps each
     name asked to (first time, last time, count) in time.monotonic()."""
 
+    # The reader is a process of its own: a thread of the test's process reads one
+    # datagram per GIL turn (each recv gives the GIL away, and taking it back waits a
+    # switch interval behind the threads that drive hundreds of sockets), so a burst
+    # of 500 queries overflowed the socket buffer on a loaded CI machine (Udp
+    # RcvbufErrors). It writes "TIME NAME" lines, TIME in CLOCK_MONOTONIC, which
+    # time.monotonic() of this process reads too.
+    _READER = (
+        "import os, socket, sys, time\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from dnslab import query_name\n"
+        "sock = socket.socket(fileno=int(sys.argv[1]))\n"
+        "out = sys.stdout\n"
+        "while True:\n"
+        "    sock.setblocking(True)\n"
+        "    batch = [sock.recv(4096)]\n"
+        "    now = time.monotonic()\n"
+        "    sock.setblocking(False)\n"
+        "    while True:\n"
+        "        try:\n"
+        "            batch.append(sock.recv(4096))\n"
+        "        except BlockingIOError:\n"
+        "            break\n"
+        "    for packet in batch:\n"
+        "        q = query_name(packet)\n"
+        "        if q is not None:\n"
+        "            out.write(f'{now} {q[0]}\\n')\n"
+        "    out.flush()\n")
+
     def __init__(self, host: str = "127.0.0.1"):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        # A burst still fits while the reader waits for a CPU: SO_RCVBUF is capped by
+        # net.core.rmem_max (about 200 KiB), SO_RCVBUFFORCE is not (where it is allowed).
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 4 << 20)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self.sock.bind((host, 0))
         self.address = self.sock.getsockname()
         self.names: dict[str, list] = {}
         self._lock = threading.Lock()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        here = os.path.dirname(os.path.abspath(__file__))
+        self._reader = subprocess.Popen(
+            [sys.executable, "-c", self._READER, str(self.sock.fileno()), here],
+            pass_fds=[self.sock.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            text=True)
+        self._thread = threading.Thread(target=self._collect, daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
-        while not self._stop:
-            ready, _, _ = select.select([self.sock], [], [], 0.1)
-            if not ready:
-                continue
-            try:
-                packet = self.sock.recv(4096)
-            except OSError:
-                return
-            q = query_name(packet)
-            if q is None:
-                continue
-            now = time.monotonic()
+    def _collect(self) -> None:
+        for line in self._reader.stdout:
+            at, _, name = line.rstrip("\n").partition(" ")
+            when = float(at)
             with self._lock:
-                seen = self.names.setdefault(q[0], [now, now, 0])
-                seen[1] = now
+                seen = self.names.setdefault(name, [when, when, 0])
+                seen[1] = when
                 seen[2] += 1
 
     def seen(self, prefix: str = "", suffix: str = "") -> dict[str, list]:
@@ -108,12 +152,15 @@ class SilentDns:
                 return got
             if time.monotonic() > deadline:
                 raise AssertionError(f"silent DNS server: {len(got)} names {prefix}*{suffix} "
-                                     f"asked within {timeout}s, expected {count}")
+                                     f"asked within {timeout}s, expected {count}; "
+                                     f"{udp_drop_counters()}; receive buffer {self.rcvbuf} bytes")
             time.sleep(0.05)
 
     def close(self) -> None:
-        self._stop = True
+        self._reader.kill()
+        self._reader.wait()
         self._thread.join(2)
+        self._reader.stdout.close()
         self.sock.close()
 
     def __enter__(self) -> "SilentDns":

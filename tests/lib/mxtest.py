@@ -670,7 +670,8 @@ class Pair(_Harness):
                          extra {key: value} put in [server] / [client] / [socks5] / [policy]
       server_extra, client_extra   raw TOML appended to the end of each file
       tenant_name        default "acme"
-      tenant_settings    extra {key: value} put in the [[tenant]] table (source, limits...)
+      tenant_settings    extra {key: value} put in the [[tenant]] table (source, limits...);
+                         source is "any" unless given (None leaves the key out)
       wrong_pin          client pins a different server identity (verification must fail)
       unknown_key        server's tenant lists a different client key than the client's
       tunnel_host, socks_host      listen addresses (default 127.0.0.1)
@@ -758,6 +759,7 @@ class Pair(_Harness):
         self.server_toml = (_toml_table("server", server) + "\n" + _toml_table("policy", policy)
                             + "\n" + _toml_table("tenant", {"name": a["tenant_name"],
                                                             "keys": self.tenant_keys,
+                                                            "source": "any",
                                                             **(a["tenant_settings"] or {})},
                                                   True)
                             + ("\n" + a["server_extra"] if a["server_extra"] else ""))
@@ -907,7 +909,8 @@ class Fleet(_Harness):
 
     Arguments:
       tenants      {name: {key: value}}: one [[tenant]] each, in order; the values are
-                   written verbatim (source, ports, max_connections, tunnel_from, ...).
+                   written verbatim (source, ports, max_connections, tunnel_from, ...);
+                   source is "any" unless given (None leaves the key out).
                    Without "keys", a tenant's keys are the public keys of the clients
                    mapped to it (or one spare key of its own, the same on every
                    rewrite, if none is).
@@ -1016,7 +1019,9 @@ class Fleet(_Harness):
         out = [_toml_table("server", self._server_table),
                _toml_table("policy", self.policy if policy is None else policy)]
         for name, settings in tenants.items():
-            table = {"name": name, **settings}
+            # A tenant needs `source`; "any" (the kernel picks) unless the spec names
+            # addresses, or says None to leave the key out.
+            table = {"name": name, "source": "any", **settings}
             if "keys" not in table:
                 if not self.keys_of(name) and name not in self._tenant_spares:
                     self._tenant_spares[name] = self.spare_key()
@@ -1881,6 +1886,28 @@ class WhoAmIServer(EchoServer):
     def handle(self, conn, rec):
         self._send(conn, rec, f"peer={fmt_hostport(rec.peer[0], rec.peer[1])}\n".encode())
         super().handle(conn, rec)
+
+
+def echo_session(via, echo, payload: bytes, timeout: float = 15.0, addr=None):
+    """One SOCKS5 session through VIA's [socks5] listener (a Pair, a FleetClient, a
+    netns ClientNode: anything with ``socks_addr``), or the one at ADDR, to the
+    EchoServer ECHO: CONNECT, send PAYLOAD, read it back, half-close, read EOF.
+    Returns (the SocksResult, its socket closed; the SOCKS5 socket's local port)."""
+    r = socks5_connect(addr or via.socks_addr, "127.0.0.1", echo.port, timeout=timeout)
+    port = r.sock.getsockname()[1] if r.sock else 0
+    try:
+        if r.reply == REP_OK:
+            r.sock.sendall(payload)
+            got = recv_exact(r.sock, len(payload))
+            if got != payload:
+                raise AssertionError(f"echo returned {got!r}, sent {payload!r}")
+            r.sock.shutdown(socket.SHUT_WR)
+            rest = recv_until_eof(r.sock)
+            if rest:
+                raise AssertionError(f"unexpected bytes after the echo: {rest!r}")
+    finally:
+        r.close()
+    return r, port
 
 
 def read_whoami(sock: socket.socket) -> tuple[str, int]:

@@ -504,7 +504,7 @@ class ServerNode(_Node):
         objects (their public keys are used). Called by start()."""
         parts = [toml_table("server", self.settings), toml_table("policy", self.policy)]
         for t in self.tenants:
-            t = dict(t)
+            t = {"source": "any", **t}  # a tenant needs `source`; None leaves it out
             t["keys"] = [k.pubkey if isinstance(k, ClientNode) else k for k in t["keys"]]
             parts.append(toml_table("tenant", t, True))
         if self.trail:
@@ -564,7 +564,8 @@ class ClientNode(_Node):
     """One mxegress-client with its own key in DIR/NAME.
 
     servers     sequence of (ServerNode or (address "host:port", pin), {priority, weight,
-                pool, pool_max, ...}) -> one [[server]] each, in order
+                pool, pool_max, pins, ...}) -> one [[server]] each, in order ("pins"
+                replaces the node's one "pin")
     settings    extra [client] keys (pool/keepalive/retry timers...)
     socks5      True: a [socks5] listener on a free loopback port (``socks_addr``);
                 a (host, port): there; None/False: no [socks5]
@@ -602,9 +603,11 @@ class ClientNode(_Node):
                 address, pin = server.address, server.pin
             else:
                 address, pin = server
-            parts.append(toml_table("server", {"address": address, "pin": pin,
-                                                **mxtest.tunnel_mode_settings(), **(opts or {})},
-                                    True))
+            table = {"address": address, "pin": pin, **mxtest.tunnel_mode_settings(),
+                     **(opts or {})}
+            if "pins" in table:  # several pins (a certificate rotation) instead of one
+                del table["pin"]
+            parts.append(toml_table("server", table, True))
         if self.socks_addr:
             parts.append(toml_table("socks5", {"listen": [fmt_hostport(*self.socks_addr)]}))
         if self.transparent:
@@ -625,6 +628,24 @@ class ClientNode(_Node):
             addrs += [listen] if isinstance(listen, str) else list(listen)
         addrs += [f["listen"] for f in self.forwards]
         return [r"listening on " + re.escape(a) for a in addrs]
+
+    def reload(self, expect: str = "ok", timeout: float = 15.0) -> str:
+        """Rewrite client.toml from the current specs (unless EXPECT is "refused", when
+        the test wrote a broken file itself), send SIGHUP and wait for ``reloaded``
+        (EXPECT="ok") or ``reload refused`` (EXPECT="refused"). Returns the log since
+        the signal; HarnessError on the other outcome or nothing within TIMEOUT."""
+        assert expect in ("ok", "refused")
+        if expect == "ok":
+            self.write_config()
+        mark = self.mark()
+        self.send_signal(signal.SIGHUP)
+        m = self.wait_for(r"(client: reloaded\b)|(client: reload refused)", timeout, mark)
+        text = self.since(mark)
+        got = "ok" if m.group(1) else "refused"
+        if got != expect:
+            raise HarnessError(f"{self.label()} reload: expected {expect}, got "
+                               f"{m.group(0)!r}\n--- log since SIGHUP ---\n{text}")
+        return text
 
     def connect(self, host: str, port: int, **kw) -> mxtest.SocksResult:
         """SOCKS5 CONNECT through this client's [socks5] listener."""

@@ -23,6 +23,7 @@ Answer read_answer(const frame::Frame& f) {
   if (!result) {
     answer.error = "protocol error: a malformed AUTH_RESULT";
   } else if (result->status != frame::AuthStatus::Ok) {
+    answer.refusal = result->status;
     answer.error =
         std::string("the server refused our key: ") + frame::auth_status_name(result->status);
   } else if (result->window == 0) {

@@ -143,10 +143,23 @@ ClientConfig::Client read_client(TableReader& table, const std::filesystem::path
   return client;
 }
 
+// `pin = "sha256/..."` is a list of one; `pins = [...]` lists the pins a
+// certificate rotation needs (the old and the new). Not both.
+void read_pins(TableReader& table, std::vector<Key32>& pins) {
+  Key32 pin{};
+  if (table.optional("pin", pin, decode::spki_pin)) pins = {pin};
+  std::vector<Key32> listed;
+  if (table.has("pins") && table.required("pins", listed, decode::spki_pin)) {
+    reject_repeats(table, "pins", listed);
+    pins = std::move(listed);
+  }
+  if (table.has("pin") && table.has("pins")) table.error("give either pin or pins, not both");
+}
+
 Server read_server(TableReader& table, const std::filesystem::path& base_dir) {
   Server server;
   table.required("address", server.address, decode::host_port);
-  table.optional("pin", server.pin_sha256, decode::spki_pin);
+  read_pins(table, server.pins);
   table.optional("ca", server.ca_file, decode::file_path(base_dir));
   table.optional("server_name", server.server_name, decode::string);
   table.optional("priority", server.priority, integer_in(0, 65535));
@@ -170,11 +183,13 @@ Server read_server(TableReader& table, const std::filesystem::path& base_dir) {
     }
   }
 
-  if (table.has("pin") && table.has("ca")) {
-    table.error("give either pin or ca, not both");
-  } else if (!table.has("pin") && !table.has("ca")) {
+  const bool pinned = table.has("pin") || table.has("pins");
+  if (pinned && table.has("ca")) {
+    table.error(std::string("give either ") + (table.has("pin") ? "pin" : "pins") +
+                " or ca, not both");
+  } else if (!pinned && !table.has("ca")) {
     table.error(
-        R"(pin or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))");
+        R"(pin, pins or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))");
   }
   if (server.server_name.empty()) server.server_name = server.address.host;
   return server;
@@ -274,6 +289,17 @@ ConfigResult<ClientConfig> parse_client_config(std::string_view toml_text,
 
 ConfigResult<ClientConfig> load_client_config(const std::filesystem::path& path) {
   return load_config_file<ClientConfig>(path, parse_client_config);
+}
+
+std::vector<SocketAddress> listen_addresses(const ClientConfig& config) {
+  std::vector<SocketAddress> addresses = config.socks5.listen;
+  if (config.transparent) {
+    addresses.insert(addresses.end(), config.transparent->listen.begin(),
+                     config.transparent->listen.end());
+  }
+  for (const auto& forward : config.forwards) addresses.push_back(forward.listen);
+  if (config.metrics.listen) addresses.push_back(*config.metrics.listen);
+  return addresses;
 }
 
 }  // namespace mx

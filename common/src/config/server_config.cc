@@ -88,6 +88,25 @@ ServerConfig::Policy read_policy(TableReader& table) {
   return policy;
 }
 
+// `source` is required: a tenant without one would leave from whatever
+// address the kernel picks, which an operator rarely means. "any" says so.
+void read_tenant_source(TableReader& table, Tenant& tenant) {
+  constexpr std::string_view kHow =
+      R"(list the tenant's source addresses (source = ["192.0.2.10"]), or write source = "any" to let the kernel pick the address)";
+  const toml::node* node = table.peek("source");
+  if (node == nullptr) {
+    table.error("source", "required key is missing for tenant " + quote(tenant.name) + ": " +
+                              std::string(kHow));
+  } else if (node->is_string()) {
+    std::string word;
+    if (table.optional("source", word, decode::string) && word != "any") {
+      table.error("source", quote(word) + " is neither a list nor \"any\": " + std::string(kHow));
+    }
+  } else if (table.optional("source", tenant.source, decode::ip_address)) {
+    reject_repeats(table, "source", tenant.source);
+  }
+}
+
 // `defaults` is [policy]: each of ports, allow and deny the tenant leaves out
 // is taken from it.
 Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
@@ -96,9 +115,7 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   table.required("name", tenant.name, tenant_name);
   table.required("keys", tenant.keys, decode::ed25519_public_key);
   table.optional("enabled", tenant.enabled, decode::boolean);
-  if (table.optional("source", tenant.source, decode::ip_address)) {
-    reject_repeats(table, "source", tenant.source);
-  }
+  read_tenant_source(table, tenant);
   table.optional("source_selection", tenant.source_selection, source_selection);
   table.optional("ports", tenant.policy.ports, decode::port);
   table.optional("allow", tenant.policy.allow, decode::cidr);
@@ -113,10 +130,22 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   return tenant;
 }
 
+std::optional<ServerConfig::Trail::OnError> on_trail_error(const toml::node& node,
+                                                           std::string& why) {
+  auto text = decode::string(node, why);
+  if (!text) return std::nullopt;
+  if (*text == "refuse") return ServerConfig::Trail::OnError::Refuse;
+  if (*text == "continue") return ServerConfig::Trail::OnError::Continue;
+  why = R"(expected "refuse" or "continue", got )" + quote(*text);
+  return std::nullopt;
+}
+
 ServerConfig::Trail read_trail(TableReader& table, const std::filesystem::path& base_dir) {
   ServerConfig::Trail trail;
   table.optional("file", trail.file, decode::file_path(base_dir));
   table.optional("stdout", trail.to_stdout, decode::boolean);
+  table.optional("on_trail_error", trail.on_error, on_trail_error);
+  table.optional("backlog", trail.backlog, decode::byte_size);
   table.reject_unknown_keys();
   return trail;
 }
@@ -266,6 +295,13 @@ ConfigResult<ServerConfig> parse_server_config(std::string_view toml_text,
 
 ConfigResult<ServerConfig> load_server_config(const std::filesystem::path& path) {
   return load_config_file<ServerConfig>(path, parse_server_config);
+}
+
+std::vector<SocketAddress> listen_addresses(const ServerConfig& config) {
+  std::vector<SocketAddress> addresses = config.server.listen;
+  addresses.insert(addresses.end(), config.socks5.listen.begin(), config.socks5.listen.end());
+  if (config.metrics.listen) addresses.push_back(*config.metrics.listen);
+  return addresses;
 }
 
 }  // namespace mx

@@ -117,7 +117,7 @@ std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why
   const auto bytes = address->ip_bytes();
   if (std::ranges::all_of(bytes, [](uint8_t byte) { return byte == 0; })) {
     why = quote(*text) +
-          " is the unspecified address; leave `source` out to let the kernel pick "
+          " is the unspecified address; write source = \"any\" to let the kernel pick "
           "the address";
     return std::nullopt;
   }

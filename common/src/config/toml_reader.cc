@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mxegress/config/key_suggestion.h"
+
 namespace mx {
 namespace {
 
@@ -87,6 +89,10 @@ bool TableReader::has(std::string_view key) const {
   return table_ != nullptr && table_->get(key) != nullptr;
 }
 
+const toml::node* TableReader::peek(std::string_view key) const {
+  return table_ == nullptr ? nullptr : table_->get(key);
+}
+
 const toml::node* TableReader::take(std::string_view key) {
   asked_.emplace(key);
   return table_ == nullptr ? nullptr : table_->get(key);
@@ -156,7 +162,13 @@ void TableReader::reject_unknown_keys() {
   std::ranges::sort(unknown, {}, [](const toml::key* key) {
     return std::pair(key->source().begin.line, key->source().begin.column);
   });
-  for (const toml::key* key : unknown) error(key->str(), "unknown key");
+  for (const toml::key* key : unknown) {
+    std::string why = "unknown key";
+    if (auto suggestion = nearest_known_key(key->str(), asked_)) {
+      why += " (did you mean " + quote(*suggestion) + "?)";
+    }
+    error(key->str(), why);
+  }
 }
 
 namespace toml_reader_detail {

@@ -127,6 +127,10 @@ std::optional<ClientIdentity> generate_key_file(const std::filesystem::path& pat
                     kBase64Variant);
   line.bytes[kBase64KeyLength] = '\n';
 
+  if (std::string dir_error = create_key_directory(path.parent_path()); !dir_error.empty()) {
+    err = std::move(dir_error);
+    return std::nullopt;
+  }
   FileDescriptor file{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
   if (file.fd < 0) {
     err = errno == EEXIST ? "refusing to overwrite existing key file " + path.string()

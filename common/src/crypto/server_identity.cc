@@ -18,6 +18,7 @@
 #include <memory>
 #include <system_error>
 
+#include "mxegress/crypto/private_key_mode.h"
 #include "mxegress/crypto/tls_context.h"
 
 namespace mx {
@@ -177,12 +178,11 @@ std::optional<std::string> write_server_identity(const std::filesystem::path& di
   }
   const std::filesystem::path key_path = dir / kServerKeyFile;
   const std::filesystem::path cert_path = dir / kServerCertFile;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    err = "cannot create directory " + dir.string() + ": " + ec.message();
+  if (std::string dir_error = create_key_directory(dir); !dir_error.empty()) {
+    err = std::move(dir_error);
     return std::nullopt;
   }
+  std::error_code ec;
   for (const auto& path : {key_path, cert_path}) {
     if (std::filesystem::exists(std::filesystem::symlink_status(path))) {
       err = "refusing to overwrite existing " + path.string();

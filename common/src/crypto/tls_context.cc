@@ -34,7 +34,7 @@ constexpr size_t kPinBase64Length = 44;  // 32 bytes, padded
 // What make_client_tls_context decided, kept on the SSL_CTX for the verify callback
 // and for configure_client_connection. No pin means CA mode.
 struct ClientContextState {
-  std::optional<Sha256> pin;
+  std::vector<Sha256> pins;
   std::string server_name;
 };
 
@@ -112,18 +112,15 @@ int select_mxegress_alpn(SSL*, const unsigned char** selected, unsigned char* se
   return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol
 }
 
-// Replaces chain building entirely: the pin is the trust anchor, so issuer, expiry
-// and names of a pinned certificate do not matter. TLS 1.3 CertificateVerify still
-// proves the server holds the pinned key.
+// Replaces chain building entirely: the pins are the trust anchors, so issuer,
+// expiry and names of a pinned certificate do not matter. TLS 1.3
+// CertificateVerify still proves the server holds the pinned key.
 int verify_pinned_certificate(X509_STORE_CTX* store, void* state_arg) {
   const auto* state = static_cast<const ClientContextState*>(state_arg);
   X509* leaf = X509_STORE_CTX_get0_cert(store);
-  if (leaf != nullptr && state->pin) {
-    const Sha256 actual = spki_sha256(leaf);
-    if (CRYPTO_memcmp(actual.data(), state->pin->data(), actual.size()) == 0) {
-      X509_STORE_CTX_set_error(store, X509_V_OK);
-      return 1;
-    }
+  if (leaf != nullptr && pin_matches(state->pins, spki_sha256(leaf))) {
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
   }
   X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
   return 0;
@@ -189,8 +186,8 @@ SslCtxPtr make_server_tls_context(const std::filesystem::path& cert,
 
 SslCtxPtr make_client_tls_context(const ServerVerification& verification, std::string& err) {
   const bool has_ca = !verification.ca_file.empty();
-  if (verification.pin.has_value() == has_ca) {
-    err = "server verification needs exactly one of a pin or a CA file";
+  if (verification.pins.empty() != has_ca) {
+    err = "server verification needs exactly one of pins or a CA file";
     return nullptr;
   }
   if (has_ca && verification.server_name.empty()) {
@@ -199,7 +196,7 @@ SslCtxPtr make_client_tls_context(const ServerVerification& verification, std::s
   }
   SslCtxPtr ctx = new_tls13_context(TLS_client_method(), err);
   if (!ctx) return nullptr;
-  auto* state = new ClientContextState{verification.pin, verification.server_name};
+  auto* state = new ClientContextState{verification.pins, verification.server_name};
   if (SSL_CTX_set_ex_data(ctx.get(), client_state_index(), state) != 1) {
     delete state;
     err = "cannot attach verification state: " + take_openssl_error();
@@ -210,7 +207,7 @@ SslCtxPtr make_client_tls_context(const ServerVerification& verification, std::s
     return nullptr;
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  if (state->pin) {
+  if (!state->pins.empty()) {
     SSL_CTX_set_cert_verify_callback(ctx.get(), verify_pinned_certificate, state);
   } else if (SSL_CTX_load_verify_locations(ctx.get(), verification.ca_file.c_str(), nullptr) != 1) {
     err = "cannot load CA file " + verification.ca_file.string() + ": " + take_openssl_error();
@@ -227,7 +224,7 @@ bool configure_client_connection(SSL* ssl, std::string_view server_name, std::st
     err = "invalid server name '" + name + "': " + take_openssl_error();
     return false;
   }
-  const bool verifies_with_ca = state != nullptr && !state->pin;
+  const bool verifies_with_ca = state != nullptr && state->pins.empty();
   if (!verifies_with_ca) return true;
   if (name.empty()) {
     err = "CA verification needs a server name";
@@ -238,6 +235,19 @@ bool configure_client_connection(SSL* ssl, std::string_view server_name, std::st
     return false;
   }
   return true;
+}
+
+bool pin_matches(std::span<const Sha256> pins, const Sha256& presented) {
+  bool found = false;
+  for (const Sha256& pin : pins) {
+    found |= CRYPTO_memcmp(pin.data(), presented.data(), pin.size()) == 0;
+  }
+  return found;
+}
+
+size_t client_pin_count(const SSL_CTX* ctx) {
+  const ClientContextState* state = client_state_of(ctx);
+  return state != nullptr ? state->pins.size() : 0;
 }
 
 Sha256 spki_sha256(X509* cert) {

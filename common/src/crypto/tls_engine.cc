@@ -133,7 +133,10 @@ std::string describe_verify_failure(const SSL* ssl, long verify_result) {
   if (verify_result != X509_V_ERR_APPLICATION_VERIFICATION) {
     return X509_verify_cert_error_string(verify_result);
   }
-  std::string text = "server certificate does not match the pin";
+  const size_t pins = client_pin_count(SSL_get_SSL_CTX(ssl));
+  std::string text =
+      pins > 1 ? "server certificate matches none of the " + std::to_string(pins) + " pins"
+               : "server certificate does not match the pin";
   if (X509* leaf = presented_leaf(ssl)) {
     text += "; it presented " + format_pin(spki_sha256(leaf));
   }
@@ -272,6 +275,20 @@ std::string TlsEngine::peer_certificate_summary() const {
   X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_.get()) : nullptr;
   if (cert == nullptr) return "no peer certificate";
   return "subject=" + subject_of(cert) + " pin=" + format_pin(spki_sha256(cert));
+}
+
+TlsEngine::CertificateVerdict TlsEngine::certificate_verdict() const {
+  const long result = ssl_ ? SSL_get_verify_result(ssl_.get()) : X509_V_OK;
+  if (result == X509_V_OK) return CertificateVerdict::Accepted;
+  // What the pinned context's verify callback sets (tls_context.cc).
+  return result == X509_V_ERR_APPLICATION_VERIFICATION ? CertificateVerdict::PinMismatch
+                                                       : CertificateVerdict::Untrusted;
+}
+
+std::optional<std::array<uint8_t, 32>> TlsEngine::presented_pin() const {
+  X509* leaf = ssl_ ? presented_leaf(ssl_.get()) : nullptr;
+  if (leaf == nullptr) return std::nullopt;
+  return spki_sha256(leaf);
 }
 
 std::string_view TlsEngine::alpn() const {

@@ -109,6 +109,9 @@ void Tunnel::on_stream_data(ByteView data) {
     return;
   }
   flush_ciphertext();
+  // A write that failed at once (a reset peer) ended the tunnel inside the
+  // flush: its handler was told, and may have let it go.
+  if (closed_) return;
   if (!ready_ && tls_.handshake_done()) {
     ready_ = true;
     if (handler_ != nullptr) handler_->on_tunnel_ready();

@@ -22,6 +22,10 @@ CommandLine parse_command_line(int argc, char** argv, std::string default_config
       cl.config_path = argv[++i];
     } else if (arg == "--check") {
       cl.check = true;
+    } else if (arg == "--for-reload") {
+      cl.for_reload = true;
+    } else if (arg == "--online") {
+      cl.online = true;
     } else if (arg == "--version" || arg == "-V") {
       cl.version = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -32,6 +36,9 @@ CommandLine parse_command_line(int argc, char** argv, std::string default_config
     } else {
       cl.positional.emplace_back(arg);
     }
+  }
+  if ((cl.for_reload || cl.online) && !cl.check) {
+    cl.error = std::string(cl.for_reload ? "--for-reload" : "--online") + " goes with --check";
   }
   return cl;
 }

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "mxegress/util/json_string.h"
 #include "mxegress/util/time_format.h"
-#include "mxegress/util/utf8.h"
 
 namespace mx {
 namespace {
@@ -32,52 +32,6 @@ const char* level_column(LogLevel level) {
       return "error";
   }
   return "?";
-}
-
-void append_json_string(std::string& out, std::string_view bytes) {
-  out += '"';
-  while (!bytes.empty()) {
-    const unsigned char c = static_cast<unsigned char>(bytes[0]);
-    size_t used = 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else if (c < 0x80) {
-          out += static_cast<char>(c);
-        } else if (const Utf8Step step = utf8_step(bytes, 0); step.valid) {
-          out.append(bytes.data(), step.size);
-          used = step.size;
-        } else {
-          out += "\\ufffd";
-        }
-    }
-    bytes.remove_prefix(used);
-  }
-  out += '"';
 }
 
 bool parse_decimal(std::string_view text, uint64_t& value) {
@@ -150,13 +104,6 @@ std::string log_field(std::string_view value) {
     out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
   }
   out += '"';
-  return out;
-}
-
-std::string log_json_string(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() + 2);
-  append_json_string(out, bytes);
   return out;
 }
 

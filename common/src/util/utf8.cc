@@ -34,6 +34,21 @@ Utf8Step utf8_step(std::string_view text, size_t at) {
   return {n, true, cp};
 }
 
+std::string replace_invalid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t i = 0; i < text.size();) {
+    const Utf8Step step = utf8_step(text, i);
+    if (step.valid) {
+      out.append(text.substr(i, step.size));
+    } else {
+      out.append("\xef\xbf\xbd");  // U+FFFD
+    }
+    i += step.size;
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     if (static_cast<unsigned char>(text[i]) < 0x80) {

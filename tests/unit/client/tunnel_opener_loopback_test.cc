@@ -58,7 +58,7 @@ class TunnelOpenerLoopbackTest : public LoopTest {
     LoopTest::SetUp();
     ASSERT_NO_FATAL_FAILURE(make_loopback_keys(dir_.path(), keys_));
     ServerVerification verification;
-    verification.pin = keys_.pin;
+    verification.pins = {keys_.pin};
     verification.server_name = "127.0.0.1";
     std::string err;
     client_tls_ = make_client_tls_context(verification, err);
@@ -112,6 +112,50 @@ TEST_F(TunnelOpenerLoopbackTest, WhenNoAddressAcceptsTheLastErrorNamesIt) {
             std::string::npos)
       << opened_.error;
   EXPECT_EQ(server_->accepted, 0);
+}
+
+// The failure kinds `--check --online` reports are values the opener sets.
+
+TEST_F(TunnelOpenerLoopbackTest, AnOpenedTunnelHasNoFailure) {
+  open({loopback(server_->port())});
+  ASSERT_TRUE(opened_.tunnel) << opened_.error;
+  EXPECT_EQ(opened_.failure, OpenFailure::None);
+  EXPECT_EQ(opened_.tunnel->tls().protocol_version(), "TLSv1.3");
+}
+
+TEST_F(TunnelOpenerLoopbackTest, NoAddressThatAcceptsIsUnreachable) {
+  open({loopback(closed_port())});
+  EXPECT_FALSE(opened_.tunnel);
+  EXPECT_EQ(opened_.failure, OpenFailure::Unreachable) << opened_.error;
+  EXPECT_STREQ(open_failure_name(opened_.failure), "unreachable");
+}
+
+TEST_F(TunnelOpenerLoopbackTest, AnotherPinIsAWrongPinAndTheServersPinIsKept) {
+  ServerVerification verification;
+  verification.pins = {Sha256{}};  // not the server's
+  verification.server_name = "127.0.0.1";
+  std::string err;
+  client_tls_ = make_client_tls_context(verification, err);
+  ASSERT_TRUE(client_tls_) << err;
+  open({loopback(server_->port())});
+  EXPECT_FALSE(opened_.tunnel);
+  EXPECT_EQ(opened_.failure, OpenFailure::WrongPin) << opened_.error;
+  ASSERT_TRUE(opened_.presented_pin);
+  EXPECT_EQ(*opened_.presented_pin, keys_.pin) << "the pin the server presented";
+  EXPECT_EQ(server_->authenticated, 0);
+}
+
+TEST_F(TunnelOpenerLoopbackTest, AKeyTheServerDoesNotKnowIsKeyRefused) {
+  std::string err;
+  auto other = generate_key_file(dir_.path() / "other.key", err);
+  ASSERT_TRUE(other) << err;
+  server_ = std::make_unique<FakeEgressServer>(loop_, keys_.server_tls.get(), other->public_key);
+  server_->refusals_expected = true;
+  open({loopback(server_->port())});
+  EXPECT_FALSE(opened_.tunnel);
+  EXPECT_EQ(opened_.failure, OpenFailure::KeyRefused) << opened_.error;
+  EXPECT_FALSE(opened_.presented_pin);
+  EXPECT_EQ(server_->refused, 1);
 }
 
 }  // namespace

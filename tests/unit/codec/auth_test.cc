@@ -183,6 +183,7 @@ TEST_F(AuthTest, ARefusalCarriesNoWindow) {
 
     const Answer got = read_answer(frame_of(reply));
     EXPECT_FALSE(got.window);
+    EXPECT_EQ(got.refusal, status);
     EXPECT_EQ(got.error,
               std::string("the server refused our key: ") + frame::auth_status_name(status));
   }
@@ -194,6 +195,7 @@ TEST_F(AuthTest, TheClientRefusesAnAcceptanceWithAWindowOfZero) {
   const Answer got = read_answer(frame_of(reply));
   EXPECT_FALSE(got.window);
   EXPECT_EQ(got.error, "protocol error: the server granted a session window of 0");
+  EXPECT_FALSE(got.refusal) << "a protocol error, not a refusal of the key";
 }
 
 TEST_F(AuthTest, TheClientRefusesAnythingButAWellFormedAuthResult) {

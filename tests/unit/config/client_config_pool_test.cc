@@ -237,7 +237,7 @@ TEST(ClientConfigPool, RejectsUnknownKeys) {
             (Errors{
                 "client.toml: client.keepalive: unknown key",
                 "client.toml: server[0].pool_size: unknown key",
-                "client.toml: server[0].priorty: unknown key",
+                R"(client.toml: server[0].priorty: unknown key (did you mean "priority"?))",
             }));
 }
 

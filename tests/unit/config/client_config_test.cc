@@ -38,7 +38,7 @@ TEST(ClientConfig, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.client.idle_timeout, milliseconds(600'000));
   ASSERT_EQ(config.servers.size(), 1u);
   EXPECT_EQ(config.servers[0].address, (HostPort{"egress.example.net", 8443}));
-  EXPECT_EQ(config.servers[0].pin_sha256, key32(kPin));
+  EXPECT_EQ(config.servers[0].pins, std::vector{key32(kPin)});
   EXPECT_FALSE(config.servers[0].ca_file);
   EXPECT_EQ(config.servers[0].server_name, "egress.example.net");
   EXPECT_EQ(config.socks5.listen, (std::vector{*SocketAddress::parse("127.0.0.1:1080")}));
@@ -82,10 +82,10 @@ password_hash = "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/UbG
 
   ASSERT_EQ(config.servers.size(), 2u);
   EXPECT_EQ(config.servers[0].address, (HostPort{"2001:db8::7", 443}));
-  EXPECT_EQ(config.servers[0].pin_sha256, key32(kPin));
+  EXPECT_EQ(config.servers[0].pins, std::vector{key32(kPin)});
   EXPECT_EQ(config.servers[0].server_name, "egress.example.net");
   EXPECT_EQ(config.servers[1].address, (HostPort{"203.0.113.7", 8443}));
-  EXPECT_FALSE(config.servers[1].pin_sha256);
+  EXPECT_TRUE(config.servers[1].pins.empty());
   EXPECT_EQ(config.servers[1].ca_file, "/etc/mxegress/pki/ca.pem");
   EXPECT_EQ(config.servers[1].server_name, "203.0.113.7");
 
@@ -116,10 +116,10 @@ password = "secret"
 password_hash = "$argon2id$v=19$m=65536,t=2,p=1$pTNiFBcktXMWG+MjWKeX+g$bnZra/UbGhqtGkG3oLT6WFxrQ5aumRsoZc2t+32GV+Q"
 )"),
             (Errors{
-                "client.toml: client.kye: unknown key",
-                "client.toml: server[0].pinn: unknown key",
+                R"(client.toml: client.kye: unknown key (did you mean "key"?))",
+                R"(client.toml: server[0].pinn: unknown key (did you mean "pin"?))",
                 "client.toml: socks5.user[0].password: unknown key",
-                "client.toml: socks5.lisen: unknown key",
+                R"(client.toml: socks5.lisen: unknown key (did you mean "listen"?))",
                 "client.toml: colour: unknown key",
             }));
 }
@@ -203,7 +203,7 @@ pin = )")),
   EXPECT_EQ(
       errors(edit(R"(pin = "sha256/fuy1r0XMTwhvctRf0hqV34LEBCvRcFrpG2uv95oI0nI=")", "")),
       (Errors{
-          R"(client.toml: server[0]: pin or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))"}));
+          R"(client.toml: server[0]: pin, pins or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))"}));
 }
 
 TEST(ClientConfig, ReportsBadPins) {
@@ -264,7 +264,7 @@ listen = ["nope"]
           "client.toml: client.key: required key is missing",
           "client.toml: client.log_level: expected a string, got an integer",
           R"(client.toml: server[0].address: "x" is not host:port (expected e.g. egress.example.net:8443))",
-          R"(client.toml: server[0]: pin or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))",
+          R"(client.toml: server[0]: pin, pins or ca is required (pin = "sha256/..." for a self-signed server, ca = "FILE" for a CA-signed one))",
           R"(client.toml: server[1].pin: the base64 after "sha256/" decodes to 3 bytes, expected 32)",
           "client.toml: server[1]: give either pin or ca, not both",
           R"(client.toml: socks5.listen[0]: "nope" is not IP:port (expected e.g. 0.0.0.0:8443 or [::]:8443))",

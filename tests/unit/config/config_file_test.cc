@@ -39,6 +39,7 @@ cert = "server.crt"
 key = "/abs/server.key"
 [[tenant]]
 name = "acme"
+source = "any"
 keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
 )";
 

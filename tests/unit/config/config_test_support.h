@@ -44,10 +44,11 @@ cert = "server.crt"
 key = "server.key"
 )";
 
-// The tenant "acme" with one key.
+// The tenant "acme" with one key, leaving from the address the kernel picks.
 inline const std::string kAcmeTenant = R"(
 [[tenant]]
 name = "acme"
+source = "any"
 keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
 )";
 

@@ -18,7 +18,7 @@ TEST(ExampleConfigs, ClientExampleParses) {
   EXPECT_EQ(config.client.log_level, LogLevel::Info);
   ASSERT_EQ(config.servers.size(), 1u);
   EXPECT_EQ(config.servers[0].address, (HostPort{"egress.example.net", 8443}));
-  EXPECT_TRUE(config.servers[0].pin_sha256);
+  EXPECT_FALSE(config.servers[0].pins.empty());
   EXPECT_EQ(config.socks5.listen, (std::vector{*SocketAddress::parse("127.0.0.1:1080")}));
   EXPECT_TRUE(config.socks5.users.empty());
   EXPECT_EQ(config.client.liveness(),

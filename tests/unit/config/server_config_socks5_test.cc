@@ -17,6 +17,7 @@ constexpr std::string_view kHash =
 const std::string kBase = kServerHead + kAcmeTenant + R"(
 [[tenant]]
 name = "beta"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 )";
 

@@ -15,9 +15,14 @@ using std::chrono::milliseconds;
 
 const std::string& kHead = kServerHead;
 
-// One tenant; `extra` is appended to its table.
+// One tenant; `extra` is appended to its table (a `source` of its own
+// replaces kAcmeTenant's "any").
 std::string with_tenant(std::string_view extra) {
-  return kHead + kAcmeTenant + std::string(extra) + "\n";
+  std::string tenant = kAcmeTenant;
+  if (extra.find("source =") != std::string_view::npos) {
+    tenant = edit_text(tenant, "source = \"any\"\n", "");
+  }
+  return kHead + tenant + std::string(extra) + "\n";
 }
 
 constexpr auto& parse = parse_server;
@@ -179,25 +184,30 @@ deny = ["192.0.2.1"]
 
 [[tenant]]
 name = "inherits"
+source = "any"
 keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4="]
 
 [[tenant]]
 name = "own-ports"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 ports = [587]
 
 [[tenant]]
 name = "own-allow"
+source = "any"
 keys = ["z9JLR1HE7L7ZLesNyAuf59RyYWIevQnYK2VMIfv95XY="]
 allow = ["10.0.0.0/8", "fd00::/8"]
 
 [[tenant]]
 name = "own-deny"
+source = "any"
 keys = ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 deny = ["198.51.100.0/24"]
 
 [[tenant]]
 name = "own-empty"
+source = "any"
 keys = ["AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]
 ports = []
 allow = []
@@ -244,6 +254,7 @@ TEST(ServerConfigTenants, EffectivePolicyWithoutPolicySectionUsesBuiltInDefaults
   auto result = parse(with_tenant("allow = [\"127.0.0.1\"]") + R"(
 [[tenant]]
 name = "beta"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 ports = [2525]
 )");
@@ -258,13 +269,14 @@ ports = [2525]
 
 TEST(ServerConfigTenants, ReportsBadDrainTimeout) {
   EXPECT_EQ(
-      errors(kHead + "drain_timeout = 30\n[[tenant]]\nname = \"a\"\nkeys = "
+      errors(kHead + "drain_timeout = 30\n[[tenant]]\nname = \"a\"\nsource = \"any\"\nkeys = "
                      "[\"ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=\"]\n"),
       (Errors{
           R"(server.toml: server.drain_timeout: expected a duration string with a unit, like "30s" (units: ms, s, m, h, d), got the bare integer 30)"}));
-  EXPECT_EQ(errors(kHead + "drain_timeout = \"0s\"\n[[tenant]]\nname = \"a\"\nkeys = "
-                           "[\"ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=\"]\n"),
-            (Errors{"server.toml: server.drain_timeout: must be greater than zero"}));
+  EXPECT_EQ(
+      errors(kHead + "drain_timeout = \"0s\"\n[[tenant]]\nname = \"a\"\nsource = \"any\"\nkeys = "
+                     "[\"ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=\"]\n"),
+      (Errors{"server.toml: server.drain_timeout: must be greater than zero"}));
 }
 
 TEST(ServerConfigTenants, ReportsBadEnabled) {
@@ -288,12 +300,36 @@ TEST(ServerConfigTenants, ReportsSourcesThatAreNotIpLiterals) {
           R"(server.toml: tenant[0].source[6]: "203.0.113.300" is not an IP address (e.g. 203.0.113.10 or 2001:db8::10))",
           "server.toml: tenant[0].source[7]: must not be empty",
           "server.toml: tenant[0].source[8]: expected a string, got an integer",
-          R"(server.toml: tenant[0].source[9]: "0.0.0.0" is the unspecified address; leave `source` out to let the kernel pick the address)",
-          R"(server.toml: tenant[0].source[10]: "::" is the unspecified address; leave `source` out to let the kernel pick the address)",
+          R"(server.toml: tenant[0].source[9]: "0.0.0.0" is the unspecified address; write source = "any" to let the kernel pick the address)",
+          R"(server.toml: tenant[0].source[10]: "::" is the unspecified address; write source = "any" to let the kernel pick the address)",
           R"(server.toml: tenant[0].source[11]: "fe80::1%eth0" is not an IP address (e.g. 203.0.113.10 or 2001:db8::10))",
       }));
-  EXPECT_EQ(errors(with_tenant(R"(source = "203.0.113.10")")),
-            (Errors{"server.toml: tenant[0].source: expected an array, got a string"}));
+  EXPECT_EQ(
+      errors(with_tenant(R"(source = "203.0.113.10")")),
+      (Errors{
+          R"(server.toml: tenant[0].source: "203.0.113.10" is neither a list nor "any": list the tenant's source addresses (source = ["192.0.2.10"]), or write source = "any" to let the kernel pick the address)"}));
+  EXPECT_EQ(errors(with_tenant("source = 7")),
+            (Errors{"server.toml: tenant[0].source: expected an array, got an integer"}));
+}
+
+// Leaving from whatever address the kernel picks must be said: a tenant
+// without `source` is an error that names it.
+TEST(ServerConfigTenants, ATenantWithoutSourceIsAnErrorNamingIt) {
+  const std::string without = edit_text(kHead + kAcmeTenant, "source = \"any\"\n", "");
+  EXPECT_EQ(
+      errors(without),
+      (Errors{
+          R"(server.toml: tenant[0].source: required key is missing for tenant "acme": list the tenant's source addresses (source = ["192.0.2.10"]), or write source = "any" to let the kernel pick the address)"}));
+}
+
+TEST(ServerConfigTenants, SourceAnyAndAnEmptyListLetTheKernelPick) {
+  EXPECT_TRUE(tenant_of(R"(source = "any")").source.empty());
+  EXPECT_TRUE(tenant_of("source = []").source.empty());
+  EXPECT_EQ(tenant_of(R"(source = ["203.0.113.10"])").source, ips({"203.0.113.10"}));
+  EXPECT_EQ(
+      errors(with_tenant(R"(source = "ANY")")),
+      (Errors{
+          R"(server.toml: tenant[0].source: "ANY" is neither a list nor "any": list the tenant's source addresses (source = ["192.0.2.10"]), or write source = "any" to let the kernel pick the address)"}));
 }
 
 TEST(ServerConfigTenants, ReportsDuplicateSources) {
@@ -404,7 +440,7 @@ TEST(ServerConfigTenants, ReportsBadTunnelFrom) {
 TEST(ServerConfigTenants, ReportsUnknownTenantKeys) {
   EXPECT_EQ(errors(with_tenant("sources = [\"203.0.113.10\"]\nlimits = {}\nbytes_per_hour = 1")),
             (Errors{
-                "server.toml: tenant[0].sources: unknown key",
+                R"(server.toml: tenant[0].sources: unknown key (did you mean "source"?))",
                 "server.toml: tenant[0].limits: unknown key",
                 "server.toml: tenant[0].bytes_per_hour: unknown key",
             }));
@@ -417,6 +453,7 @@ max_connections = -5)") +
              R"(
 [[tenant]]
 name = "beta"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 enabled = "yes"
 bytes_per_day = "lots"

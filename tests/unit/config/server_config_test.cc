@@ -59,10 +59,12 @@ deny = ["192.0.2.1", "2001:db8::/32"]
 
 [[tenant]]
 name = "acme"
+source = "any"
 keys = ["ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=", "hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 
 [[tenant]]
 name = "mail.example-org_2"
+source = "any"
 keys = ["z9JLR1HE7L7ZLesNyAuf59RyYWIevQnYK2VMIfv95XY="]
 )");
   ASSERT_TRUE(result.ok()) << result.errors[0];
@@ -87,21 +89,23 @@ keys = ["z9JLR1HE7L7ZLesNyAuf59RyYWIevQnYK2VMIfv95XY="]
 }
 
 TEST(ServerConfig, RejectsUnknownKeysInEverySection) {
-  EXPECT_EQ(errors(edit(R"(key = "server.key")", R"(key = "server.key"
+  EXPECT_EQ(
+      errors(edit(R"(key = "server.key")", R"(key = "server.key"
 conect_timeout = "5s"
 [policy]
 port = [25]
 [limits]
 [[tenant]]
 name = "other"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 key = "x")")),
-            (Errors{
-                "server.toml: server.conect_timeout: unknown key",
-                "server.toml: policy.port: unknown key",
-                "server.toml: tenant[0].key: unknown key",
-                "server.toml: limits: unknown key",
-            }));
+      (Errors{
+          R"(server.toml: server.conect_timeout: unknown key (did you mean "connect_timeout"?))",
+          R"(server.toml: policy.port: unknown key (did you mean "ports"?))",
+          R"(server.toml: tenant[0].key: unknown key (did you mean "keys"?))",
+          "server.toml: limits: unknown key",
+      }));
 }
 
 TEST(ServerConfig, ReportsMissingRequiredKeys) {
@@ -186,9 +190,11 @@ TEST(ServerConfig, ReportsDuplicateTenantNames) {
   EXPECT_EQ(errors(kMinimal + R"(
 [[tenant]]
 name = "beta"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 [[tenant]]
 name = "acme"
+source = "any"
 keys = ["z9JLR1HE7L7ZLesNyAuf59RyYWIevQnYK2VMIfv95XY="]
 )"),
             (Errors{R"(server.toml: tenant[2].name: "acme" is already used by tenant[0])"}));
@@ -198,6 +204,7 @@ TEST(ServerConfig, ReportsKeysListedTwice) {
   EXPECT_EQ(errors(kMinimal + R"(
 [[tenant]]
 name = "beta"
+source = "any"
 keys = ["hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg=", "ly0fJStabs86yFzaCd0dkUOBiB+fpVJs5iMQ3tZXtO4=", "hBD3SUUbPTCPFJOrqZy2251UEtBceKbq1AbtawEK5Eg="]
 )"),
             (Errors{

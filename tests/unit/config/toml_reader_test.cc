@@ -76,7 +76,7 @@ name = "a"
 extra = true
 )"),
             (Errors{
-                R"(sample.toml: section.nmae: unknown key)",
+                R"(sample.toml: section.nmae: unknown key (did you mean "name"?))",
                 R"(sample.toml: section."odd key": unknown key)",
                 R"(sample.toml: section.deeper: unknown key)",
                 R"(sample.toml: entry[0].extra: unknown key)",

@@ -110,6 +110,31 @@ TEST(KeyFileTest, RefusesToOverwrite) {
   EXPECT_EQ(load_key_file(path, err)->public_key, first->public_key);
 }
 
+TEST(KeyFileTest, CreatesAMissingDirectoryForTheServiceGroupOnly) {
+  TempDir dir;
+  const fs::path key = dir.path() / "etc" / "mxegress" / "client.key";
+  std::string err;
+  const mode_t old_umask = ::umask(022);
+  const auto identity = generate_key_file(key, err);
+  ::umask(old_umask);
+  ASSERT_TRUE(identity) << err;
+  EXPECT_EQ(permissions_of(key), 0600u);
+  EXPECT_EQ(permissions_of(dir.path() / "etc"), 0750u);
+  EXPECT_EQ(permissions_of(dir.path() / "etc" / "mxegress"), 0750u);
+  EXPECT_EQ(permissions_of(dir.path()) & 0777, 0700u) << "an existing directory is left alone";
+}
+
+TEST(KeyFileTest, ExplainsADirectoryThatCannotBeMade) {
+  TempDir dir;
+  write_file(dir.path() / "file", "x", fs::perms::owner_read | fs::perms::owner_write);
+  std::string err;
+  EXPECT_FALSE(generate_key_file(dir.path() / "file" / "client.key", err));
+  EXPECT_EQ(err, (dir.path() / "file").string() + " is not a directory");
+  EXPECT_FALSE(generate_key_file(dir.path() / "file" / "deeper" / "client.key", err));
+  EXPECT_EQ(err, "cannot create directory " + (dir.path() / "file" / "deeper").string() +
+                     ": Not a directory");
+}
+
 TEST(KeyFileTest, RefusesAFileOthersCanRead) {
   TempDir dir;
   const fs::path path = dir.path() / "tenant.key";

@@ -133,7 +133,8 @@ TEST(ClientContextTest, NeedsExactlyOneWayToVerifyTheServer) {
   EXPECT_FALSE(err.empty());
   err.clear();
   EXPECT_FALSE(make_client_tls_context(
-      {.pin = Sha256{}, .ca_file = "/etc/ssl/certs/ca-certificates.crt", .server_name = "x"}, err));
+      {.pins = {Sha256{}}, .ca_file = "/etc/ssl/certs/ca-certificates.crt", .server_name = "x"},
+      err));
   EXPECT_FALSE(err.empty());
 }
 
@@ -149,10 +150,34 @@ TEST(ClientContextTest, CaModeNeedsAServerNameAndAReadableCaFile) {
 
 TEST(ClientContextTest, PinModeIsTls13Only) {
   std::string err;
-  SslCtxPtr ctx = make_client_tls_context({.pin = Sha256{}}, err);
+  SslCtxPtr ctx = make_client_tls_context({.pins = {Sha256{}}}, err);
   ASSERT_TRUE(ctx) << err;
   EXPECT_EQ(SSL_CTX_get_min_proto_version(ctx.get()), TLS1_3_VERSION);
   EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()), SSL_VERIFY_PEER);
+}
+
+TEST(PinMatchesTest, MatchesAnyListedPinAndNothingElse) {
+  Sha256 a{};
+  Sha256 b{};
+  b[31] = 1;
+  Sha256 c{};
+  c[0] = 0x80;
+  EXPECT_TRUE(pin_matches(std::vector{a}, a));
+  EXPECT_TRUE(pin_matches(std::vector{a, b}, b));
+  EXPECT_TRUE(pin_matches(std::vector{b, a}, a));
+  EXPECT_FALSE(pin_matches(std::vector{a, b}, c));
+  EXPECT_FALSE(pin_matches({}, a));
+}
+
+TEST(ClientContextTest, CountsItsPins) {
+  std::string err;
+  Sha256 b{};
+  b[0] = 1;
+  SslCtxPtr two = make_client_tls_context({.pins = {Sha256{}, b}}, err);
+  ASSERT_TRUE(two) << err;
+  EXPECT_EQ(client_pin_count(two.get()), 2u);
+  SslCtxPtr plain(SSL_CTX_new(TLS_client_method()));
+  EXPECT_EQ(client_pin_count(plain.get()), 0u);
 }
 
 }  // namespace

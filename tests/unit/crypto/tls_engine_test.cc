@@ -188,7 +188,7 @@ class TlsEngineTest : public ::testing::Test {
     server_context_ =
         make_server_tls_context(dir_.path() / kServerCertFile, dir_.path() / kServerKeyFile, err);
     ASSERT_TRUE(server_context_) << err;
-    client_context_ = make_client_tls_context({.pin = pin_}, err);
+    client_context_ = make_client_tls_context({.pins = {pin_}}, err);
     ASSERT_TRUE(client_context_) << err;
   }
 
@@ -267,7 +267,7 @@ TEST_F(TlsEngineTest, WrongPinFailsBeforeAnyApplicationDataIsSent) {
   Sha256 wrong_pin = pin_;
   wrong_pin[0] ^= 1;
   std::string err;
-  SslCtxPtr wrong_client_context = make_client_tls_context({.pin = wrong_pin}, err);
+  SslCtxPtr wrong_client_context = make_client_tls_context({.pins = {wrong_pin}}, err);
   ASSERT_TRUE(wrong_client_context) << err;
   TlsEngine client(wrong_client_context.get(), TlsEngine::Role::Client);
   TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
@@ -282,6 +282,44 @@ TEST_F(TlsEngineTest, WrongPinFailsBeforeAnyApplicationDataIsSent) {
   EXPECT_TRUE(server.plaintext().empty());
   EXPECT_FALSE(client.write_plaintext(as_bytes("more")));
   EXPECT_FALSE(client.feed_ciphertext(as_bytes("x")));
+}
+
+// A certificate rotation: the client trusts the old and the new pin, and
+// the server presents either (the order of the pins does not matter).
+TEST_F(TlsEngineTest, AnyOfSeveralPinsIsAccepted) {
+  Sha256 other_pin = pin_;
+  other_pin[31] ^= 0x80;
+  for (const std::vector<Sha256>& pins :
+       {std::vector{other_pin, pin_}, std::vector{pin_, other_pin}}) {
+    std::string err;
+    SslCtxPtr context = make_client_tls_context({.pins = pins}, err);
+    ASSERT_TRUE(context) << err;
+    TlsEngine client(context.get(), TlsEngine::Role::Client);
+    TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
+    connect(client, server);
+    EXPECT_TRUE(client.handshake_done()) << client.error();
+    EXPECT_FALSE(client.failed());
+  }
+}
+
+TEST_F(TlsEngineTest, NoneOfSeveralPinsFailsAndNamesThePresentedOne) {
+  Sha256 first = pin_;
+  first[0] ^= 1;
+  Sha256 second = pin_;
+  second[1] ^= 1;
+  std::string err;
+  SslCtxPtr context = make_client_tls_context({.pins = {first, second}}, err);
+  ASSERT_TRUE(context) << err;
+  TlsEngine client(context.get(), TlsEngine::Role::Client);
+  TlsEngine server(server_context_.get(), TlsEngine::Role::Server);
+  ASSERT_TRUE(client.write_plaintext(as_bytes("AUTH secret")));
+  client.start_handshake();
+  pump(client, server);
+  EXPECT_TRUE(client.failed());
+  EXPECT_NE(client.error().find("matches none of the 2 pins; it presented " + format_pin(pin_)),
+            std::string::npos)
+      << client.error();
+  EXPECT_TRUE(server.plaintext().empty());
 }
 
 TEST_F(TlsEngineTest, ClientRefusesServerThatSelectsNoAlpn) {

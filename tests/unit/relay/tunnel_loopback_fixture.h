@@ -158,7 +158,7 @@ class TunnelLoopbackTest : public ::testing::Test {
   // Tunnel::start(), before any handshake byte has come back.
   void connect_client(const Sha256& pin, std::function<void(Tunnel&)> after_start = {}) {
     std::string err;
-    client_ctx_ = make_client_tls_context({.pin = pin}, err);
+    client_ctx_ = make_client_tls_context({.pins = {pin}}, err);
     ASSERT_TRUE(client_ctx_) << err;
     client_connection_ = std::make_unique<TcpConnection>(loop_);
     const int rc = client_connection_->connect(

@@ -98,7 +98,7 @@ class SessionDispatchLoopbackTest : public LoopTest {
     ASSERT_TRUE(pin) << err;
     server_tls_ = make_server_tls_context(dir_.path() / "server" / kServerCertFile,
                                           dir_.path() / "server" / kServerKeyFile, err);
-    client_tls_ = make_client_tls_context({.pin = *parse_pin(*pin)}, err);
+    client_tls_ = make_client_tls_context({.pins = {*parse_pin(*pin)}}, err);
     ASSERT_TRUE(server_tls_ && client_tls_) << err;
     ASSERT_EQ(trail_.open(dir_.path() / "trail.jsonl", false), "");
     echo_ = std::make_unique<Destination>(loop_, true);

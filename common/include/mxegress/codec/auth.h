@@ -26,8 +26,9 @@ Bytes request(const ClientIdentity& identity, Exporter exporter, uint32_t window
 
 // The server's answer to it: the credit it grants each session, or why not.
 struct Answer {
-  std::optional<uint32_t> window;  // set: authenticated
-  std::string error;               // why not, for the log
+  std::optional<uint32_t> window;            // set: authenticated
+  std::optional<frame::AuthStatus> refusal;  // set: the server refused our key (its status)
+  std::string error;                         // why not, for the log
 };
 Answer read_answer(const frame::Frame& f);
 

@@ -49,8 +49,9 @@ struct ClientConfig {
   // [[server]]: how to reach and verify one mxegress-server.
   struct Server {
     HostPort address;
-    // Exactly one of these two is set.
-    std::optional<Key32> pin_sha256;               // SPKI SHA-256 of the server's key
+    // Exactly one of these two is set. Several pins (`pins = [...]`, or one
+    // `pin`): the server may present any of them, for a certificate rotation.
+    std::vector<Key32> pins;                       // SPKI SHA-256s of the server's key
     std::optional<std::filesystem::path> ca_file;  // CA bundle (PEM)
     // Name sent as SNI and, with ca_file, verified; defaults to address.host.
     std::string server_name;
@@ -109,5 +110,8 @@ ConfigResult<ClientConfig> parse_client_config(std::string_view toml_text,
                                                const std::string& source_name,
                                                const std::filesystem::path& base_dir);
 ConfigResult<ClientConfig> load_client_config(const std::filesystem::path& path);
+
+// Every address the client listens on: SOCKS5, transparent, forwards, metrics.
+std::vector<SocketAddress> listen_addresses(const ClientConfig& config);
 
 }  // namespace mx

@@ -101,6 +101,15 @@ struct ServerConfig {
     // that a macro, and some C libraries (musl) define it as `(stdout)`, which
     // breaks `trail.stdout`.
     bool to_stdout = false;
+    // `on_trail_error`: what new sessions get while the file cannot be
+    // written (docs/abuse-desk.md "When the trail cannot be written").
+    enum class OnError {
+      Refuse,    // "refuse": refused like a tenant limit until it can again
+      Continue,  // "continue": relayed; lines beyond the backlog are lost, counted
+    };
+    OnError on_error = OnError::Refuse;
+    // `backlog`: bytes of lines held in memory while the file fails.
+    uint64_t backlog = uint64_t{1} << 20;
   };
 
   // [[socks5.user]]: an RFC 1929 user of the server's own SOCKS5 listener.
@@ -141,5 +150,8 @@ ConfigResult<ServerConfig> parse_server_config(std::string_view toml_text,
                                                const std::string& source_name,
                                                const std::filesystem::path& base_dir);
 ConfigResult<ServerConfig> load_server_config(const std::filesystem::path& path);
+
+// Every address the server listens on: tunnels, SOCKS5, metrics.
+std::vector<SocketAddress> listen_addresses(const ServerConfig& config);
 
 }  // namespace mx

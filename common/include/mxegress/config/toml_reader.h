@@ -52,6 +52,8 @@ class TableReader {
   std::vector<TableReader> required_tables(std::string_view key);
 
   bool has(std::string_view key) const;
+  // The key's node without asking for it (null when absent), to choose a decoder.
+  const toml::node* peek(std::string_view key) const;
   // Errors about the table as a whole, or about one key of it.
   void error(std::string_view why);
   void error(std::string_view key, std::string_view why);

@@ -25,7 +25,8 @@ std::string encode_key(const PublicKey& key);
 std::optional<PublicKey> decode_key(std::string_view text);
 
 // Key file: one line "<base64 of the 32-byte seed>\n", mode 0600. Generating
-// refuses to overwrite. Loading refuses a file that group or others may access.
+// refuses to overwrite and creates a missing directory (create_key_directory). Loading refuses a
+// file that group or others may access.
 std::optional<ClientIdentity> generate_key_file(const std::filesystem::path& path,
                                                 std::string& err);
 std::optional<ClientIdentity> load_key_file(const std::filesystem::path& path, std::string& err);

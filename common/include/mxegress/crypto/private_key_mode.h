@@ -18,4 +18,9 @@ std::string private_key_mode_error(const std::filesystem::path& path, mode_t mod
 // it will then say why).
 std::string private_key_file_error(const std::filesystem::path& path);
 
+// Creates `dir` and its missing parents for key files, each new one mode
+// 0750 (less if the umask says so): the service's group may enter, others
+// not. Directories that exist are left as they are. "" or the error.
+std::string create_key_directory(const std::filesystem::path& dir);
+
 }  // namespace mx

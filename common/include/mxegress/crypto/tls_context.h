@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mx {
 
@@ -31,20 +33,30 @@ using Sha256 = std::array<uint8_t, 32>;
 SslCtxPtr make_server_tls_context(const std::filesystem::path& cert,
                                   const std::filesystem::path& key, std::string& err);
 
-// Exactly one of pin / ca_file. With ca_file, server_name is the host name the
-// certificate must match (a TlsEngine may override it per connection).
-// The defaults let callers use designated initializers: {.pin = pin}.
+// Exactly one of pins (one or more) / ca_file. Several pins let a server's
+// certificate be rotated without a flag day (docs/rotation.md). With ca_file,
+// server_name is the host name the certificate must match (a TlsEngine may
+// override it per connection).
+// The defaults let callers use designated initializers: {.pins = {pin}}.
 struct ServerVerification {
-  std::optional<Sha256> pin = std::nullopt;
+  std::vector<Sha256> pins = {};
   std::filesystem::path ca_file = {};
   std::string server_name = {};
 };
 
 // Client: TLS 1.3 only, offers ALPN mxegress/1 (TlsEngine fails the connection if
-// the server did not select it). Pin: the leaf's SPKI SHA-256 must equal the pin,
-// nothing else is checked. CA: chain verification plus host name check. A mismatch
-// fails the handshake before the client sends any application data.
+// the server did not select it). Pins: the leaf's SPKI SHA-256 must equal one of
+// them (pin_matches), nothing else is checked. CA: chain verification plus host
+// name check. A mismatch fails the handshake before the client sends any
+// application data.
 SslCtxPtr make_client_tls_context(const ServerVerification& verification, std::string& err);
+
+// The pin check, and the only one: whether `presented` (a leaf's SPKI SHA-256)
+// is one of `pins`. Each comparison takes constant time.
+bool pin_matches(std::span<const Sha256> pins, const Sha256& presented);
+// How many pins a context made by make_client_tls_context trusts (0: CA mode, or
+// another context), for the mismatch message.
+size_t client_pin_count(const SSL_CTX* ctx);
 
 // Per-connection half of make_client_tls_context, used by TlsEngine: sets SNI (not for
 // IP literals) and, for a CA-verifying context, the name or address the certificate

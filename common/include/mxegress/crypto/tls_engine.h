@@ -16,9 +16,11 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -107,6 +109,13 @@ class TlsEngine {
 
   // "subject=<RFC 2253 subject> pin=sha256/<base64>", or "no peer certificate".
   std::string peer_certificate_summary() const;
+  // Whether the peer's certificate was refused, and how: not the pinned key
+  // (a pinned context), or not trusted (CA verification). Accepted also when
+  // it was not checked (yet).
+  enum class CertificateVerdict { Accepted, PinMismatch, Untrusted };
+  CertificateVerdict certificate_verdict() const;
+  // The SPKI pin of the leaf the peer presented, also when it was refused.
+  std::optional<std::array<uint8_t, 32>> presented_pin() const;
   std::string_view alpn() const;              // empty until negotiated
   std::string_view protocol_version() const;  // e.g. "TLSv1.3"
   std::string_view cipher_name() const;       // e.g. "TLS_AES_128_GCM_SHA256"

@@ -1,5 +1,5 @@
 // The command line both programs share: a subcommand or "run", -c FILE,
-// --check, --version, --help.
+// --check [--for-reload] [--online], --version, --help.
 #pragma once
 
 #include <string>
@@ -10,6 +10,11 @@ namespace mx {
 struct CommandLine {
   std::string config_path;
   bool check = false;
+  // --check --for-reload: leave out the probe of the listen addresses, which
+  // the running program holds (the server's ExecReload).
+  bool for_reload = false;
+  // --check --online: also open a tunnel to each server (the client).
+  bool online = false;
   bool version = false;
   bool help = false;
   std::vector<std::string> positional;  // subcommand and its arguments (options included)

@@ -56,14 +56,6 @@ std::string_view syslog_priority_prefix(LogLevel level);
 // '=' or is empty; control characters become '?'.
 std::string log_field(std::string_view value);
 
-// A JSON string literal of any bytes: '"', '\\' and control characters
-// escaped (\n, \r, \t, \b, \f, else \u00XX; DEL as \u007f), valid UTF-8
-// kept as it is, and every byte that is not part of a valid UTF-8 sequence
-// (a stray continuation byte, a truncated sequence, an overlong form, a
-// surrogate, above U+10FFFF) replaced by \ufffd. The result is always
-// valid UTF-8 and valid JSON.
-std::string log_json_string(std::string_view bytes);
-
 // One structured field of a log line (see log_kv).
 struct LogKv {
   std::string key;

@@ -1,11 +1,12 @@
 // Well-formed UTF-8, by Unicode Table 3-7 (no overlong forms, surrogates or
 // code points above U+10FFFF): the one decoder of the code, for the JSON
-// text of log lines and of the trail, and for what the trail query prints.
+// strings we write (util/json_string) and for what the trail query prints.
 // Pure.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace mx {
@@ -21,5 +22,9 @@ struct Utf8Step {
 Utf8Step utf8_step(std::string_view text, size_t at);
 
 bool is_valid_utf8(std::string_view text);
+
+// `text` with each ill-formed subpart replaced by U+FFFD (as JSON strings
+// get it: util/json_string).
+std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace mx
