@@ -6,6 +6,9 @@ mxegress-client --check --online says per server whether a tunnel opens, and why
 
 import os
 import re
+import socket
+import subprocess
+import time
 import unittest
 
 import mxtest
@@ -169,6 +172,43 @@ class RunningPairTest(SharedHarnessTest):
         self.assertRegex(cp.stderr, re.escape(f"server {closed}: unreachable: cannot connect to "
                                               f"{closed}") + r": .*refused")
         self.assertIn("not every server accepted a tunnel", cp.stderr)
+
+    def test_online_check_reports_a_certificate_its_ca_does_not_trust(self):
+        # `ca` instead of the pin: a CA that did not sign the server's certificate.
+        ca = self.pair.path("other-ca.pem")
+        if not os.path.exists(ca):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=some other CA", "-keyout", self.pair.path("other-ca.key"),
+                            "-out", ca], check=True, capture_output=True)
+        text = re.sub(r'pin = "[^"]*"', f'ca = "{ca}"\nserver_name = "127.0.0.1"',
+                      self.pair.client_toml)
+        self.assertNotEqual(text, self.pair.client_toml)
+        cp = self.online(self.client_config_on_a_free_port("online-ca.toml", text))
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        server = fmt_hostport(*self.pair.tunnel_addr)
+        self.assertRegex(cp.stderr, re.escape(f"server {server}: certificate not trusted: "
+                                              "server verification failed: ") + ".+")
+        self.assertIn("not every server accepted a tunnel", cp.stderr)
+
+    def test_online_check_reports_a_server_that_never_answers_as_a_timeout(self):
+        # A port whose kernel completes the TCP handshake, and nothing more: the
+        # TLS ClientHello is never answered.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)
+            port = silent.getsockname()[1]
+            text = self.pair.client_toml.replace(fmt_hostport(*self.pair.tunnel_addr),
+                                                 fmt_hostport("127.0.0.1", port))
+            text = re.sub(r'(?m)^handshake_timeout = "[^"]*"', 'handshake_timeout = "1s"', text)
+            self.assertIn('handshake_timeout = "1s"', text)
+            started = time.monotonic()
+            cp = self.online(self.client_config_on_a_free_port("online-silent.toml", text))
+            took = time.monotonic() - started
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn(f"server 127.0.0.1:{port}: timeout: no authenticated tunnel within the "
+                      "handshake timeout", cp.stderr)
+        self.assertLess(took, 15, "the check waits for the handshake timeout, not longer")
 
 
 class ConfigRefusalTest(unittest.TestCase):
