@@ -12,10 +12,13 @@ using Row = std::array<std::string, 5>;
 // What people read in the RESULT column: a DNS error is not a pass.
 const char* column(Outcome outcome) {
   switch (outcome) {
-    case Outcome::Ok: return "ok";
-    case Outcome::Skipped: return "skipped";
+    case Outcome::Ok:
+      return "ok";
+    case Outcome::Skipped:
+      return "skipped";
     case Outcome::Fail:
-    case Outcome::Error: return "FAIL";
+    case Outcome::Error:
+      return "FAIL";
   }
   return "FAIL";
 }
@@ -40,10 +43,11 @@ void print_table(std::ostream& out, const std::vector<TenantReport>& reports) {
       ++addresses;
       if (!address.ok()) ++failing;
       for (const CheckResult& r : address.checks) {
-        const std::string name =
-            r.check == "dnsbl" && r.facts.contains("zone") ? "dnsbl " + r.facts.at("zone") : r.check;
-        rows.push_back({tenant.tenant, address.address.ip_string(), name, column(r.outcome),
-                        r.detail});
+        const std::string name = r.check == "dnsbl" && r.facts.contains("zone")
+                                     ? "dnsbl " + r.facts.at("zone")
+                                     : r.check;
+        rows.push_back(
+            {tenant.tenant, address.address.ip_string(), name, column(r.outcome), r.detail});
       }
     }
   }
@@ -68,8 +72,8 @@ std::string to_json(const std::vector<TenantReport>& reports) {
     for (const AddressReport& address : tenant.addresses) {
       nlohmann::json checks = nlohmann::json::array();
       for (const CheckResult& r : address.checks) {
-        nlohmann::json check = {{"check", r.check}, {"result", describe(r.outcome)},
-                                {"detail", r.detail}};
+        nlohmann::json check = {
+            {"check", r.check}, {"result", describe(r.outcome)}, {"detail", r.detail}};
         for (const auto& [key, value] : r.facts) check[key] = value;
         if (r.check == "ptr") check["names"] = r.values;
         if (r.check == "dnsbl") check["codes"] = r.values;

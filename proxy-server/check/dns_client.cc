@@ -9,11 +9,16 @@ namespace {
 
 int ns_type(QueryType type) {
   switch (type) {
-    case QueryType::A: return ns_t_a;
-    case QueryType::Aaaa: return ns_t_aaaa;
-    case QueryType::Txt: return ns_t_txt;
-    case QueryType::Mx: return ns_t_mx;
-    case QueryType::Ptr: return ns_t_ptr;
+    case QueryType::A:
+      return ns_t_a;
+    case QueryType::Aaaa:
+      return ns_t_aaaa;
+    case QueryType::Txt:
+      return ns_t_txt;
+    case QueryType::Mx:
+      return ns_t_mx;
+    case QueryType::Ptr:
+      return ns_t_ptr;
   }
   return ns_t_a;
 }
@@ -26,11 +31,16 @@ DnsAnswer with_status(DnsAnswer::Status status) {
 
 DnsAnswer::Status status_of(int ares_status) {
   switch (ares_status) {
-    case ARES_SUCCESS: return DnsAnswer::Status::Ok;
-    case ARES_ENOTFOUND: return DnsAnswer::Status::NoSuchName;
-    case ARES_ENODATA: return DnsAnswer::Status::NoData;
-    case ARES_ETIMEOUT: return DnsAnswer::Status::Timeout;
-    default: return DnsAnswer::Status::Failed;
+    case ARES_SUCCESS:
+      return DnsAnswer::Status::Ok;
+    case ARES_ENOTFOUND:
+      return DnsAnswer::Status::NoSuchName;
+    case ARES_ENODATA:
+      return DnsAnswer::Status::NoData;
+    case ARES_ETIMEOUT:
+      return DnsAnswer::Status::Timeout;
+    default:
+      return DnsAnswer::Status::Failed;
   }
 }
 
@@ -43,8 +53,7 @@ void parse_addresses(QueryType type, const unsigned char* buf, int len, DnsAnswe
     rc = ares_parse_a_reply(buf, len, nullptr, found, &count);
     for (int i = 0; rc == ARES_SUCCESS && i < count; ++i) {
       answer.addresses.push_back(SocketAddress::ipv4(
-          std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&found[i].ipaddr), 4),
-          0));
+          std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&found[i].ipaddr), 4), 0));
     }
   } else {
     ares_addr6ttl found[kMax];
@@ -107,10 +116,18 @@ DnsAnswer parse_answer(QueryType type, int ares_status, const unsigned char* buf
   int rc = ARES_SUCCESS;
   switch (type) {
     case QueryType::A:
-    case QueryType::Aaaa: parse_addresses(type, buf, len, answer, rc); break;
-    case QueryType::Txt: parse_texts(buf, len, answer, rc); break;
-    case QueryType::Mx: parse_mx(buf, len, answer, rc); break;
-    case QueryType::Ptr: parse_ptr(buf, len, answer, rc); break;
+    case QueryType::Aaaa:
+      parse_addresses(type, buf, len, answer, rc);
+      break;
+    case QueryType::Txt:
+      parse_texts(buf, len, answer, rc);
+      break;
+    case QueryType::Mx:
+      parse_mx(buf, len, answer, rc);
+      break;
+    case QueryType::Ptr:
+      parse_ptr(buf, len, answer, rc);
+      break;
   }
   if (rc == ARES_ENODATA) return with_status(DnsAnswer::Status::NoData);
   if (rc != ARES_SUCCESS) return with_status(DnsAnswer::Status::Failed);

@@ -72,22 +72,32 @@ DnsblVerdict dnsbl_verdict(const DnsAnswer& a_answer) {
 
 const char* describe(DnsAnswer::Status status) {
   switch (status) {
-    case DnsAnswer::Status::Ok: return "ok";
-    case DnsAnswer::Status::NoSuchName: return "no such name";
-    case DnsAnswer::Status::NoData: return "no data";
-    case DnsAnswer::Status::Timeout: return "timeout";
-    case DnsAnswer::Status::Failed: return "failed";
+    case DnsAnswer::Status::Ok:
+      return "ok";
+    case DnsAnswer::Status::NoSuchName:
+      return "no such name";
+    case DnsAnswer::Status::NoData:
+      return "no data";
+    case DnsAnswer::Status::Timeout:
+      return "timeout";
+    case DnsAnswer::Status::Failed:
+      return "failed";
   }
   return "failed";
 }
 
 const char* describe(QueryType type) {
   switch (type) {
-    case QueryType::A: return "A";
-    case QueryType::Aaaa: return "AAAA";
-    case QueryType::Txt: return "TXT";
-    case QueryType::Mx: return "MX";
-    case QueryType::Ptr: return "PTR";
+    case QueryType::A:
+      return "A";
+    case QueryType::Aaaa:
+      return "AAAA";
+    case QueryType::Txt:
+      return "TXT";
+    case QueryType::Mx:
+      return "MX";
+    case QueryType::Ptr:
+      return "PTR";
   }
   return "?";
 }

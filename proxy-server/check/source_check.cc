@@ -85,8 +85,8 @@ void Runner::start(AddressReport& report, const std::string& domain, const Check
   w.fcrdns = checks.size();
   checks.push_back({"fcrdns", Outcome::Error, "", {}, {}});
   w.spf = checks.size();
-  checks.push_back({"spf", Outcome::Skipped, "spf skipped (no --domain, no domain for the tenant)",
-                    {}, {}});
+  checks.push_back(
+      {"spf", Outcome::Skipped, "spf skipped (no --domain, no domain for the tenant)", {}, {}});
   w.first_dnsbl = checks.size();
   for (const std::string& zone : request.zones) {
     checks.push_back({"dnsbl", Outcome::Error, "", {{"zone", zone}}, {}});
@@ -197,7 +197,9 @@ void Runner::on_dnsbl(Work& w, size_t index, const std::string& zone, const DnsA
       r.outcome = Outcome::Ok;
       r.detail = "not listed on " + zone;
       return;
-    case DnsblVerdict::Status::Error: set_error(r, zone, answer); return;
+    case DnsblVerdict::Status::Error:
+      set_error(r, zone, answer);
+      return;
     case DnsblVerdict::Status::Refused:
       r.detail = "error: " + zone + " refused the query (" + codes + ")";
       r.facts["error"] = "refused";
@@ -206,7 +208,8 @@ void Runner::on_dnsbl(Work& w, size_t index, const std::string& zone, const DnsA
       r.detail = "error: " + zone + " gave an answer that is not a DNSBL code (" + codes + ")";
       r.facts["error"] = "unexpected answer";
       return;
-    case DnsblVerdict::Status::Listed: break;
+    case DnsblVerdict::Status::Listed:
+      break;
   }
   r.outcome = Outcome::Fail;
   r.detail = "listed on " + zone + ": " + codes;
@@ -252,10 +255,14 @@ std::vector<TenantReport> run_checks(Loop& loop, DnsClient& dns, const ServerCon
 
 const char* describe(Outcome outcome) {
   switch (outcome) {
-    case Outcome::Ok: return "ok";
-    case Outcome::Fail: return "fail";
-    case Outcome::Error: return "error";
-    case Outcome::Skipped: return "skipped";
+    case Outcome::Ok:
+      return "ok";
+    case Outcome::Fail:
+      return "fail";
+    case Outcome::Error:
+      return "error";
+    case Outcome::Skipped:
+      return "skipped";
   }
   return "error";
 }

@@ -25,7 +25,7 @@ enum class Outcome {
 };
 
 struct CheckResult {
-  std::string check;   // "bind", "ptr", "fcrdns", "spf", "dnsbl"
+  std::string check;  // "bind", "ptr", "fcrdns", "spf", "dnsbl"
   Outcome outcome = Outcome::Error;
   std::string detail;  // for people: "ptr mail1.example.net", "listed on zen.test: 127.0.0.2 'why'"
   // For machines (--json), by check: ptr "names"; fcrdns "name"; spf

@@ -4,15 +4,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <variant>
 
 #include "check/dns_names.h"
+#include "check/spf_macro.h"
 
 namespace mx::check::spf {
 namespace {
 
-constexpr int kMaxLookups = 10;      // RFC 7208 §4.6.4
-constexpr int kMaxVoidLookups = 2;   // §4.6.4
-constexpr size_t kMaxNames = 10;     // MX hosts of one mx, PTR names of one ptr
+constexpr int kMaxLookups = 10;     // RFC 7208 §4.6.4
+constexpr int kMaxVoidLookups = 2;  // §4.6.4
+constexpr size_t kMaxNames = 10;    // MX hosts of one mx, PTR names of one ptr
 
 std::string normalise(std::string_view domain) {
   std::string out(domain);
@@ -47,10 +49,14 @@ bool prefix_matches(std::span<const uint8_t> a, std::span<const uint8_t> b, int 
 
 Result result_of(Qualifier q) {
   switch (q) {
-    case Qualifier::Pass: return Result::Pass;
-    case Qualifier::Fail: return Result::Fail;
-    case Qualifier::SoftFail: return Result::SoftFail;
-    case Qualifier::Neutral: return Result::Neutral;
+    case Qualifier::Pass:
+      return Result::Pass;
+    case Qualifier::Fail:
+      return Result::Fail;
+    case Qualifier::SoftFail:
+      return Result::SoftFail;
+    case Qualifier::Neutral:
+      return Result::Neutral;
   }
   return Result::Neutral;
 }
@@ -67,7 +73,8 @@ Verdict problem(Result result, Problem why, std::string domain, std::string deta
 // One replay of check_host over the answers known so far.
 class Evaluation {
  public:
-  Evaluation(const SocketAddress& ip, const Answers& answers) : ip_(ip), answers_(answers) {}
+  Evaluation(const SocketAddress& ip, std::string sender_domain, const Answers& answers)
+      : ip_(ip), sender_domain_(std::move(sender_domain)), answers_(answers) {}
 
   // nullopt: an answer is missing (need()).
   std::optional<Verdict> check_host(const std::string& domain);
@@ -98,8 +105,27 @@ class Evaluation {
     return a.family() == ip_.family() &&
            prefix_matches(a.ip_bytes(), ip_.ip_bytes(), v4() ? m.cidr4 : m.cidr6);
   }
+  // The domain a domain-spec names in `domain`'s record (macros expanded),
+  // or the permerror of a macro that cannot be.
+  std::variant<std::string, Verdict> target_of(const std::string& spec, const std::string& domain,
+                                               const std::string& term) const {
+    if (spec.empty()) return domain;
+    if (!has_macro(spec)) return normalise(spec);
+    const MacroResult expanded = expand_macros(spec, {ip_, "postmaster", sender_domain_, domain});
+    switch (expanded.error) {
+      case MacroResult::Error::None:
+        return normalise(expanded.text);
+      case MacroResult::Error::Syntax:
+        return problem(Result::PermError, Problem::Syntax, domain, term + ": malformed macro");
+      case MacroResult::Error::Unsupported:
+        return problem(Result::PermError, Problem::MacroNotSupported, domain,
+                       term + ": %{" + std::string(1, expanded.letter) + "}");
+    }
+    return problem(Result::PermError, Problem::Syntax, domain, term);
+  }
   std::optional<Verdict> count_lookup(const std::string& domain) {
-    if (++lookups_ > kMaxLookups) return problem(Result::PermError, Problem::TooManyLookups, domain);
+    if (++lookups_ > kMaxLookups)
+      return problem(Result::PermError, Problem::TooManyLookups, domain);
     return std::nullopt;
   }
   std::optional<Verdict> count_void(const DnsAnswer& a, const std::string& domain) {
@@ -119,6 +145,7 @@ class Evaluation {
   Outcome ptr(const std::string& target, const std::string& domain);
 
   const SocketAddress& ip_;
+  const std::string sender_domain_;  // postmaster@ this is the sender (%{s}, %{l}, %{o})
   const Answers& answers_;
   std::optional<DnsQuery> need_;
   int lookups_ = 0;
@@ -145,9 +172,12 @@ std::optional<Verdict> Evaluation::check_host(const std::string& domain) {
   for (const Mechanism& m : parsed.record->mechanisms) {
     Outcome outcome = evaluate(m, domain);
     switch (outcome.kind) {
-      case Outcome::Kind::Pending: return std::nullopt;
-      case Outcome::Kind::Decided: return outcome.verdict;
-      case Outcome::Kind::NoMatch: continue;
+      case Outcome::Kind::Pending:
+        return std::nullopt;
+      case Outcome::Kind::Decided:
+        return outcome.verdict;
+      case Outcome::Kind::NoMatch:
+        continue;
       case Outcome::Kind::Match: {
         if (m.kind == MechanismKind::Include) {
           // Report what matched inside, with the qualifier of the include.
@@ -164,11 +194,10 @@ std::optional<Verdict> Evaluation::check_host(const std::string& domain) {
   }
   if (parsed.record->redirect) {
     const std::string& spec = *parsed.record->redirect;
-    if (has_macro(spec)) {
-      return problem(Result::PermError, Problem::MacroNotSupported, domain, "redirect=" + spec);
-    }
+    auto target_or_error = target_of(spec, domain, "redirect=" + spec);
+    if (auto* error = std::get_if<Verdict>(&target_or_error)) return *error;
     if (auto over = count_lookup(domain)) return over;
-    const std::string target = normalise(spec);
+    const std::string target = std::get<std::string>(target_or_error);
     std::optional<Verdict> inner = check_host(target);
     if (!inner) return std::nullopt;
     if (inner->result == Result::None) {
@@ -189,31 +218,35 @@ Evaluation::Outcome Evaluation::evaluate(const Mechanism& m, const std::string& 
     const int bits = v4() ? m.cidr4 : m.cidr6;
     return family && prefix_matches(m.network, ip_.ip_bytes(), bits) ? match() : no_match();
   }
-  if (has_macro(m.domain)) {
-    return decided(problem(Result::PermError, Problem::MacroNotSupported, domain, m.text));
-  }
+  auto target_or_error = target_of(m.domain, domain, m.text);
+  if (auto* error = std::get_if<Verdict>(&target_or_error)) return decided(*error);
   if (auto over = count_lookup(domain)) return decided(*over);
-  const std::string target = m.domain.empty() ? domain : normalise(m.domain);
+  const std::string target = std::get<std::string>(target_or_error);
   switch (m.kind) {
     case MechanismKind::Include: {
       std::optional<Verdict> inner = check_host(target);
       if (!inner) return pending();
       switch (inner->result) {
-        case Result::Pass: return {Outcome::Kind::Match, *inner};
+        case Result::Pass:
+          return {Outcome::Kind::Match, *inner};
         case Result::Fail:
         case Result::SoftFail:
-        case Result::Neutral: return no_match();
+        case Result::Neutral:
+          return no_match();
         case Result::TempError:
-        case Result::PermError: return decided(*inner);
+        case Result::PermError:
+          return decided(*inner);
         case Result::None:
-          return decided(
-              problem(Result::PermError, Problem::IncludeWithoutRecord, domain, m.text));
+          return decided(problem(Result::PermError, Problem::IncludeWithoutRecord, domain, m.text));
       }
       return no_match();
     }
-    case MechanismKind::A: return addresses_of(target, m, domain);
-    case MechanismKind::Mx: return mx(target, m, domain);
-    case MechanismKind::Ptr: return ptr(target, domain);
+    case MechanismKind::A:
+      return addresses_of(target, m, domain);
+    case MechanismKind::Mx:
+      return mx(target, m, domain);
+    case MechanismKind::Ptr:
+      return ptr(target, domain);
     case MechanismKind::Exists: {
       const DnsAnswer* a = ask(QueryType::A, target);
       if (a == nullptr) return pending();
@@ -221,7 +254,8 @@ Evaluation::Outcome Evaluation::evaluate(const Mechanism& m, const std::string& 
       if (auto over = count_void(*a, domain)) return decided(*over);
       return a->addresses.empty() ? no_match() : match();
     }
-    default: return no_match();
+    default:
+      return no_match();
   }
 }
 
@@ -286,8 +320,9 @@ Evaluation::Outcome Evaluation::ptr(const std::string& target, const std::string
 }  // namespace
 
 Step check_host(const SocketAddress& ip, std::string_view domain, const Answers& answers) {
-  Evaluation evaluation(ip, answers);
-  std::optional<Verdict> verdict = evaluation.check_host(normalise(domain));
+  const std::string start = normalise(domain);
+  Evaluation evaluation(ip, start, answers);
+  std::optional<Verdict> verdict = evaluation.check_host(start);
   Step step;
   if (verdict) {
     step.verdict = std::move(*verdict);
@@ -295,49 +330,6 @@ Step check_host(const SocketAddress& ip, std::string_view domain, const Answers&
     step.need = evaluation.need();
   }
   return step;
-}
-
-const char* describe(Result result) {
-  switch (result) {
-    case Result::None: return "none";
-    case Result::Neutral: return "neutral";
-    case Result::Pass: return "pass";
-    case Result::Fail: return "fail";
-    case Result::SoftFail: return "softfail";
-    case Result::TempError: return "temperror";
-    case Result::PermError: return "permerror";
-  }
-  return "permerror";
-}
-
-const char* describe(Problem p) {
-  switch (p) {
-    case Problem::None: return "no problem";
-    case Problem::BadDomain: return "not a domain name";
-    case Problem::NoRecord: return "no SPF record";
-    case Problem::MultipleRecords: return "more than one SPF record";
-    case Problem::Syntax: return "malformed record";
-    case Problem::TooManyLookups: return "more than 10 DNS-querying terms";
-    case Problem::TooManyVoidLookups: return "more than 2 void lookups";
-    case Problem::TooManyNames: return "more than 10 MX names";
-    case Problem::MacroNotSupported: return "macro not supported";
-    case Problem::IncludeWithoutRecord: return "include of a domain without an SPF record";
-    case Problem::RedirectWithoutRecord: return "redirect to a domain without an SPF record";
-    case Problem::DnsError: return "DNS error";
-  }
-  return "problem";
-}
-
-std::string describe(const Verdict& v) {
-  std::string text = describe(v.result);
-  if (v.problem == Problem::None) {
-    if (v.mechanism.empty()) return text + " (no mechanism matched in " + v.domain + ")";
-    return text + " (" + v.mechanism + " in " + v.domain + ")";
-  }
-  const char* where = v.problem == Problem::NoRecord ? " at " : " in ";
-  text += std::string(" (") + describe(v.problem) + where + v.domain;
-  if (!v.detail.empty()) text += ": " + v.detail;
-  return text + ")";
 }
 
 }  // namespace mx::check::spf

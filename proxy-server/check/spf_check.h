@@ -15,8 +15,8 @@
 // Supported: every mechanism (all, include, a, mx, ptr, ip4, ip6, exists),
 // qualifiers, redirect=, exp= and unknown modifiers (ignored), the limits of
 // 10 DNS-querying terms, 2 void lookups and 10 MX or PTR names. Macros (§7)
-// are not expanded: a domain-spec with one gives permerror (MacroNotSupported)
-// rather than a guess.
+// are expanded (spf_macro.h) with postmaster@DOMAIN as the sender; %{h} and
+// %{p} give permerror (MacroNotSupported) rather than a guess.
 #pragma once
 
 #include <map>
@@ -41,7 +41,7 @@ enum class Problem {
   TooManyLookups,         // more than 10 include/a/mx/ptr/exists/redirect
   TooManyVoidLookups,     // more than 2 lookups with no answer
   TooManyNames,           // more than 10 MX hosts of an mx mechanism
-  MacroNotSupported,      // a domain-spec with a macro
+  MacroNotSupported,      // %{h} (no HELO name in a check) or %{p}
   IncludeWithoutRecord,   // include: of a domain with no SPF record
   RedirectWithoutRecord,  // redirect= to a domain with no SPF record
   DnsError,               // a lookup timed out or failed (detail: which)
@@ -54,7 +54,8 @@ struct Verdict {
   std::string mechanism;
   std::string domain;
   Problem problem = Problem::None;
-  std::string detail;  // Syntax: "ip4:1.2.3/8: malformed address"; DnsError: "TXT example.org: timeout"
+  std::string
+      detail;  // Syntax: "ip4:1.2.3/8: malformed address"; DnsError: "TXT example.org: timeout"
 };
 
 using Answers = std::map<DnsQuery, DnsAnswer>;

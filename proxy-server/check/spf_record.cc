@@ -140,10 +140,9 @@ ParseError parse_ip(std::string_view value, Mechanism& m) {
 
 std::optional<MechanismKind> mechanism_kind(std::string_view name) {
   static constexpr std::pair<std::string_view, MechanismKind> kNames[] = {
-      {"all", MechanismKind::All},         {"include", MechanismKind::Include},
-      {"a", MechanismKind::A},             {"mx", MechanismKind::Mx},
-      {"ptr", MechanismKind::Ptr},         {"ip4", MechanismKind::Ip4},
-      {"ip6", MechanismKind::Ip6},         {"exists", MechanismKind::Exists}};
+      {"all", MechanismKind::All}, {"include", MechanismKind::Include}, {"a", MechanismKind::A},
+      {"mx", MechanismKind::Mx},   {"ptr", MechanismKind::Ptr},         {"ip4", MechanismKind::Ip4},
+      {"ip6", MechanismKind::Ip6}, {"exists", MechanismKind::Exists}};
   for (const auto& [text, kind] : kNames) {
     if (iequals(name, text)) return kind;
   }
@@ -273,15 +272,24 @@ ParseResult parse_record(std::string_view txt) {
 
 const char* describe(ParseError error) {
   switch (error) {
-    case ParseError::None: return "no error";
-    case ParseError::NotSpf: return "not an SPF record";
-    case ParseError::UnknownMechanism: return "unknown mechanism";
-    case ParseError::MissingDomain: return "missing domain";
-    case ParseError::BadDomain: return "malformed domain";
-    case ParseError::BadAddress: return "malformed address";
-    case ParseError::BadCidr: return "malformed prefix length";
-    case ParseError::DuplicateModifier: return "modifier given twice";
-    case ParseError::BadModifier: return "malformed modifier";
+    case ParseError::None:
+      return "no error";
+    case ParseError::NotSpf:
+      return "not an SPF record";
+    case ParseError::UnknownMechanism:
+      return "unknown mechanism";
+    case ParseError::MissingDomain:
+      return "missing domain";
+    case ParseError::BadDomain:
+      return "malformed domain";
+    case ParseError::BadAddress:
+      return "malformed address";
+    case ParseError::BadCidr:
+      return "malformed prefix length";
+    case ParseError::DuplicateModifier:
+      return "modifier given twice";
+    case ParseError::BadModifier:
+      return "malformed modifier";
   }
   return "unknown error";
 }

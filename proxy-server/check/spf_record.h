@@ -39,14 +39,14 @@ struct Record {
 
 enum class ParseError {
   None,
-  NotSpf,               // does not start with "v=spf1" followed by a space or its end
-  UnknownMechanism,     // a term that is neither a known mechanism nor name=value
-  MissingDomain,        // include:, exists: without a domain-spec
-  BadDomain,            // a domain-spec that is not one (RFC 7208 §7.1)
-  BadAddress,           // ip4:/ip6: without a valid address of the family
-  BadCidr,              // a prefix length out of range, with a leading zero, or stray
-  DuplicateModifier,    // redirect= or exp= twice
-  BadModifier,          // a modifier with a malformed name or value
+  NotSpf,             // does not start with "v=spf1" followed by a space or its end
+  UnknownMechanism,   // a term that is neither a known mechanism nor name=value
+  MissingDomain,      // include:, exists: without a domain-spec
+  BadDomain,          // a domain-spec that is not one (RFC 7208 §7.1)
+  BadAddress,         // ip4:/ip6: without a valid address of the family
+  BadCidr,            // a prefix length out of range, with a leading zero, or stray
+  DuplicateModifier,  // redirect= or exp= twice
+  BadModifier,        // a modifier with a malformed name or value
 };
 
 struct ParseResult {

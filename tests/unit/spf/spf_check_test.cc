@@ -223,8 +223,7 @@ TEST(SpfCheck, RedirectAppliesOnlyWhenNothingMatched) {
   EXPECT_EQ(via.domain, "_spf.example.net");
   EXPECT_EQ(dns.check("203.0.113.1", "example.org").result, Result::SoftFail);
   EXPECT_EQ(dns.check("198.51.100.4", "all.example.org").result, Result::Fail);
-  EXPECT_EQ(dns.check("198.51.100.4", "gone.example.org").problem,
-            Problem::RedirectWithoutRecord);
+  EXPECT_EQ(dns.check("198.51.100.4", "gone.example.org").problem, Problem::RedirectWithoutRecord);
 }
 
 TEST(SpfCheck, ExistsMatchesAnyARecord) {
@@ -301,15 +300,41 @@ TEST(SpfCheck, MechanismLookupErrorIsTemperror) {
   EXPECT_EQ(v.detail, "A slow.example.org: timeout");
 }
 
-TEST(SpfCheck, MacrosArePermerrorNotGuessed) {
+TEST(SpfCheck, MacrosAreExpandedWithPostmasterAsSender) {
   FakeDns dns;
-  dns.txt("example.org", {"v=spf1 ip4:192.0.2.1 exists:%{i}._spf.example.org -all"});
+  dns.txt("example.org", {"v=spf1 exists:%{ir}.%{l}._spf.%{d} include:%{o}.inc.example.net -all"})
+      .a("1.2.0.192.postmaster._spf.example.org", {"127.0.0.2"})
+      .txt("example.org.inc.example.net", {"v=spf1 ip4:192.0.2.7 -all"});
+  Verdict v = dns.check("192.0.2.1", "example.org");
+  EXPECT_EQ(v.result, Result::Pass);
+  EXPECT_EQ(v.mechanism, "exists:%{ir}.%{l}._spf.%{d}");
+  EXPECT_EQ(dns.check("192.0.2.7", "example.org").domain, "example.org.inc.example.net");
+  EXPECT_EQ(dns.check("192.0.2.8", "example.org").result, Result::Fail);
+}
+
+TEST(SpfCheck, MacroDIsTheCurrentDomainInsideAnInclude) {
+  FakeDns dns;
+  dns.txt("example.org", {"v=spf1 include:inc.example.net -all"})
+      .txt("inc.example.net", {"v=spf1 a:mail.%{d} redirect=%{o}.r.example.net"})
+      .a("mail.inc.example.net", {"192.0.2.1"})
+      .txt("example.org.r.example.net", {"v=spf1 ip4:192.0.2.2"});
+  EXPECT_EQ(dns.check("192.0.2.1", "example.org").mechanism, "a:mail.%{d}");
+  EXPECT_EQ(dns.check("192.0.2.2", "example.org").domain, "example.org.r.example.net");
+}
+
+TEST(SpfCheck, UnknowableMacrosArePermerrorNotGuessed) {
+  FakeDns dns;
+  dns.txt("example.org", {"v=spf1 ip4:192.0.2.1 exists:%{h}._spf.example.org -all"})
+      .txt("bad.example.org", {"v=spf1 exists:%{c}.example.org -all"});
   EXPECT_EQ(dns.check("192.0.2.1", "example.org").result, Result::Pass) << "before the macro";
   Verdict v = dns.check("192.0.2.2", "example.org");
   EXPECT_EQ(v.result, Result::PermError);
   EXPECT_EQ(v.problem, Problem::MacroNotSupported);
   EXPECT_EQ(describe(v),
-            "permerror (macro not supported in example.org: exists:%{i}._spf.example.org)");
+            "permerror (macro not supported in example.org: exists:%{h}._spf.example.org: %{h})");
+  Verdict c = dns.check("192.0.2.2", "bad.example.org");
+  EXPECT_EQ(c.result, Result::PermError);
+  EXPECT_EQ(c.problem, Problem::Syntax);
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ TEST(SpfRecord, NamesAreCaseInsensitive) {
 }
 
 TEST(SpfRecord, ModifiersRedirectExpAndUnknown) {
-  auto parsed = parse_record("v=spf1 exp=explain.example.org foo.bar=baz redirect=_spf.example.org");
+  auto parsed =
+      parse_record("v=spf1 exp=explain.example.org foo.bar=baz redirect=_spf.example.org");
   ASSERT_TRUE(parsed.record) << parsed.term;
   EXPECT_TRUE(parsed.record->mechanisms.empty());
   EXPECT_EQ(parsed.record->redirect, "_spf.example.org");
@@ -85,28 +86,27 @@ TEST_P(SpfRecordMalformed, IsRefusedWithTheTerm) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, SpfRecordMalformed,
-    ::testing::Values(Malformed{"v=spf1 ip4:203.0.113/24", ParseError::BadAddress, "ip4:203.0.113/24"},
-                      Malformed{"v=spf1 ip4:2001:db8::1", ParseError::BadAddress, "ip4:2001:db8::1"},
-                      Malformed{"v=spf1 ip6:192.0.2.1", ParseError::BadAddress, "ip6:192.0.2.1"},
-                      Malformed{"v=spf1 ip4", ParseError::BadAddress, "ip4"},
-                      Malformed{"v=spf1 ip4:192.0.2.0/33", ParseError::BadCidr, "ip4:192.0.2.0/33"},
-                      Malformed{"v=spf1 ip4:192.0.2.0/024", ParseError::BadCidr, "ip4:192.0.2.0/024"},
-                      Malformed{"v=spf1 ip6:::1/129", ParseError::BadCidr, "ip6:::1/129"},
-                      Malformed{"v=spf1 a/24//129", ParseError::BadCidr, "a/24//129"},
-                      Malformed{"v=spf1 mx/", ParseError::BadCidr, "mx/"},
-                      Malformed{"v=spf1 include", ParseError::MissingDomain, "include"},
-                      Malformed{"v=spf1 exists:", ParseError::MissingDomain, "exists:"},
-                      Malformed{"v=spf1 include:localhost", ParseError::BadDomain, "include:localhost"},
-                      Malformed{"v=spf1 a:example.123", ParseError::BadDomain, "a:example.123"},
-                      Malformed{"v=spf1 a:ex..ample.org", ParseError::BadDomain, "a:ex..ample.org"},
-                      Malformed{"v=spf1 include:%{z}.example.org", ParseError::BadDomain,
-                                "include:%{z}.example.org"},
-                      Malformed{"v=spf1 all:example.org", ParseError::UnknownMechanism,
-                                "all:example.org"},
-                      Malformed{"v=spf1 ip4:192.0.2.1 spam -all", ParseError::UnknownMechanism,
-                                "spam"},
-                      Malformed{"v=spf1 -include:", ParseError::MissingDomain, "-include:"},
-                      Malformed{"v=spf1 1x=y", ParseError::UnknownMechanism, "1x=y"}));
+    ::testing::Values(
+        Malformed{"v=spf1 ip4:203.0.113/24", ParseError::BadAddress, "ip4:203.0.113/24"},
+        Malformed{"v=spf1 ip4:2001:db8::1", ParseError::BadAddress, "ip4:2001:db8::1"},
+        Malformed{"v=spf1 ip6:192.0.2.1", ParseError::BadAddress, "ip6:192.0.2.1"},
+        Malformed{"v=spf1 ip4", ParseError::BadAddress, "ip4"},
+        Malformed{"v=spf1 ip4:192.0.2.0/33", ParseError::BadCidr, "ip4:192.0.2.0/33"},
+        Malformed{"v=spf1 ip4:192.0.2.0/024", ParseError::BadCidr, "ip4:192.0.2.0/024"},
+        Malformed{"v=spf1 ip6:::1/129", ParseError::BadCidr, "ip6:::1/129"},
+        Malformed{"v=spf1 a/24//129", ParseError::BadCidr, "a/24//129"},
+        Malformed{"v=spf1 mx/", ParseError::BadCidr, "mx/"},
+        Malformed{"v=spf1 include", ParseError::MissingDomain, "include"},
+        Malformed{"v=spf1 exists:", ParseError::MissingDomain, "exists:"},
+        Malformed{"v=spf1 include:localhost", ParseError::BadDomain, "include:localhost"},
+        Malformed{"v=spf1 a:example.123", ParseError::BadDomain, "a:example.123"},
+        Malformed{"v=spf1 a:ex..ample.org", ParseError::BadDomain, "a:ex..ample.org"},
+        Malformed{"v=spf1 include:%{z}.example.org", ParseError::BadDomain,
+                  "include:%{z}.example.org"},
+        Malformed{"v=spf1 all:example.org", ParseError::UnknownMechanism, "all:example.org"},
+        Malformed{"v=spf1 ip4:192.0.2.1 spam -all", ParseError::UnknownMechanism, "spam"},
+        Malformed{"v=spf1 -include:", ParseError::MissingDomain, "-include:"},
+        Malformed{"v=spf1 1x=y", ParseError::UnknownMechanism, "1x=y"}));
 
 TEST(SpfRecord, MacrosParseButAreMarked) {
   auto parsed = parse_record("v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} -all");
