@@ -36,8 +36,10 @@ TEST(ServerConfigDomain, RefusesWhatIsNotADomainName) {
     ASSERT_EQ(found.size(), 1u) << bad;
     EXPECT_NE(found[0].find("server.toml: tenant[0].domain: "), std::string::npos) << found[0];
   }
-  EXPECT_EQ(server_errors(with_domain(R"("192.0.2.1")")),
-            (Errors{R"(server.toml: tenant[0].domain: "192.0.2.1" is not a domain name (such as "example.org"))"}));
+  EXPECT_EQ(
+      server_errors(with_domain(R"("192.0.2.1")")),
+      (Errors{
+          R"(server.toml: tenant[0].domain: "192.0.2.1" is not a domain name (such as "example.org"))"}));
   EXPECT_EQ(server_errors(with_domain("5")).size(), 1u);
   const std::string long_label(64, 'a');
   EXPECT_EQ(server_errors(with_domain("\"" + long_label + ".example.org\"")).size(), 1u);
