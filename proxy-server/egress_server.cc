@@ -13,9 +13,15 @@ namespace {
 
 constexpr const char* kLog = "server";
 
-// Binding port 0 on the address succeeds exactly when the address is one
-// of this host's (no IP_FREEBIND).
-std::string bind_test(const SocketAddress& address) {
+std::map<std::string, std::string> socks5_users(const ServerConfig& config) {
+  std::map<std::string, std::string> users;
+  for (const auto& user : config.socks5.users) users[user.name] = user.password_hash;
+  return users;
+}
+
+}  // namespace
+
+std::string source_bind_error(const SocketAddress& address) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::strerror(errno);
   auto probe = SocketAddress::parse_ip(address.ip_string(), 0);
@@ -24,14 +30,6 @@ std::string bind_test(const SocketAddress& address) {
   ::close(fd);
   return rc == 0 ? std::string() : std::strerror(err);
 }
-
-std::map<std::string, std::string> socks5_users(const ServerConfig& config) {
-  std::map<std::string, std::string> users;
-  for (const auto& user : config.socks5.users) users[user.name] = user.password_hash;
-  return users;
-}
-
-}  // namespace
 
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name) {
@@ -49,7 +47,7 @@ std::vector<std::string> check_source_addresses(const ServerConfig& config,
   std::vector<std::string> errors;
   for (const auto& tenant : config.tenants) {
     for (const SocketAddress& source : tenant.source) {
-      if (std::string why = bind_test(source); !why.empty()) {
+      if (std::string why = source_bind_error(source); !why.empty()) {
         errors.push_back(source_name + ": tenant \"" + tenant.name + "\".source: " +
                          source.ip_string() + " is not an address of this host (" + why + ")");
       }

@@ -33,6 +33,11 @@ namespace mx {
 std::vector<std::string> check_server_environment(const ServerConfig& config,
                                                   const std::string& source_name);
 // The source addresses alone, for /readyz (which asks the trail itself).
+// Why `address` cannot be a source address here ("" when it can): binding
+// port 0 on it fails exactly when it is not one of this host's (no
+// IP_FREEBIND). Also `mxegress-server check`'s first check.
+std::string source_bind_error(const SocketAddress& address);
+
 std::vector<std::string> check_source_addresses(const ServerConfig& config,
                                                 const std::string& source_name);
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "check/check_command.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password.h"
 #include "mxegress/crypto/server_identity.h"
@@ -26,6 +27,7 @@ constexpr const char* kUsage = R"(usage: mxegress-server [-c FILE] [--check [--f
        mxegress-server hash-password
        mxegress-server trail FILE... [--tenant T] [--source IP[:PORT]] [--dest HOST|IP[:PORT]]
                              [--around TIME [--window D]] [--since T] [--until T] [--json]
+       mxegress-server [-c FILE] check [--domain D] [--dnsbl ZONE...] [--json]
        mxegress-server --version | --help
 
 Runs the egress side of an mxegress pair: accepts TLS 1.3 tunnels from
@@ -45,6 +47,10 @@ TCP connections they ask for, within the tenant's policy.
   hash-password      read a password on stdin, print its argon2id hash
   trail FILE [FILTER...]
                      search the abuse trail; see `mxegress-server trail --help`
+  check [--domain D] [--dnsbl ZONE...] [--json]
+                     check each tenant source address: bindable, PTR, FCrDNS,
+                     SPF of D (or the tenant's domain), DNSBL listings; exit 0
+                     only when all pass; see `mxegress-server check --help`
   SIGHUP reloads the configuration; an invalid one is refused and the
   running one stays. SIGUSR1 reopens the trail file (after logrotate).
 )";
@@ -212,6 +218,10 @@ int main(int argc, char** argv) {
     if (command == "init") return run_init(cl.positional);
     if (command == "pin") return run_pin(cl);
     if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
+    if (command == "check") {
+      return mx::check::run_check_command({cl.positional.begin() + 1, cl.positional.end()},
+                                          cl.config_path, std::cout, std::cerr);
+    }
     if (command == "trail") {
       return mx::run_trail_query({cl.positional.begin() + 1, cl.positional.end()}, std::cout,
                                  std::cerr);

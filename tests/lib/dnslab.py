@@ -10,10 +10,14 @@ of a loopback address of the test's own network namespace).
                 ``answers`` (AAAA gets an empty answer), and the zones of ``forward``
                 forwarded to other servers (a SilentDns). ``dns-forward-max`` is raised
                 so that dnsmasq itself is not what limits the lookups in flight.
+                Optionally also exact records: ``hosts`` (A/AAAA with their PTR),
+                ``addresses`` (A/AAAA without PTR), ``ptr``, ``txt`` and ``mx``, and
+                ``local`` zones where any other name is NXDOMAIN.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import struct
@@ -21,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Mapping
+from typing import Mapping, Sequence
 
 __all__ = ["SilentDns", "Dnsmasq", "query_name", "dns_query", "udp_drop_counters"]
 
@@ -174,11 +178,24 @@ class Dnsmasq:
     """dnsmasq on LISTEN port 53: for each zone Z of ANSWERS, every name under Z has the
     A record ANSWERS[Z] (and no AAAA: an empty answer); for each zone of FORWARD, every
     query goes to the (ip, port) given. Nothing else is answered (no upstream, no
-    /etc/hosts). Its log (no queries) is WORKDIR/dnsmasq.log."""
+    /etc/hosts). Its log (no queries) is WORKDIR/dnsmasq.log.
+
+    Exact records, each optional:
+      HOSTS      name -> IPs: A/AAAA records, and the PTR of each IP back to the name
+      ADDRESSES  name -> IP: an A or AAAA record without a PTR (dnsmasq's --address,
+                 which also answers every name under it)
+      PTR        IP -> name: a PTR record alone (no A record of the name)
+      TXT        name -> texts: one TXT record per text (no double quote, no comma)
+      MX         domain -> exchanges, preference 10, 20, ... in that order
+      LOCAL      zones (such as "2.0.192.in-addr.arpa") where every other name is
+                 NXDOMAIN, instead of no answer at all"""
 
     def __init__(self, workdir: str, *, listen: str = "127.0.0.53",
                  answers: Mapping[str, str] = (), forward: Mapping[str, tuple] = (),
-                 forward_max: int = 10000):
+                 forward_max: int = 10000, hosts: Mapping[str, Sequence[str]] = (),
+                 addresses: Mapping[str, str] = (), ptr: Mapping[str, str] = (),
+                 txt: Mapping[str, Sequence[str]] = (), mx: Mapping[str, Sequence[str]] = (),
+                 local: Sequence[str] = ()):
         self.listen = listen
         self.log_path = os.path.join(workdir, "dnsmasq.log")
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
@@ -189,10 +206,30 @@ class Dnsmasq:
             argv += [f"--address=/{zone}/{ip}", f"--local=/{zone}/"]
         for zone, (ip, port) in dict(forward).items():
             argv.append(f"--server=/{zone}/{ip}#{port}")
+        for name, ips in dict(hosts).items():
+            argv.append(f"--host-record={name},{','.join(ips)}")
+        for name, ip in dict(addresses).items():
+            argv.append(f"--address=/{name}/{ip}")
+        for ip, name in dict(ptr).items():
+            argv.append(f"--ptr-record={ipaddress.ip_address(ip).reverse_pointer},{name}")
+        for name, texts in dict(txt).items():
+            for text in texts:
+                # On the command line dnsmasq keeps quotes as they are and splits
+                # at commas: one string per record, without either.
+                if '"' in text or "," in text:
+                    raise ValueError(f"TXT text with a double quote or a comma: {text!r}")
+                argv.append(f"--txt-record={name},{text}")
+        for name, exchanges in dict(mx).items():
+            for rank, host in enumerate(exchanges, 1):
+                argv.append(f"--mx-host={name},{host},{rank * 10}")
+        for zone in local:
+            argv.append(f"--local=/{zone}/")
         self.argv = argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         probe = next(iter(dict(answers)), None)
+        if probe is None and local:
+            probe = local[0]  # "probe.<zone>" gets NXDOMAIN: an answer all the same
         deadline = time.monotonic() + 10
         while True:
             if self.proc.poll() is not None:

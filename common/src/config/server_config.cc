@@ -126,6 +126,7 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   table.optional("max_per_destination", tenant.limits.max_per_destination, decode::limit_count);
   table.optional("bytes_per_day", tenant.limits.bytes_per_day, decode::byte_size);
   table.optional("tunnel_from", tenant.tunnel_from, decode::cidr);
+  table.optional("domain", tenant.domain, decode::domain_name);
   table.reject_unknown_keys();
   return tenant;
 }

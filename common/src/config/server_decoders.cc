@@ -124,4 +124,31 @@ std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why
   return address;
 }
 
+std::optional<std::string> domain_name(const toml::node& node, std::string& why) {
+  auto text = string(node, why);
+  if (!text) return std::nullopt;
+  std::string name = *text;
+  if (name.size() > 1 && name.back() == '.') name.pop_back();
+  bool ok = name.size() <= 253 && name.find('.') != std::string::npos;
+  bool all_digits_last = true;
+  size_t label = 0;
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c == '.') {
+      ok = ok && label > 0;
+      label = 0;
+      all_digits_last = true;
+      continue;
+    }
+    const bool digit = c >= '0' && c <= '9';
+    ok = ok && ((c >= 'a' && c <= 'z') || digit || c == '-' || c == '_') && ++label <= 63;
+    all_digits_last = all_digits_last && digit;
+  }
+  if (!ok || label == 0 || all_digits_last) {
+    why = quote(*text) + " is not a domain name (such as \"example.org\")";
+    return std::nullopt;
+  }
+  return name;
+}
+
 }  // namespace mx::decode

@@ -36,6 +36,7 @@ TEST(ServerConfigExample, IsMultiTenant) {
   EXPECT_EQ(acme.limits.bytes_per_day, 50ull << 30);
   EXPECT_EQ(acme.tunnel_from,
             (std::vector{*Cidr::parse("198.51.100.0/24"), *Cidr::parse("2001:db8:100::/48")}));
+  EXPECT_EQ(acme.domain, "example.com");
 
   const ServerConfig::Tenant& other = config.tenants[1];
   EXPECT_EQ(other.name, "example.org");
@@ -43,6 +44,7 @@ TEST(ServerConfigExample, IsMultiTenant) {
   EXPECT_EQ(other.policy.ports, config.policy.ports);
   EXPECT_EQ(other.limits.max_connections, 0u);
   EXPECT_TRUE(other.tunnel_from.empty());
+  EXPECT_EQ(other.domain, "");
 
   // [resolver] spells out the defaults, servers left to /etc/resolv.conf.
   EXPECT_EQ(config.resolver, ServerResolverConfig{});

@@ -92,6 +92,9 @@ struct ServerConfig {
     Policy policy;
     Limits limits;
     std::vector<Cidr> tunnel_from;  // empty = any address may open tunnels for this tenant
+    // The mail domain whose SPF record should authorise the source addresses
+    // (`mxegress-server check`); lower case, no trailing dot; empty = none.
+    std::string domain;
   };
 
   // [trail]: one JSON line per finished or refused connection.

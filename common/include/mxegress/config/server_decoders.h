@@ -28,5 +28,9 @@ std::optional<uint64_t> byte_size(const toml::node& node, std::string& why);
 // "2001:db8::10". An IPv4-mapped IPv6 address is returned as the IPv4 address
 // it is; the unspecified addresses (0.0.0.0, ::) are refused.
 std::optional<SocketAddress> ip_address(const toml::node& node, std::string& why);
+// A domain name of two or more labels ("example.org"): letters, digits, '-'
+// and '_' (as in "_spf"), labels of 1 to 63, at most 253 in all, no IP
+// literal. Returned in lower case without a trailing dot.
+std::optional<std::string> domain_name(const toml::node& node, std::string& why);
 
 }  // namespace mx::decode

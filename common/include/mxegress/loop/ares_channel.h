@@ -40,6 +40,10 @@ class AresChannel {
   // getaddrinfo does). `done` runs once with `arg`: possibly inside this call
   // (an /etc/hosts entry, a malformed name), else from the loop.
   void getaddrinfo(const std::string& host, ares_addrinfo_callback done, void* arg);
+  // ares_query of `name` (class IN, no search list) for one record type
+  // (ns_t_txt, ns_t_mx, ns_t_ptr...): `done` gets the raw answer to parse
+  // with ares_parse_*_reply. Runs once, as for getaddrinfo.
+  void query(const std::string& name, int type, ares_callback done, void* arg);
 
   size_t server_count() const { return server_count_; }
   size_t sockets() const { return watches_.size(); }  // polled now
