@@ -97,6 +97,12 @@ void AresChannel::getaddrinfo(const std::string& host, ares_addrinfo_callback do
   arm_timer();
 }
 
+void AresChannel::query(const std::string& name, int type, ares_callback done, void* arg) {
+  MX_ASSERT_IN_LOOP(loop_);
+  ares_query(channel_, name.c_str(), 1 /* ns_c_in */, type, done, arg);
+  arm_timer();
+}
+
 void AresChannel::on_socket_state(void* data, ares_socket_t fd, int readable, int writable) {
   auto* self = static_cast<AresChannel*>(data);
   auto it = self->watches_.find(fd);

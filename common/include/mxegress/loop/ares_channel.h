@@ -40,6 +40,9 @@ class AresChannel {
   // getaddrinfo does). `done` runs once with `arg`: possibly inside this call
   // (an /etc/hosts entry, a malformed name), else from the loop.
   void getaddrinfo(const std::string& host, ares_addrinfo_callback done, void* arg);
+  // ares_query of `name` for records of class IN and `type` (ns_t_mx, ...):
+  // `done` gets the raw answer, as getaddrinfo's callback runs.
+  void query(const std::string& name, int type, ares_callback done, void* arg);
 
   size_t server_count() const { return server_count_; }
   size_t sockets() const { return watches_.size(); }  // polled now
