@@ -10,6 +10,7 @@ of a loopback address of the test's own network namespace).
                 ``answers`` (AAAA gets an empty answer), and the zones of ``forward``
                 forwarded to other servers (a SilentDns). ``dns-forward-max`` is raised
                 so that dnsmasq itself is not what limits the lookups in flight.
+                ``mx`` (optional) gives domains MX records: {domain: [(preference, host)]}.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Mapping
+from typing import Mapping, Sequence
 
 __all__ = ["SilentDns", "Dnsmasq", "query_name", "dns_query", "udp_drop_counters"]
 
@@ -173,12 +174,14 @@ class SilentDns:
 class Dnsmasq:
     """dnsmasq on LISTEN port 53: for each zone Z of ANSWERS, every name under Z has the
     A record ANSWERS[Z] (and no AAAA: an empty answer); for each zone of FORWARD, every
-    query goes to the (ip, port) given. Nothing else is answered (no upstream, no
+    query goes to the (ip, port) given; each domain of MX has the MX records given
+    (preference, host). Nothing else is answered (no upstream, no
     /etc/hosts). Its log (no queries) is WORKDIR/dnsmasq.log."""
 
     def __init__(self, workdir: str, *, listen: str = "127.0.0.53",
                  answers: Mapping[str, str] = (), forward: Mapping[str, tuple] = (),
-                 forward_max: int = 10000):
+                 forward_max: int = 10000,
+                 mx: Mapping[str, Sequence[tuple[int, str]]] = ()):
         self.listen = listen
         self.log_path = os.path.join(workdir, "dnsmasq.log")
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
@@ -189,6 +192,8 @@ class Dnsmasq:
             argv += [f"--address=/{zone}/{ip}", f"--local=/{zone}/"]
         for zone, (ip, port) in dict(forward).items():
             argv.append(f"--server=/{zone}/{ip}#{port}")
+        for domain, records in dict(mx).items():
+            argv += [f"--mx-host={domain},{host},{preference}" for preference, host in records]
         self.argv = argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
