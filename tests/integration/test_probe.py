@@ -24,11 +24,29 @@ import unittest
 import mxtest
 from dnslab import Dnsmasq
 from mta import PostfixMX, make_client_cert, normalize_fingerprint
-from mxtest import Pair, SmtpServer
+from mxtest import LoopbackServer, Pair, SmtpServer
 
 DNS = "127.0.0.53"
 SOURCE = "127.0.0.2"
 RESOLVER = '[resolver]\nservers = ["%s"]\ntries = 2\ntimeout = "3s"\n' % DNS
+
+
+class RefusingMx(LoopbackServer):
+    """Greets with 554 (multi-line), answers QUIT with 221."""
+
+    def handle(self, conn, rec):
+        self._send(conn, rec, b"554-mx.refusing.test no service here\r\n554 5.7.1 go away\r\n")
+        f = conn.makefile("rb")
+        if f.readline(4096).upper().startswith(b"QUIT"):
+            self._send(conn, rec, b"221 bye\r\n")
+            rec.extra["quit"] = True
+
+
+class SilentMx(LoopbackServer):
+    """Accepts and says nothing until the client leaves."""
+
+    def handle(self, conn, rec):
+        self._read_to_eof(conn, rec)
 
 
 @unittest.skipUnless(mxtest.isolated(), "needs tests/run_isolated (port 25 and 53, root)")
@@ -46,7 +64,12 @@ class ProbeTest(mxtest.ScratchDirTest):
         cls.addClassCleanup(cls.mx.stop)
         cls.plain = SmtpServer("127.0.0.1")
         cls.addClassCleanup(cls.plain.close)
-        cls.pair = Pair(ports=[25, cls.plain.port], connect_timeout="5s",
+        cls.refusing = RefusingMx("127.0.0.1")
+        cls.addClassCleanup(cls.refusing.close)
+        cls.silent = SilentMx("127.0.0.1")
+        cls.addClassCleanup(cls.silent.close)
+        cls.pair = Pair(ports=[25, cls.plain.port, cls.refusing.port, cls.silent.port],
+                        connect_timeout="5s",
                         tenant_settings={"source": [SOURCE]},
                         server_extra=RESOLVER, client_extra=RESOLVER)
         cls.addClassCleanup(cls.pair.close)
@@ -171,6 +194,32 @@ class ProbeTest(mxtest.ScratchDirTest):
         while cc.sha256 not in self.mx.logged_client_cert_sha256s() and time.monotonic() < deadline:
             time.sleep(0.1)
         self.assertIn(cc.sha256, self.mx.logged_client_cert_sha256s(), self.mx.log()[-2000:])
+
+    def test_verify_fails_on_the_self_signed_certificate(self):
+        cp, j = self.probe_json("mx.example.test", "--verify")
+        self.assertEqual(cp.returncode, 9, self.explain(cp))
+        self.assertEqual((j["failure"], j["failed_step"]), ("certificate not verified", "tls"))
+        self.assertIn("self-signed", j["reason"])
+        self.assertEqual(j["steps"][-1]["step"], "quit", "QUIT inside TLS all the same")
+
+    def test_banner_554_is_named_with_its_text(self):
+        cp = self.probe("127.0.0.1:%d" % self.refusing.port)
+        self.assertEqual(cp.returncode, 6, self.explain(cp))
+        self.assertIn("probe FAILED at banner: banner 554 mx.refusing.test no service here / "
+                      "5.7.1 go away (exit 6)", cp.stderr)
+        rec = self.refusing.wait_finished(10)
+        self.assertTrue(rec.extra.get("quit"), "QUIT after the 554, as RFC 5321 asks")
+
+    def test_silent_mx_times_out_at_the_banner(self):
+        cp = mxtest.run_client("-c", self.pair.client_config, "probe",
+                               "127.0.0.1:%d" % self.silent.port, "--helo", "gw.example.net",
+                               "--timeout", "1", "--json", timeout=60)
+        j = json.loads(cp.stdout)
+        self.assertEqual(cp.returncode, 10, self.explain(cp))
+        self.assertEqual((j["failure"], j["failed_step"], j["reason"]),
+                         ("timeout", "banner", "timeout at banner"))
+        connect_ms = [s["ms"] for s in j["steps"] if s["step"] == "connect"][0]
+        self.assertGreaterEqual(j["steps"][-1]["ms"] - connect_ms, 900)
 
     def test_usage_errors(self):
         cp = mxtest.run_client("-c", self.pair.client_config, "probe")
