@@ -70,8 +70,7 @@ ProbeArgs parse_probe_args(const std::vector<std::string>& args, std::string con
       if (!value(text)) return out;
       unsigned seconds = 0;
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-      if (ec != std::errc() || end != text.data() + text.size() || seconds == 0 ||
-          seconds > 3600) {
+      if (ec != std::errc() || end != text.data() + text.size() || seconds == 0 || seconds > 3600) {
         out.error = "--timeout needs whole seconds, 1..3600";
         return out;
       }

@@ -28,7 +28,12 @@ class ProbeRun {
  public:
   ProbeRun(Loop& loop, TunnelPool& pool, const ClientConfig& config, const ProbeArgs& args,
            ProbeReport& report)
-      : loop_(loop), pool_(pool), config_(config), args_(args), report_(report), grace_(loop),
+      : loop_(loop),
+        pool_(pool),
+        config_(config),
+        args_(args),
+        report_(report),
+        grace_(loop),
         began_(std::chrono::steady_clock::now()) {}
 
   void start() {

@@ -75,7 +75,8 @@ ProbeConversation::Action ProbeConversation::on_reply(const smtp::Reply& reply) 
       return send(State::Ehlo, "EHLO " + options_.helo);
     case State::Ehlo: {
       record(reply.code == 250, describe(reply));
-      if (reply.code != 250) return fail(ProbeFailure::SmtpRefused, "EHLO " + describe(reply), true);
+      if (reply.code != 250)
+        return fail(ProbeFailure::SmtpRefused, "EHLO " + describe(reply), true);
       report_.starttls_offered = smtp::parse_ehlo_keywords(reply).starttls();
       if (!options_.tls) return quit();
       if (!report_.starttls_offered) {
@@ -118,8 +119,9 @@ ProbeConversation::Action ProbeConversation::on_tls_done(const ProbeTls& tls) {
   report_.tls = tls;
   std::string detail = tls.version + " " + tls.cipher;
   if (tls.has_certificate) {
-    detail += tls.certificate.verified ? ", certificate verified"
-                                       : ", certificate not verified: " + tls.certificate.verify_error;
+    detail += tls.certificate.verified
+                  ? ", certificate verified"
+                  : ", certificate not verified: " + tls.certificate.verify_error;
   } else {
     detail += ", no certificate";
   }

@@ -1,8 +1,7 @@
 #include "probe_output.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace mx {
 
@@ -39,14 +38,15 @@ std::string format_verdict(const ProbeReport& report) {
 std::string probe_json(const ProbeReport& report) {
   nlohmann::json steps = nlohmann::json::array();
   for (const ProbeStep& step : report.steps) {
-    steps.push_back({{"step", step.name}, {"ms", step.ms}, {"ok", step.ok}, {"detail", step.detail}});
+    steps.push_back(
+        {{"step", step.name}, {"ms", step.ms}, {"ok", step.ok}, {"detail", step.detail}});
   }
   nlohmann::json out = {
       {"target", report.target},
       {"ok", report.ok()},
       {"exit_code", exit_code(report.failure)},
-      {"failure", report.ok() ? nlohmann::json(nullptr)
-                              : nlohmann::json(probe_failure_name(report.failure))},
+      {"failure",
+       report.ok() ? nlohmann::json(nullptr) : nlohmann::json(probe_failure_name(report.failure))},
       {"failed_step", report.ok() ? nlohmann::json(nullptr) : nlohmann::json(report.failed_step)},
       {"reason", report.ok() ? nlohmann::json(nullptr) : nlohmann::json(report.reason)},
       {"mx_host", report.mx_host},
@@ -60,12 +60,12 @@ std::string probe_json(const ProbeReport& report) {
     nlohmann::json tls = {{"version", report.tls.version}, {"cipher", report.tls.cipher}};
     if (report.tls.has_certificate) {
       const ProbeCertificate& c = report.tls.certificate;
-      tls["certificate"] = {{"subject", c.subject},
-                            {"dns_names", c.dns_names},
-                            {"sha256", c.sha256},
-                            {"verified", c.verified},
-                            {"verify_error", c.verified ? nlohmann::json(nullptr)
-                                                        : nlohmann::json(c.verify_error)}};
+      tls["certificate"] = {
+          {"subject", c.subject},
+          {"dns_names", c.dns_names},
+          {"sha256", c.sha256},
+          {"verified", c.verified},
+          {"verify_error", c.verified ? nlohmann::json(nullptr) : nlohmann::json(c.verify_error)}};
     } else {
       tls["certificate"] = nullptr;
     }

@@ -13,16 +13,16 @@ namespace mx {
 
 // The documented exit codes of `mxegress-client probe` (docs/probe.md).
 enum class ProbeFailure {
-  None = 0,                // banner 2xx and STARTTLS done (or --no-tls)
-  Usage = 2,               // bad command line or configuration
-  NoTunnel = 3,            // no server took a tunnel
-  LookupFailed = 4,        // the MX lookup of the domain failed
-  ConnectRefused = 5,      // every MX host's CONNECT was refused
-  SmtpRefused = 6,         // banner or EHLO not positive, the MX closed or spoke no SMTP
-  StarttlsUnavailable = 7, // STARTTLS not offered, or refused
-  TlsFailed = 8,           // the TLS handshake failed
-  Unverified = 9,          // --verify: the certificate did not verify
-  Timeout = 10,            // a step took longer than --timeout
+  None = 0,                 // banner 2xx and STARTTLS done (or --no-tls)
+  Usage = 2,                // bad command line or configuration
+  NoTunnel = 3,             // no server took a tunnel
+  LookupFailed = 4,         // the MX lookup of the domain failed
+  ConnectRefused = 5,       // every MX host's CONNECT was refused
+  SmtpRefused = 6,          // banner or EHLO not positive, the MX closed or spoke no SMTP
+  StarttlsUnavailable = 7,  // STARTTLS not offered, or refused
+  TlsFailed = 8,            // the TLS handshake failed
+  Unverified = 9,           // --verify: the certificate did not verify
+  Timeout = 10,             // a step took longer than --timeout
 };
 int exit_code(ProbeFailure failure);
 const char* probe_failure_name(ProbeFailure failure);  // "connect refused", ...

@@ -88,9 +88,9 @@ void ProbeSession::on_connect_reply(const frame::ConnectReplyMessage& reply) {
   const std::string target = target_of(host_, port_).to_string();
   if (code != socks5::Reply::Succeeded) {
     step_timer_.stop();
-    report_.add("connect", clock_(), false,
-                target + ": " + socks5::reply_name(code) + " (reply " +
-                    std::to_string(reply.reply) + ")");
+    report_.add(
+        "connect", clock_(), false,
+        target + ": " + socks5::reply_name(code) + " (reply " + std::to_string(reply.reply) + ")");
     report_.reason = std::string("CONNECT ") + target + " refused: " + socks5::reply_name(code);
     stream_->forget();  // over on both sides: no RST
     stream_->set_control(nullptr);

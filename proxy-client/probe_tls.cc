@@ -1,7 +1,7 @@
 #include "probe_tls.h"
 
-#include <openssl/err.h>
 #include <arpa/inet.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <memory>
@@ -25,8 +25,8 @@ std::string subject_text(X509* cert) {
 
 std::vector<std::string> dns_names(X509* cert) {
   std::vector<std::string> names;
-  auto* general = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* general =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (general == nullptr) return names;
   for (int i = 0; i < sk_GENERAL_NAME_num(general); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(general, i);
@@ -92,7 +92,8 @@ std::string certificate_fingerprint(X509* cert) {
 ProbeTls describe_probe_tls(const SSL* ssl) {
   ProbeTls tls;
   tls.version = SSL_get_version(ssl);
-  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) tls.cipher = SSL_CIPHER_get_name(cipher);
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl))
+    tls.cipher = SSL_CIPHER_get_name(cipher);
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return tls;
   tls.has_certificate = true;
@@ -101,7 +102,8 @@ ProbeTls describe_probe_tls(const SSL* ssl) {
   tls.certificate.sha256 = certificate_fingerprint(cert);
   const long result = SSL_get_verify_result(ssl);
   tls.certificate.verified = result == X509_V_OK;
-  if (!tls.certificate.verified) tls.certificate.verify_error = X509_verify_cert_error_string(result);
+  if (!tls.certificate.verified)
+    tls.certificate.verify_error = X509_verify_cert_error_string(result);
   return tls;
 }
 

@@ -66,7 +66,8 @@ MxLookup::MxLookup(Loop& loop, const ResolverSettings& settings, const std::stri
     return;
   }
   deadline_.start(settings.timeout, [this, timeout = settings.timeout] {
-    answer(MxResult{MxResult::Status::Timeout, {},
+    answer(MxResult{MxResult::Status::Timeout,
+                    {},
                     "no answer within " + std::to_string(timeout.count()) + " ms"});
   });
   channel_->query(domain, kTypeMx, &MxLookup::on_answer, this);
@@ -80,13 +81,11 @@ MxLookup::~MxLookup() {
 void MxLookup::on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   auto* self = static_cast<MxLookup*>(arg);
   if (!self->done_) return;
-  MxResult result = mx_result(status, abuf != nullptr && alen > 0
-                                          ? ByteView(abuf, static_cast<size_t>(alen))
-                                          : ByteView());
+  MxResult result = mx_result(
+      status, abuf != nullptr && alen > 0 ? ByteView(abuf, static_cast<size_t>(alen)) : ByteView());
   // Possibly inside ares_query or ares_process: the answer waits for the loop.
-  self->later_.schedule([self, result = std::move(result)]() mutable {
-    self->answer(std::move(result));
-  });
+  self->later_.schedule(
+      [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
 }
 
 void MxLookup::answer(MxResult result) {

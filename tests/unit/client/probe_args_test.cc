@@ -37,9 +37,9 @@ TEST(ProbeArgsTest, PortsAndIpv6Literals) {
 }
 
 TEST(ProbeArgsTest, Options) {
-  const ProbeArgs a = parse({"--json", "--helo", "gw.example.net", "127.0.0.1:2525", "--timeout",
-                             "5", "--verify", "--cert", "c.pem", "--key", "k.pem", "-c",
-                             "other.toml"});
+  const ProbeArgs a =
+      parse({"--json", "--helo", "gw.example.net", "127.0.0.1:2525", "--timeout", "5", "--verify",
+             "--cert", "c.pem", "--key", "k.pem", "-c", "other.toml"});
   ASSERT_EQ(a.error, "");
   EXPECT_TRUE(a.json);
   EXPECT_TRUE(a.verify);

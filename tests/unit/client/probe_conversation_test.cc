@@ -28,9 +28,8 @@ ProbeTls tls_info(bool verified) {
 class ProbeConversationTest : public ::testing::Test {
  protected:
   ProbeConversation make(bool tls = true, bool verify = false) {
-    return ProbeConversation({"probe.example.org", tls, verify}, report_, [this] {
-      return now_ += 5;
-    });
+    return ProbeConversation({"probe.example.org", tls, verify}, report_,
+                             [this] { return now_ += 5; });
   }
   std::vector<std::string> step_names() const {
     std::vector<std::string> names;

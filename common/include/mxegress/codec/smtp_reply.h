@@ -21,8 +21,8 @@
 namespace mx::smtp {
 
 struct Reply {
-  int code = 0;                    // 200..599
-  std::vector<std::string> lines;  // the text after "NNN-"/"NNN " of each line, no CRLF
+  int code = 0;                            // 200..599
+  std::vector<std::string> lines;          // the text after "NNN-"/"NNN " of each line, no CRLF
   int kind() const { return code / 100; }  // 2 positive, 3 intermediate, 4 and 5 negative
   // The lines joined by "\n" (for a message to the operator).
   std::string text() const;
@@ -45,8 +45,8 @@ struct Limits {
 };
 
 struct FeedResult {
-  size_t consumed = 0;              // bytes of the input used (the rest is after the reply)
-  std::optional<Reply> reply;       // a complete reply, when one ended in the input
+  size_t consumed = 0;                  // bytes of the input used (the rest is after the reply)
+  std::optional<Reply> reply;           // a complete reply, when one ended in the input
   ReplyError error = ReplyError::None;  // sticky: every later feed says it again
 };
 

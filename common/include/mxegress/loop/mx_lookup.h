@@ -28,10 +28,10 @@ struct MxHost {
 
 struct MxResult {
   enum class Status {
-    Ok,        // hosts has at least one MX record
-    NoMx,      // the name has no MX records (or does not exist): use it as the host
-    Timeout,   // no answer within [resolver] timeout
-    Failed,    // the servers failed, or the answer could not be read
+    Ok,       // hosts has at least one MX record
+    NoMx,     // the name has no MX records (or does not exist): use it as the host
+    Timeout,  // no answer within [resolver] timeout
+    Failed,   // the servers failed, or the answer could not be read
   };
   Status status = Status::Failed;
   std::vector<MxHost> hosts;  // by preference, lowest first; ties in answer order
