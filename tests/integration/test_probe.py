@@ -168,6 +168,10 @@ class ProbeTest(mxtest.ScratchDirTest):
         self.assertEqual(cp.returncode, 7, self.explain(cp))
         self.assertRegex(cp.stderr, r"probe FAILED at starttls: STARTTLS not offered \(exit 7\)")
         self.assertRegex(cp.stdout, r"banner +ok +220 mx\.test")
+        # BND.ADDR is the server's side of the connection: the address and port
+        # the MX saw (SmtpServer's banner names its peer).
+        source = re.search(r"connect +ok +\S+ from (127\.0\.0\.2:\d+)", cp.stdout).group(1)
+        self.assertIn("220 mx.test ESMTP peer=%s" % source, cp.stdout)
         # --no-tls is content with the banner and EHLO.
         cp = self.probe("127.0.0.1:%d" % self.plain.port, "--no-tls")
         self.assertEqual(cp.returncode, 0, self.explain(cp))
