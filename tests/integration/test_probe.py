@@ -189,6 +189,10 @@ class ProbeTest(mxtest.ScratchDirTest):
         self.assertEqual((j["exit_code"], j["failure"], j["failed_step"]),
                          (5, "connect refused", "connect"))
         self.assertIn("not allowed", j["reason"], "port 26 is not in the policy")
+        # An IPv6 literal, and the tenant has an IPv4 source only.
+        _, j = self.probe_json("[::1]:25")
+        self.assertEqual(j["exit_code"], 5, j)
+        self.assertIn("CONNECT [::1]:25 refused: address type not supported", j["reason"])
 
     def test_client_certificate_is_presented(self):
         cc = make_client_cert(os.path.join(self.tmp, "cc"), cn="probe.example.test", name="probe")
