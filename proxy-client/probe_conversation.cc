@@ -74,10 +74,13 @@ ProbeConversation::Action ProbeConversation::on_reply(const smtp::Reply& reply) 
       if (!positive) return fail(ProbeFailure::SmtpRefused, "banner " + describe(reply), true);
       return send(State::Ehlo, "EHLO " + options_.helo);
     case State::Ehlo: {
-      record(reply.code == 250, describe(reply));
-      if (reply.code != 250)
-        return fail(ProbeFailure::SmtpRefused, "EHLO " + describe(reply), true);
       report_.starttls_offered = smtp::parse_ehlo_keywords(reply).starttls();
+      if (reply.code != 250) {
+        record(false, describe(reply));
+        return fail(ProbeFailure::SmtpRefused, "EHLO " + describe(reply), true);
+      }
+      record(true, describe(reply) +
+                       (report_.starttls_offered ? " (STARTTLS offered)" : " (no STARTTLS)"));
       if (!options_.tls) return quit();
       if (!report_.starttls_offered) {
         report_.add("starttls", clock_(), false, "not offered");

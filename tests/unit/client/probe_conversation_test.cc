@@ -70,6 +70,8 @@ TEST_F(ProbeConversationTest, FullProbeWithStarttls) {
   EXPECT_EQ(report_.steps[0].ms, 5);
   EXPECT_EQ(report_.steps[5].ms, 30);
   EXPECT_EQ(report_.steps[0].detail, "220 mx.example.net ESMTP");
+  EXPECT_EQ(report_.steps[1].detail,
+            "250 mx.example.net / PIPELINING / STARTTLS (STARTTLS offered)");
   EXPECT_NE(report_.steps[3].detail.find("not verified: self-signed"), std::string::npos);
 }
 
@@ -104,6 +106,7 @@ TEST_F(ProbeConversationTest, StarttlsNotOffered) {
   auto a = c.on_reply(kEhloPlain);
   EXPECT_EQ(a.line, "QUIT");
   EXPECT_FALSE(report_.starttls_offered);
+  EXPECT_EQ(report_.steps[1].detail, "250 mx.example.net / PIPELINING (no STARTTLS)");
   EXPECT_EQ(report_.failure, ProbeFailure::StarttlsUnavailable);
   EXPECT_EQ(report_.failed_step, "starttls");
   EXPECT_EQ(report_.reason, "STARTTLS not offered");

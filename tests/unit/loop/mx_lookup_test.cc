@@ -20,7 +20,8 @@ class MxLookupTest : public LoopTest {
   MxLookupTest()
       : dns_({{"mx.good.test", {192, 0, 2, 10}}, {"nomx.good.test", {192, 0, 2, 11}}},
              ".silent.test",
-             {{"good.test", {{20, "mx2.good.test"}, {10, "mx1.good.test"}, {20, "mx3.good.test"}}}}) {}
+             {{"good.test",
+               {{20, "mx2.good.test"}, {10, "mx1.good.test"}, {20, "mx3.good.test"}}}}) {}
 
   void TearDown() override {
     lookup_.reset();
