@@ -17,6 +17,7 @@
 #include "mxegress/util/command_line.h"
 #include "mxegress/util/log.h"
 #include "online_check.h"
+#include "probe_command.h"
 
 namespace {
 
@@ -25,6 +26,8 @@ constexpr const char* kUsage =
        mxegress-client keygen KEYFILE
        mxegress-client pubkey KEYFILE
        mxegress-client hash-password
+       mxegress-client [-c FILE] probe HOST[:PORT] [--json] [--no-tls] [--verify]
+                       [--helo NAME] [--timeout SECONDS] [--cert FILE --key FILE]
        mxegress-client --version | --help
 
 Runs the gateway side of an mxegress pair: a SOCKS5 listener whose CONNECTs
@@ -45,6 +48,11 @@ opens the TCP connection from the egress host.
                      public key, for the server's [[tenant]] keys
   pubkey KEYFILE     print the public key of an existing key file
   hash-password      read a password on stdin, print its argon2id hash
+  probe HOST[:PORT]  look up HOST's MX hosts and test SMTP to them through the
+                     configured servers as a session would: CONNECT (and the
+                     source address used), banner, EHLO, STARTTLS, the MX's
+                     certificate; exit 0 only with a 2xx banner and STARTTLS
+                     done (docs/probe.md lists the other exit codes)
 
   SIGHUP reloads the configuration; an invalid one is refused and the
   running one stays.
@@ -221,6 +229,10 @@ int main(int argc, char** argv) {
     if (command == "keygen") return run_keygen(cl.positional, true);
     if (command == "pubkey") return run_keygen(cl.positional, false);
     if (command == "hash-password") return mx::run_hash_password(std::cin, std::cout, std::cerr);
+    if (command == "probe") {
+      return mx::run_probe({cl.positional.begin() + 1, cl.positional.end()}, cl.config_path,
+                           std::cout, std::cerr);
+    }
     std::cerr << "mxegress-client: unknown command " << command << "\n" << kUsage;
     return 2;
   }

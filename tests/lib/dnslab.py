@@ -186,7 +186,8 @@ class Dnsmasq:
                  which also answers every name under it)
       PTR        IP -> name: a PTR record alone (no A record of the name)
       TXT        name -> texts: one TXT record per text (no double quote, no comma)
-      MX         domain -> exchanges, preference 10, 20, ... in that order
+      MX         domain -> exchanges: host names (preference 10, 20, ... in that
+                 order) or (preference, host) pairs
       LOCAL      zones (such as "2.0.192.in-addr.arpa") where every other name is
                  NXDOMAIN, instead of no answer at all"""
 
@@ -194,7 +195,8 @@ class Dnsmasq:
                  answers: Mapping[str, str] = (), forward: Mapping[str, tuple] = (),
                  forward_max: int = 10000, hosts: Mapping[str, Sequence[str]] = (),
                  addresses: Mapping[str, str] = (), ptr: Mapping[str, str] = (),
-                 txt: Mapping[str, Sequence[str]] = (), mx: Mapping[str, Sequence[str]] = (),
+                 txt: Mapping[str, Sequence[str]] = (),
+                 mx: Mapping[str, Sequence[str | tuple[int, str]]] = (),
                  local: Sequence[str] = ()):
         self.listen = listen
         self.log_path = os.path.join(workdir, "dnsmasq.log")
@@ -220,8 +222,10 @@ class Dnsmasq:
                     raise ValueError(f"TXT text with a double quote or a comma: {text!r}")
                 argv.append(f"--txt-record={name},{text}")
         for name, exchanges in dict(mx).items():
-            for rank, host in enumerate(exchanges, 1):
-                argv.append(f"--mx-host={name},{host},{rank * 10}")
+            for rank, exchange in enumerate(exchanges, 1):
+                preference, host = (exchange if isinstance(exchange, tuple)
+                                    else (rank * 10, exchange))
+                argv.append(f"--mx-host={name},{host},{preference}")
         for zone in local:
             argv.append(f"--local=/{zone}/")
         self.argv = argv

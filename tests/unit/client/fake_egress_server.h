@@ -3,7 +3,8 @@
 // of a temp directory, the AUTH exchange (auth::check_request, auth::answer)
 // for one known client key, a PING whose PONG says the client's pool holds
 // the tunnel, then a TunnelEndpoint(Side::Server) that accepts every
-// CONNECT's stream (and answers nothing: the tests look at the pool).
+// CONNECT's stream and keeps its target (and answers nothing: the tests
+// look at the pool, or answer on the streams themselves).
 #pragma once
 
 #include <memory>
@@ -48,6 +49,7 @@ class FakeEgressServer {
 
     std::unique_ptr<TunnelEndpoint> endpoint;
     std::vector<std::unique_ptr<TunnelStream>> streams;  // one per CONNECT
+    std::vector<Target> targets;                         // what each CONNECT asked for
     bool closed = false;
     std::string closed_why;
 
@@ -86,7 +88,9 @@ class FakeEgressServer {
       closed = true;
       closed_why = why;
     }
-    void on_session_request(uint32_t id, ByteView) override {
+    void on_session_request(uint32_t id, ByteView body) override {
+      bool bad_address_type = false;
+      targets.push_back(frame::parse_connect(body, bad_address_type).value_or(Target{}));
       streams.push_back(endpoint->accept_stream(id));
     }
     void on_goaway() override {}

@@ -1,7 +1,8 @@
 // A DNS server on 127.0.0.1 for the resolver's tests, in a thread of its
 // own: A queries for the names it was given get their address, AAAA queries
 // for them an empty answer (NODATA), other names NXDOMAIN, and names under
-// `silent` nothing at all. It counts the queries it saw per name.
+// `silent` nothing at all. MX queries for the names of `mx` get their MX
+// records (preference, host). It counts the queries it saw per name.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <map>
@@ -24,8 +26,10 @@ namespace mx::testing {
 
 class FakeDnsServer {
  public:
-  FakeDnsServer(std::map<std::string, std::array<uint8_t, 4>> names, std::string silent)
-      : names_(std::move(names)), silent_(std::move(silent)) {
+  using MxRecords = std::vector<std::pair<uint16_t, std::string>>;
+  FakeDnsServer(std::map<std::string, std::array<uint8_t, 4>> names, std::string silent,
+                std::map<std::string, MxRecords> mx = {})
+      : names_(std::move(names)), silent_(std::move(silent)), mx_(std::move(mx)) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -98,9 +102,30 @@ class FakeDnsServer {
     }
     std::vector<uint8_t> out(query, query + question_end);
     auto known = names_.find(name);
-    out[2] = 0x81;                                 // QR, RD
-    out[3] = known == names_.end() ? 0x83 : 0x80;  // RA, NXDOMAIN or NOERROR
+    auto mx = mx_.find(name);
+    out[2] = 0x81;  // QR, RD
+    out[3] = known == names_.end() && mx == mx_.end() ? 0x83 : 0x80;  // RA, NXDOMAIN or NOERROR
     out[6] = out[7] = out[8] = out[9] = out[10] = out[11] = 0;
+    if (mx != mx_.end() && type == 15) {
+      out[7] = static_cast<uint8_t>(mx->second.size());
+      for (const auto& [preference, host] : mx->second) {
+        std::vector<uint8_t> rdata = {static_cast<uint8_t>(preference >> 8),
+                                      static_cast<uint8_t>(preference & 0xff)};
+        size_t start = 0;
+        while (start < host.size()) {
+          const size_t dot = std::min(host.find('.', start), host.size());
+          rdata.push_back(static_cast<uint8_t>(dot - start));
+          rdata.insert(rdata.end(), host.begin() + static_cast<ptrdiff_t>(start),
+                       host.begin() + static_cast<ptrdiff_t>(dot));
+          start = dot + 1;
+        }
+        rdata.push_back(0);
+        const uint8_t record[] = {0xC0, 0x0C, 0, 15, 0, 1, 0, 0, 0, 60,
+                                  0, static_cast<uint8_t>(rdata.size())};
+        out.insert(out.end(), std::begin(record), std::end(record));
+        out.insert(out.end(), rdata.begin(), rdata.end());
+      }
+    }
     if (known != names_.end() && type == 1) {
       out[7] = 1;  // one answer
       const uint8_t record[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
@@ -112,6 +137,7 @@ class FakeDnsServer {
 
   std::map<std::string, std::array<uint8_t, 4>> names_;
   std::string silent_;
+  std::map<std::string, MxRecords> mx_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
