@@ -173,16 +173,16 @@ class Scenario:
             tenants=[{"name": "exim-gw", "keys": [], "source": [SOURCE_EXIM]},
                      {"name": "postfix-gw", "keys": [], "source": [SOURCE_POSTFIX]}],
             ports=[25], allow=["10.30.2.0/24"], extra=server_socks,
-            settings={"connect_timeout": f"{SERVER_CONNECT_TIMEOUT}s", "log_level": "info"})
+            settings={"connect_timeout": f"{SERVER_CONNECT_TIMEOUT}s"})
         client_users = (f"[[socks5.user]]\nname = \"{EXIM_SOCKS_USER}\"\n"
                         f"password_hash = \"{mxtest.hash_password(EXIM_SOCKS_PASS)}\"\n")
         self.client_exim = self.dep.client(
             "client-exim", servers=[(self.server, {})], socks5=CLIENT_SOCKS,
-            extra=client_users, settings={"retry_interval": "1s", "log_level": "info"})
+            extra=client_users, settings={"retry_interval": "1s"})
         self.client_postfix = self.dep.client(
             "client-postfix", servers=[(self.server, {})], socks5=False,
             transparent={"listen": [TRANSPARENT], "on_failure": "421"},
-            settings={"retry_interval": "1s", "log_level": "info"})
+            settings={"retry_interval": "1s"})
         self.server.tenants[0]["keys"] = [self.client_exim]
         self.server.tenants[1]["keys"] = [self.client_postfix]
         self.server.start(netns=egress)
