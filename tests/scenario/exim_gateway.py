@@ -9,8 +9,10 @@ so that it and every delivery process it forks use the namespace's
 /etc/netns/NAME/resolv.conf for their MX lookups.
 
 Routing: recipients whose local part starts with ``viaserver-`` go through
-mxegress-server's own SOCKS5 listener (transport ``server_socks``); every other one
-through mxegress-client's SOCKS5 listener (``client_socks``). Both log in with RFC
+mxegress-server's own SOCKS5 listener (transport ``server_socks``), those starting
+with ``direct-`` straight to the MX without any proxy (``direct_smtp``: the path
+the cloud's firewall blocks); every other one through mxegress-client's SOCKS5
+listener (``client_socks``). Both log in with RFC
 1929, look the MX up in DNS (dnslookup router), require STARTTLS with the MX's
 certificate verified (``tls_verify_hosts = *``) and present the gateway's client
 certificate.
@@ -49,6 +51,14 @@ remote_max_parallel = 4
 
 begin routers
 
+# no proxy at all: what the gateway would do without mxegress (the cloud's
+# firewall drops it)
+direct:
+  driver = dnslookup
+  local_parts = ^direct-
+  transport = direct_smtp
+  no_more
+
 via_server_socks:
   driver = dnslookup
   local_parts = ^viaserver-
@@ -70,6 +80,9 @@ server_socks:
   driver = smtp
   socks_proxy = {server_socks}
 {tls}
+direct_smtp:
+  driver = smtp
+{tls}
 begin retry
 
 *   *   F,1h,10s
@@ -77,6 +90,9 @@ begin retry
 
 _TLS = """\
   connect_timeout = {connect_timeout}s
+  # no TCP Fast Open: with it (the default) a connect that gets no SYN-ACK is
+  # bounded by the wait for the banner (command_timeout), not connect_timeout
+  hosts_try_fastopen =
   helo_data = {hostname}
   hosts_require_tls = *
   tls_verify_hosts = *

@@ -18,6 +18,7 @@ import time
 import unittest
 
 import mxtest
+from exim_gateway import fetch_exim
 from netns import sweep_stale_namespaces
 from topology import Scenario
 
@@ -56,6 +57,7 @@ class ScenarioTest(mxtest.ScratchDirTest):
 
     @classmethod
     def setUpClass(cls):
+        fetch_exim()  # first: without it nothing else is worth building
         cls.make_tmp("mxscenario-", "scenario")
         sweep_stale_namespaces()
         sweep_stale_etc_netns()

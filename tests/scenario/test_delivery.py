@@ -7,12 +7,14 @@ source addresses at once.
 import re
 import socket
 import threading
+import time
 import unittest
 
 import mxtest
 from scenario_dns import query, reverse_name
 from scenario_test import ScenarioTest, client_certs_by_peer, message_ids
-from topology import (CLIENT_SOCKS, DNS, EXIM_SOCKS_PASS, EXIM_SOCKS_USER, MX1_ALPHA,
+from topology import (CLIENT_SOCKS, CLOUD, DNS, EXIM_SOCKS_PASS, EXIM_SOCKS_USER,
+                      GATEWAY_CONNECT_TIMEOUT, MX1_ALPHA,
                       SOURCE_EXIM, SOURCE_POSTFIX)
 
 NOERROR, NXDOMAIN = 0, 3
@@ -50,6 +52,37 @@ class DeliveryTest(ScenarioTest):
             self.assertTrue(r.sock.recv(200).startswith(b"220 mx1.alpha.test"))
             r.sock.sendall(b"QUIT\r\n")
 
+    def test_exim_without_the_pair_cannot_send(self):
+        """Exim's ``direct_smtp`` transport (no proxy) times out connecting to the MX
+        after its connect_timeout and defers; the same message through the pair
+        (client A) is delivered."""
+        ex, mx = self.sc.exim, self.sc.mx_alpha
+        xmark = len(ex.log())
+        direct = self.unique_id("direct", "tenant-a.test")
+        paired = self.unique_id("paired", "tenant-a.test")
+        try:
+            start = time.monotonic()
+            ex.send("alice@tenant-a.test", "direct-bob@alpha.test", direct, "no pair")
+            ex.send("alice@tenant-a.test", "bob@alpha.test", paired, "the pair")
+            ex.wait_log(rf"H=mx1\.alpha\.test \[{re.escape(MX1_ALPHA)}\] Connection timed out",
+                        GATEWAY_CONNECT_TIMEOUT + 10, xmark)
+            took = time.monotonic() - start
+            self.assertGreaterEqual(took, GATEWAY_CONNECT_TIMEOUT - 0.5)
+            self.assertLessEqual(took, GATEWAY_CONNECT_TIMEOUT + 1.5)
+            ex.wait_log(r"== direct-bob@alpha\.test R=direct T=direct_smtp defer", 5, xmark)
+            self.wait_message_ids(mx, [paired], 30)
+            self.assertEqual(message_ids(mx)[direct], 0)
+        finally:
+            ex.clear_queue()
+
+    def assert_asked_dns(self, mark, who):
+        """The gateway looked alpha.test's MX and the MX host's address up itself, in
+        the scenario's DNS server (its query log after MARK)."""
+        log = self.sc.dns.log()[mark:]
+        for q in (r"query\[MX\] alpha\.test", r"query\[A\] mx1\.alpha\.test"):
+            self.assertRegex(log, rf"{q} from {re.escape(CLOUD)}\b",
+                             f"{who} did not ask the scenario's DNS server")
+
     def assert_mx_records(self, mx, mark, texts, source, cert):
         """Each delivered message was received from SOURCE, and the MX logged the
         gateway's client certificate CERT for connections from SOURCE only."""
@@ -66,7 +99,7 @@ class DeliveryTest(ScenarioTest):
         verified certificate (CV=yes DN=...), the MX logs Exim's client certificate
         and the tenant's source address."""
         ex, mx = self.sc.exim, self.sc.mx_alpha
-        mark, xmark = len(mx.log()), len(ex.log())
+        mark, xmark, dmark = len(mx.log()), len(ex.log()), len(self.sc.dns.log())
         ids = {"bob": self.unique_id("exim-client", "tenant-a.test"),
                "viaserver-bob": self.unique_id("exim-server", "tenant-a.test")}
         for local, mid in ids.items():
@@ -79,13 +112,14 @@ class DeliveryTest(ScenarioTest):
         texts = [t for t in mx.messages() if any(mid in t for mid in ids.values())]
         self.assert_mx_records(mx, mark, texts, SOURCE_EXIM, self.sc.exim_cert)
         self.assertIn("tenant=exim-gw", self.sc.server.text())
+        self.assert_asked_dns(dmark, "Exim")
 
     def test_postfix_delivers_through_transparent_mode_verified(self):
         """The unchanged Postfix looks the MX up, its tcp/25 is redirected to
         mxegress-client; it logs "Verified TLS connection established" to the MX, the
         MX logs its client certificate and the other tenant's source address."""
         pf, mx = self.sc.postfix, self.sc.mx_alpha
-        mark, pmark = len(mx.log()), len(pf.log())
+        mark, pmark, dmark = len(mx.log()), len(pf.log()), len(self.sc.dns.log())
         mid = self.unique_id("postfix", "tenant-b.test")
         pf.send("carol@tenant-b.test", "dave@alpha.test", mid, "through the redirect")
         self.wait_message_ids(mx, [mid], 30)
@@ -95,6 +129,7 @@ class DeliveryTest(ScenarioTest):
                     % re.escape(MX1_ALPHA), 10, pmark)
         texts = [t for t in mx.messages() if mid in t]
         self.assert_mx_records(mx, mark, texts, SOURCE_POSTFIX, self.sc.postfix_cert)
+        self.assert_asked_dns(dmark, "Postfix")
         self.sc.client_postfix.wait_for(r"session: peer=\S+ target=%s:25 " % re.escape(MX1_ALPHA),
                                         10)
 
