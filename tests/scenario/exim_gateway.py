@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import signal
 import subprocess
 import time
 
@@ -194,8 +195,10 @@ class EximGateway:
     # ---- daemon --------------------------------------------------------------
     def start(self) -> "EximGateway":
         out = open(os.path.join(self.dir, "daemon.out"), "w")
+        # a session of its own: stop() ends the daemon's delivery processes too
         self.proc = subprocess.Popen(self.argv("-bdf", "-q5s"), stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=subprocess.STDOUT)
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         out.close()
         self.wait_log(r"daemon started", 15)
         return self
@@ -211,6 +214,10 @@ class EximGateway:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        try:
+            os.killpg(p.pid, signal.SIGKILL)  # whatever delivery it left running
+        except ProcessLookupError:
+            pass
 
     # ---- log -------------------------------------------------------------------
     def log(self) -> str:
