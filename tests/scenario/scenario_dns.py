@@ -38,7 +38,12 @@ class Records:
         out = [f"--mx-host={domain},{host},{pref}" for domain, host, pref in self.mx]
         out += [f"--host-record={name},{','.join(ips)}" for name, ips in self.hosts]
         out += [f"--ptr-record={reverse_name(ip)},{name}" for ip, name in self.ptr]
-        out += [f'--txt-record={name},"{text}"' for name, text in self.txt]
+        # On the command line dnsmasq keeps quotes as they are (they would be part
+        # of the text: no SPF record) and splits at commas: neither is allowed.
+        for name, text in self.txt:
+            if '"' in text or "," in text:
+                raise ValueError(f"TXT text with a double quote or a comma: {text!r}")
+            out.append(f"--txt-record={name},{text}")
         return out
 
 

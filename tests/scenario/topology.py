@@ -41,6 +41,10 @@ CLOUD, EGRESS_CLOUD_SIDE = "10.30.1.1", "10.30.1.2"
 EGRESS_PRIMARY, SOURCE_EXIM, SOURCE_POSTFIX = "10.30.2.2", "10.30.2.3", "10.30.2.4"
 MX_DOWN, MX1_ALPHA, MX2_BETA, MX_SILENT, DNS = (
     "10.30.2.10", "10.30.2.11", "10.30.2.12", "10.30.2.13", "10.30.2.53")
+# For the tools' tests (test_tools.py): an MX without STARTTLS; egress addresses
+# without a PTR and with a PTR that does not confirm; a DNSBL zone listing SOURCE_POSTFIX.
+MX_PLAIN, SOURCE_NO_PTR, SOURCE_UNCONFIRMED = "10.30.2.14", "10.30.2.5", "10.30.2.6"
+DNSBL_ZONE = "bl.test"
 TUNNEL_PORT, SERVER_SOCKS_PORT = 8443, 1080
 CLIENT_SOCKS = ("127.0.0.1", 1080)
 TRANSPARENT = "127.0.0.1:10025"
@@ -54,14 +58,19 @@ def dns_records() -> Records:
     return Records(
         mx=[("alpha.test", "mx1.alpha.test", 10),
             ("beta.test", "mx-down.beta.test", 10), ("beta.test", "mx2.beta.test", 20),
-            ("gamma.test", "mx.gamma.test", 10)],
+            ("gamma.test", "mx.gamma.test", 10), ("delta.test", "mx.delta.test", 10)],
         hosts=[("mx1.alpha.test", [MX1_ALPHA, "2001:db8:30::11"]),
                ("mx-down.beta.test", [MX_DOWN]), ("mx2.beta.test", [MX2_BETA]),
                ("mx.gamma.test", [MX_SILENT]),
                ("out-exim.egress.test", [SOURCE_EXIM]),
-               ("out-postfix.egress.test", [SOURCE_POSTFIX])],
+               ("out-postfix.egress.test", [SOURCE_POSTFIX]),
+               ("mx.delta.test", [MX_PLAIN]),
+               ("out-other.egress.test", ["10.30.2.99"]),
+               (f"4.2.30.10.{DNSBL_ZONE}", ["127.0.0.2"])],
+        ptr=[(SOURCE_UNCONFIRMED, "out-other.egress.test")],
         txt=[("tenant-a.test", f"v=spf1 ip4:{SOURCE_EXIM} -all"),
-             ("tenant-b.test", f"v=spf1 ip4:{SOURCE_POSTFIX} -all")])
+             ("tenant-b.test", f"v=spf1 ip4:{SOURCE_POSTFIX} -all"),
+             (f"4.2.30.10.{DNSBL_ZONE}", "Listed for testing")])
 
 
 class NamedNetns(Netns):
@@ -126,7 +135,8 @@ class Scenario:
         cloud, egress, internet = self.ns["cloud"], self.ns["egress"], self.ns["internet"]
         link(cloud, [f"{CLOUD}/24"], egress, [f"{EGRESS_CLOUD_SIDE}/24"])
         link(egress, [f"{a}/24" for a in (EGRESS_PRIMARY, SOURCE_EXIM, SOURCE_POSTFIX)],
-             internet, [f"{a}/24" for a in (MX_DOWN, MX1_ALPHA, MX2_BETA, MX_SILENT, DNS)])
+             internet, [f"{a}/24" for a in (MX_DOWN, MX1_ALPHA, MX2_BETA, MX_SILENT, MX_PLAIN,
+                                           DNS)])
         cloud.ip("route", "add", "default", "via", EGRESS_CLOUD_SIDE)
         internet.ip("route", "add", "default", "via", EGRESS_PRIMARY)
         egress.sysctl("net.ipv4.ip_forward", "1")
@@ -167,7 +177,10 @@ class Scenario:
         server_socks = (f"[socks5]\nlisten = [\"{EGRESS_CLOUD_SIDE}:{SERVER_SOCKS_PORT}\"]\n\n"
                         f"[[socks5.user]]\nname = \"{DIRECT_USER}\"\n"
                         f"password_hash = \"{mxtest.hash_password(DIRECT_PASS, 'server')}\"\n"
-                        f"tenant = \"exim-gw\"\nfrom = [\"{CLOUD}/32\"]\n")
+                        f"tenant = \"exim-gw\"\nfrom = [\"{CLOUD}/32\"]\n\n"
+                        # the egress host's own resolver: the internet's DNS server (for
+                        # CONNECTs by name, as mxegress-client probe sends them)
+                        f"[resolver]\nservers = [\"{DNS}\"]\n")
         self.server = self.dep.server(
             "server", listen=(EGRESS_CLOUD_SIDE, TUNNEL_PORT),
             tenants=[{"name": "exim-gw", "keys": [], "source": [SOURCE_EXIM]},
