@@ -29,7 +29,4 @@ SslCtxPtr make_probe_tls_context(const std::string& host, const ProbeTlsOptions&
 // After the handshake of `ssl`.
 ProbeTls describe_probe_tls(const SSL* ssl);
 
-// "AB:CD:...": the SHA-256 of the certificate's DER, as openssl x509 -fingerprint -sha256.
-std::string certificate_fingerprint(X509* cert);
-
 }  // namespace mx

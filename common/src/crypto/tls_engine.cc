@@ -10,65 +10,14 @@
 #include <cstring>
 #include <utility>
 
+#include "mxegress/crypto/certificate_facts.h"
 #include "mxegress/crypto/tls13_record_layer.h"
 #include "mxegress/crypto/tls_context.h"
+#include "span_bio.h"
 
 namespace mx {
 
 namespace {
-
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-
-// A BIO over TlsEngine::Io: reads consume Io::input, writes append to
-// Io::output. One method object for the process, made on first use.
-template <typename Io>
-BIO_METHOD* span_bio_method() {
-  static BIO_METHOD* method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mxegress span");
-    BIO_meth_set_write_ex(m, [](BIO* bio, const char* data, size_t len, size_t* written) {
-      auto* io = static_cast<Io*>(BIO_get_data(bio));
-      io->output.append(ByteView(reinterpret_cast<const uint8_t*>(data), len));
-      io->produced += len;
-      *written = len;
-      return 1;
-    });
-    BIO_meth_set_read_ex(m, [](BIO* bio, char* data, size_t len, size_t* read) {
-      auto* io = static_cast<Io*>(BIO_get_data(bio));
-      BIO_clear_retry_flags(bio);
-      if (io->input.empty()) {
-        BIO_set_retry_read(bio);  // more bytes later, never end of stream
-        *read = 0;
-        return 0;
-      }
-      const size_t n = std::min(len, io->input.size());
-      std::memcpy(data, io->input.data(), n);
-      io->input = io->input.subspan(n);
-      *read = n;
-      return 1;
-    });
-    BIO_meth_set_ctrl(m, [](BIO* bio, int cmd, long, void*) -> long {
-      auto* io = static_cast<Io*>(BIO_get_data(bio));
-      switch (cmd) {
-        case BIO_CTRL_FLUSH:
-          return 1;
-        case BIO_CTRL_PENDING:
-          return static_cast<long>(io->input.size());
-        case BIO_CTRL_WPENDING:
-          return static_cast<long>(io->output.size());
-        default:
-          return 0;
-      }
-    });
-    BIO_meth_set_create(m, [](BIO* bio) {
-      BIO_set_init(bio, 1);
-      return 1;
-    });
-    return m;
-  }();
-  return method;
-}
 
 // Where an SSL keeps a pointer to its engine's Io, for the key log callback.
 int io_index() {
@@ -110,23 +59,6 @@ bool parse_key_log_secret(std::string_view line, std::string_view label, SecretB
   }
   secret = std::move(bytes);
   return true;
-}
-
-std::string subject_of(X509* cert) {
-  std::unique_ptr<BIO, BioDeleter> text(BIO_new(BIO_s_mem()));
-  if (!text) return {};
-  X509_NAME_print_ex(text.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(text.get(), &data);
-  return length > 0 ? std::string(data, static_cast<size_t>(length)) : std::string();
-}
-
-// The leaf the server presented, also when verification rejected it (the verified
-// peer certificate is only recorded on success).
-X509* presented_leaf(const SSL* ssl) {
-  if (X509* verified = SSL_get0_peer_certificate(ssl)) return verified;
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
-  return (chain != nullptr && sk_X509_num(chain) > 0) ? sk_X509_value(chain, 0) : nullptr;
 }
 
 std::string describe_verify_failure(const SSL* ssl, long verify_result) {
@@ -274,7 +206,7 @@ bool TlsEngine::export_keying_material(std::span<uint8_t> out, std::string_view 
 std::string TlsEngine::peer_certificate_summary() const {
   X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_.get()) : nullptr;
   if (cert == nullptr) return "no peer certificate";
-  return "subject=" + subject_of(cert) + " pin=" + format_pin(spki_sha256(cert));
+  return "subject=" + certificate_subject(cert) + " pin=" + format_pin(spki_sha256(cert));
 }
 
 TlsEngine::CertificateVerdict TlsEngine::certificate_verdict() const {
