@@ -178,7 +178,7 @@ class Dnsmasq:
     """dnsmasq on LISTEN port 53: for each zone Z of ANSWERS, every name under Z has the
     A record ANSWERS[Z] (and no AAAA: an empty answer); for each zone of FORWARD, every
     query goes to the (ip, port) given. Nothing else is answered (no upstream, no
-    /etc/hosts). Its log (no queries) is WORKDIR/dnsmasq.log.
+    /etc/hosts). Its log is WORKDIR/dnsmasq.log.
 
     Exact records, each optional:
       HOSTS      name -> IPs: A/AAAA records, and the PTR of each IP back to the name
@@ -189,7 +189,8 @@ class Dnsmasq:
       MX         domain -> exchanges: host names (preference 10, 20, ... in that
                  order) or (preference, host) pairs
       LOCAL      zones (such as "2.0.192.in-addr.arpa") where every other name is
-                 NXDOMAIN, instead of no answer at all"""
+                 NXDOMAIN, instead of no answer at all
+    LOG_QUERIES: the log also has every query ("query[MX] example.org from ...")."""
 
     def __init__(self, workdir: str, *, listen: str = "127.0.0.53",
                  answers: Mapping[str, str] = (), forward: Mapping[str, tuple] = (),
@@ -197,13 +198,15 @@ class Dnsmasq:
                  addresses: Mapping[str, str] = (), ptr: Mapping[str, str] = (),
                  txt: Mapping[str, Sequence[str]] = (),
                  mx: Mapping[str, Sequence[str | tuple[int, str]]] = (),
-                 local: Sequence[str] = ()):
+                 local: Sequence[str] = (), log_queries: bool = False):
         self.listen = listen
         self.log_path = os.path.join(workdir, "dnsmasq.log")
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                 "--no-hosts", "--no-poll", "--bind-interfaces", f"--listen-address={listen}",
                 "--port=53", "--user=root", "--group=root", "--pid-file=",
                 f"--log-facility={self.log_path}", f"--dns-forward-max={forward_max}"]
+        if log_queries:
+            argv.append("--log-queries")
         for zone, ip in dict(answers).items():
             argv += [f"--address=/{zone}/{ip}", f"--local=/{zone}/"]
         for zone, (ip, port) in dict(forward).items():

@@ -222,6 +222,24 @@ def _addr_literal(ip):
 
 # ---- pieces of a private Postfix instance (PostfixMX, netns.SenderPostfix) ----
 
+def wait_in_log(what, read_log, log_tail, proc, pattern, timeout, since=0, flags=re.M,
+                error=AssertionError):
+    """Wait until regex PATTERN is in READ_LOG()[SINCE:] of a mail program (WHAT names it
+    in errors) and return the match. ERROR, with LOG_TAIL(), when PROC (its daemon, or
+    None) exited first or TIMEOUT seconds passed."""
+    rx = re.compile(pattern, flags)
+    deadline = time.monotonic() + timeout
+    while True:
+        m = rx.search(read_log()[since:])
+        if m:
+            return m
+        if proc is not None and proc.poll() is not None:
+            raise error(f"{what} exited ({proc.returncode}):\n{log_tail()}")
+        if time.monotonic() > deadline:
+            raise error(f"{what}: no /{pattern}/ within {timeout}s:\n{log_tail()}")
+        time.sleep(0.1)
+
+
 def read_maillog(path):
     """The instance's maillog so far ('' if nothing logged yet)."""
     try:

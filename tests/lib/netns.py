@@ -818,19 +818,8 @@ class SenderPostfix:
 
     def wait_log(self, pattern: str, timeout: float = 30.0) -> re.Match:
         """Wait for regex PATTERN in the maillog (HarnessError with its tail otherwise)."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log())
-            if m:
-                return m
-            if self.proc is not None and self.proc.poll() is not None:
-                raise HarnessError(f"sending postfix master exited ({self.proc.returncode}); "
-                                   f"maillog:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise HarnessError(f"sending postfix: no /{pattern}/ within {timeout}s; "
-                                   f"maillog tail:\n{self.log_tail()}")
-            time.sleep(0.1)
+        return mta.wait_in_log("sending postfix", self.log, self.log_tail, self.proc, pattern,
+                               timeout, flags=0, error=HarnessError)
 
     def send(self, sender: str, rcpt: str, subject: str, body: str) -> None:
         """Submit one message with sendmail -C (raises if sendmail fails)."""

@@ -25,7 +25,8 @@ import pwd
 import re
 import signal
 import subprocess
-import time
+
+import mta
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FETCH_EXIM = os.path.join(HERE, "fetch-exim")
@@ -235,16 +236,5 @@ class EximGateway:
         return "\n".join(self.log().splitlines()[-n:]) + panic
 
     def wait_log(self, pattern: str, timeout: float = 30.0, since: int = 0) -> re.Match:
-        rx = re.compile(pattern, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log()[since:])
-            if m:
-                return m
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"exim daemon exited ({self.proc.returncode}):\n"
-                                     f"{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"exim: no /{pattern}/ within {timeout}s:\n"
-                                     f"{self.log_tail()}")
-            time.sleep(0.1)
+        return mta.wait_in_log("exim daemon", self.log, self.log_tail, self.proc, pattern,
+                               timeout, since)

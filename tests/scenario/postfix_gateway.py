@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 
 import mta
 
@@ -119,19 +118,8 @@ class PostfixGateway:
         return "\n".join(lines[-n:]) or "(maillog empty)"
 
     def wait_log(self, pattern: str, timeout: float = 30.0, since: int = 0) -> re.Match:
-        rx = re.compile(pattern, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log()[since:])
-            if m:
-                return m
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"postfix master exited ({self.proc.returncode}):\n"
-                                     f"{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gateway postfix: no /{pattern}/ within {timeout}s:\n"
-                                     f"{self.log_tail()}")
-            time.sleep(0.1)
+        return mta.wait_in_log("gateway postfix", self.log, self.log_tail, self.proc, pattern,
+                               timeout, since)
 
     # ---- life cycle --------------------------------------------------------
     def start(self) -> "PostfixGateway":

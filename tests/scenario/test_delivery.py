@@ -4,6 +4,7 @@ the pair with STARTTLS verified end to end, and two tenants leave from their own
 source addresses at once.
 """
 
+import ipaddress
 import re
 import socket
 import threading
@@ -11,13 +12,22 @@ import time
 import unittest
 
 import mxtest
-from scenario_dns import query, reverse_name
+from dnslab import dns_query
 from scenario_test import ScenarioTest, client_certs_by_peer, message_ids
 from topology import (CLIENT_SOCKS, CLOUD, DNS, EXIM_SOCKS_PASS, EXIM_SOCKS_USER,
                       GATEWAY_CONNECT_TIMEOUT, MX1_ALPHA,
                       SOURCE_EXIM, SOURCE_POSTFIX)
 
 NOERROR, NXDOMAIN = 0, 3
+QTYPES = {"A": 1, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
+
+
+def query(server: tuple[str, int], name: str, qtype: str):
+    return dns_query(server, name, QTYPES[qtype])
+
+
+def reverse_name(ip: str) -> str:
+    return ipaddress.ip_address(ip).reverse_pointer
 
 
 class DeliveryTest(ScenarioTest):

@@ -33,7 +33,7 @@ import subprocess
 import mta
 import mxtest
 from netns import Deployment, Netns, link
-from scenario_dns import Records, ScenarioDns
+from dnslab import Dnsmasq
 from exim_gateway import EximGateway
 from postfix_gateway import PostfixGateway
 
@@ -54,23 +54,26 @@ SERVER_CONNECT_TIMEOUT = 4   # s: below the gateways' 5 s, so its answer reaches
 GATEWAY_CONNECT_TIMEOUT = 5  # s: Exim's connect_timeout and socks tmo, Postfix's
 
 
-def dns_records() -> Records:
-    return Records(
-        mx=[("alpha.test", "mx1.alpha.test", 10),
-            ("beta.test", "mx-down.beta.test", 10), ("beta.test", "mx2.beta.test", 20),
-            ("gamma.test", "mx.gamma.test", 10), ("delta.test", "mx.delta.test", 10)],
-        hosts=[("mx1.alpha.test", [MX1_ALPHA, "2001:db8:30::11"]),
-               ("mx-down.beta.test", [MX_DOWN]), ("mx2.beta.test", [MX2_BETA]),
-               ("mx.gamma.test", [MX_SILENT]),
-               ("out-exim.egress.test", [SOURCE_EXIM]),
-               ("out-postfix.egress.test", [SOURCE_POSTFIX]),
-               ("mx.delta.test", [MX_PLAIN]),
-               ("out-other.egress.test", ["10.30.2.99"]),
-               (f"4.2.30.10.{DNSBL_ZONE}", ["127.0.0.2"])],
-        ptr=[(SOURCE_UNCONFIRMED, "out-other.egress.test")],
-        txt=[("tenant-a.test", f"v=spf1 ip4:{SOURCE_EXIM} -all"),
-             ("tenant-b.test", f"v=spf1 ip4:{SOURCE_POSTFIX} -all"),
-             (f"4.2.30.10.{DNSBL_ZONE}", "Listed for testing")])
+def dns_records() -> dict:
+    """The scenario's records, as dnslab.Dnsmasq's arguments."""
+    return dict(
+        mx={"alpha.test": [(10, "mx1.alpha.test")],
+            "beta.test": [(10, "mx-down.beta.test"), (20, "mx2.beta.test")],
+            "gamma.test": [(10, "mx.gamma.test")], "delta.test": [(10, "mx.delta.test")]},
+        hosts={"mx1.alpha.test": [MX1_ALPHA, "2001:db8:30::11"],
+               "mx-down.beta.test": [MX_DOWN], "mx2.beta.test": [MX2_BETA],
+               "mx.gamma.test": [MX_SILENT],
+               "out-exim.egress.test": [SOURCE_EXIM],
+               "out-postfix.egress.test": [SOURCE_POSTFIX],
+               "mx.delta.test": [MX_PLAIN],
+               "out-other.egress.test": ["10.30.2.99"],
+               f"4.2.30.10.{DNSBL_ZONE}": ["127.0.0.2"]},
+        ptr={SOURCE_UNCONFIRMED: "out-other.egress.test"},
+        txt={"tenant-a.test": [f"v=spf1 ip4:{SOURCE_EXIM} -all"],
+             "tenant-b.test": [f"v=spf1 ip4:{SOURCE_POSTFIX} -all"],
+             f"4.2.30.10.{DNSBL_ZONE}": ["Listed for testing"]},
+        # authoritative: every other name under these is NXDOMAIN
+        local=["test", "30.10.in-addr.arpa"])
 
 
 class NamedNetns(Netns):
@@ -148,9 +151,9 @@ class Scenario:
 
     def _internet(self) -> None:
         internet = self.ns["internet"]
-        self.dns = ScenarioDns(self.dir, DNS, ["test", "30.10.in-addr.arpa"], dns_records())
+        with internet.entered():
+            self.dns = Dnsmasq(self.dir, listen=DNS, log_queries=True, **dns_records())
         self._later(self.dns.close)
-        self.dns.start(internet, probe="alpha.test")
         self.mx_alpha = mta.PostfixMX(MX1_ALPHA, 25, os.path.join(self.dir, "mx"),
                                       hostname="mx1.alpha.test", domain="alpha.test")
         self.mx_beta = mta.PostfixMX(MX2_BETA, 25, os.path.join(self.dir, "mx"),
