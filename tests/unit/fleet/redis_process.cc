@@ -20,12 +20,16 @@ std::string RedisProcess::binary() {
 }
 
 RedisProcess::RedisProcess() {
-  const std::string program = binary();
-  if (program.empty()) return;
+  if (binary().empty()) return;
   std::string pattern = (std::filesystem::temp_directory_path() / "mx-redis-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
   dir_ = pattern;
   socket_ = dir_ / "redis.sock";
+  start();
+}
+
+bool RedisProcess::start() {
+  const std::string program = binary();
   std::vector<std::string> args = {
       program, "--port",       "0",      "--unixsocket", socket_.string(), "--save",
       "",      "--appendonly", "no",     "--dir",        dir_.string(),    "--daemonize",
@@ -44,7 +48,7 @@ RedisProcess::RedisProcess() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  if (pid < 0) return;
+  if (pid < 0) return false;
   pid_ = pid;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -53,20 +57,23 @@ RedisProcess::RedisProcess() {
       const bool up = reply != nullptr && reply->type == REDIS_REPLY_STATUS;
       if (reply != nullptr) freeReplyObject(reply);
       redisFree(context);
-      if (up) return;
+      if (up) return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill(pid_, SIGKILL);
+  kill();
+  return false;
+}
+
+void RedisProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
 }
 
 RedisProcess::~RedisProcess() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
+  kill();
   if (!dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);

@@ -20,6 +20,9 @@ class RedisProcess {
   RedisProcess& operator=(const RedisProcess&) = delete;
 
   bool running() const { return pid_ > 0; }
+  // SIGKILL, as a crash; start() again on the same socket.
+  void kill();
+  bool start();
   const std::filesystem::path& socket() const { return socket_; }
   // A new synchronous connection (the caller frees it).
   redisContext* connect() const;
