@@ -1,5 +1,7 @@
 #include "fleet/fleet_client.h"
 
+#include <unistd.h>
+
 #include "mxegress/util/log.h"
 
 namespace mx {
@@ -14,6 +16,12 @@ constexpr int64_t kMaxPerDestination = 3;
 std::string ms(std::chrono::milliseconds duration) { return std::to_string(duration.count()); }
 
 }  // namespace
+
+std::string default_fleet_server_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] != '\0' ? host : "localhost") + ":" + std::to_string(getpid());
+}
 
 FleetClient::FleetClient(Loop& loop, const FleetConfig& config, std::string server_id,
                          unsigned thread, FleetState& state, std::unique_ptr<RedisLink> link,
@@ -67,16 +75,19 @@ uint64_t FleetClient::admit(const std::string& tenant, const ServerConfig::Limit
   const bool nothing_to_ask = limits.connections_per_minute == 0 && limits.max_connections == 0 &&
                               limits.max_per_destination == 0;
   if (nothing_to_ask) {
-    done(FleetAdmission{FleetVerdict::Admitted, {}});
-    return ticket;
-  }
-  if (state_.mode() != FleetMode::Shared || !link_->connected()) {
-    done(FleetAdmission{FleetVerdict::Local, {}});
+    done(FleetAdmission{FleetVerdict::Admitted});
     return ticket;
   }
   Lease lease;
   if (limits.max_connections != 0) lease.connections_key = keys_.connections(tenant);
   if (limits.max_per_destination != 0) lease.destination_key = keys_.destination(tenant, ip);
+  if (state_.mode() != FleetMode::Shared || !link_->connected()) {
+    // Admitted here under the local rules; its leases are registered by the
+    // next renewal once Redis is back, so the fleet counts it then.
+    if (limits.max_connections != 0 || limits.max_per_destination != 0) leases_[id] = lease;
+    done(FleetAdmission{FleetVerdict::Local});
+    return ticket;
+  }
   waiting_[ticket] = std::move(done);
   const bool sent = link_->call(
       FleetScript::Admit,
@@ -89,7 +100,8 @@ uint64_t FleetClient::admit(const std::string& tenant, const ServerConfig::Limit
   if (!sent) {
     Done waiting = std::move(waiting_[ticket]);
     waiting_.erase(ticket);
-    waiting(FleetAdmission{FleetVerdict::Local, {}});
+    leases_[id] = lease;
+    waiting(FleetAdmission{FleetVerdict::Local});
   }
   return ticket;
 }
@@ -101,6 +113,7 @@ void FleetClient::on_answer(uint64_t ticket, const std::string& tenant,
   if (answer.status != RedisStatus::Ok || answer.integers.size() != 2) {
     on_failure();
     admission.verdict = FleetVerdict::Local;
+    leases_[id] = lease;  // registered by a renewal once Redis answers again
   } else {
     if (state_.on_answer(0) == FleetChange::BecameShared) {
       MX_LOG(Warn, "fleet") << "redis reachable: shared limits again";
@@ -112,13 +125,16 @@ void FleetClient::on_answer(uint64_t ticket, const std::string& tenant,
         leases_[id] = std::move(lease);
       }
     } else if (verdict == kRate) {
+      admission.limit = FleetLimit::Rate;
       admission.refusal =
           "connections_per_minute " + std::to_string(limits.connections_per_minute) + " exceeded";
       state_.refuse_until(tenant, admission.refusal,
                           clock_() + std::chrono::milliseconds(answer.integers[1]));
     } else if (verdict == kMaxConnections) {
+      admission.limit = FleetLimit::MaxConnections;
       admission.refusal = "max_connections " + std::to_string(limits.max_connections) + " reached";
     } else if (verdict == kMaxPerDestination) {
+      admission.limit = FleetLimit::MaxPerDestination;
       admission.refusal = "max_per_destination " + std::to_string(limits.max_per_destination) +
                           " reached for " + ip;
     }
@@ -126,7 +142,7 @@ void FleetClient::on_answer(uint64_t ticket, const std::string& tenant,
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) {
     // Cancelled: the session is gone; so must its lease be.
-    if (admission.verdict == FleetVerdict::Admitted) release(id);
+    if (admission.verdict != FleetVerdict::Refused) release(id);
     return;
   }
   Done done = std::move(it->second);
@@ -154,19 +170,24 @@ void FleetClient::add_bytes(const std::string& tenant, uint64_t bytes, FleetStat
 
 void FleetClient::heartbeat() {
   heartbeat_timer_.start(config_.heartbeat_interval, [this] { heartbeat(); });
-  const bool sent =
-      link_->call(FleetScript::Heartbeat, {keys_.servers()},
-                  {server_id_, ms(config_.heartbeat_interval * 3)}, [this](RedisAnswer answer) {
-                    if (answer.status != RedisStatus::Ok || answer.integers.empty()) {
-                      on_failure();
-                      return;
-                    }
-                    const auto size = static_cast<uint32_t>(answer.integers[0]);
-                    if (state_.on_answer(size) == FleetChange::BecameShared) {
-                      MX_LOG(Warn, "fleet") << "redis reachable: shared limits, fleet of " << size;
-                    }
-                  });
-  if (!sent) on_failure();
+  // Not connected: the link has reported it already (or never connected).
+  if (!link_->connected()) return;
+  link_->call(FleetScript::Heartbeat, {keys_.servers()},
+              {server_id_, ms(config_.heartbeat_interval * 3)},
+              [this](RedisAnswer answer) { on_heartbeat(std::move(answer)); });
+}
+
+void FleetClient::on_heartbeat(RedisAnswer answer) {
+  if (answer.status != RedisStatus::Ok || answer.integers.empty()) {
+    on_failure();
+    return;
+  }
+  const auto size = static_cast<uint32_t>(answer.integers[0]);
+  const uint32_t before = state_.fleet_size();
+  if (state_.on_answer(size) == FleetChange::BecameShared) {
+    MX_LOG(Warn, "fleet") << "redis reachable: shared limits, fleet of " << size;
+  }
+  if (size != before) MX_LOG(Info, "fleet") << "fleet size " << size;
 }
 
 void FleetClient::renew() {

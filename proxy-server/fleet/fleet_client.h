@@ -29,10 +29,17 @@ enum class FleetVerdict {
   Local,     // Redis did not answer: the local rules (limit / fleet size) decide
 };
 
+// The limit a refusal names.
+enum class FleetLimit { None, Rate, MaxConnections, MaxPerDestination };
+
 struct FleetAdmission {
   FleetVerdict verdict = FleetVerdict::Local;
-  std::string refusal;  // "max_connections 10 reached", as a local refusal reads
+  FleetLimit limit = FleetLimit::None;
+  std::string refusal{};  // "max_connections 10 reached", as a local refusal reads
 };
+
+// hostname:pid, the server_id when [fleet] names none.
+std::string default_fleet_server_id();
 
 class FleetClient {
  public:
@@ -69,6 +76,7 @@ class FleetClient {
   void add_bytes(const std::string& tenant, uint64_t bytes, FleetState::Wall wall);
 
   size_t live_leases() const { return leases_.size(); }
+  const FleetState& state() const { return state_; }
 
  private:
   struct Lease {
@@ -80,6 +88,7 @@ class FleetClient {
                  const std::string& ip, const std::string& id, Lease lease, RedisAnswer answer);
   void on_failure();
   void heartbeat();
+  void on_heartbeat(RedisAnswer answer);
   void renew();
   void flush();
 

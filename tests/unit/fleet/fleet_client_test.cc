@@ -130,7 +130,9 @@ TEST_F(FleetClientTest, RefusalsReadAsTheLocalOnes) {
   calls_[1].done(ok({3, 0}));
   EXPECT_EQ((*connections)->verdict, FleetVerdict::Refused);
   EXPECT_EQ((*connections)->refusal, "max_connections 10 reached");
+  EXPECT_EQ((*connections)->limit, FleetLimit::MaxConnections);
   EXPECT_EQ((*destination)->refusal, "max_per_destination 2 reached for 192.0.2.7");
+  EXPECT_EQ((*destination)->limit, FleetLimit::MaxPerDestination);
   EXPECT_EQ(client_->live_leases(), 0u);
 }
 
@@ -138,6 +140,7 @@ TEST_F(FleetClientTest, ARateRefusalIsRememberedUntilItsRetryTime) {
   auto rate = admit(limits_, "a");
   calls_[0].done(ok({1, 1500}));
   EXPECT_EQ((*rate)->refusal, "connections_per_minute 60 exceeded");
+  EXPECT_EQ((*rate)->limit, FleetLimit::Rate);
   const auto wall = std::chrono::system_clock::now();
   EXPECT_EQ(client_->refused_now("acme", limits_, wall), "connections_per_minute 60 exceeded");
   now_ += 1499ms;
@@ -157,6 +160,8 @@ TEST_F(FleetClientTest, AFailedOrTimedOutCallFallsBackToTheLocalRules) {
   ASSERT_TRUE(*next);
   EXPECT_EQ((*next)->verdict, FleetVerdict::Local);
   EXPECT_EQ(calls_.size(), 1u);
+  // Both are kept, for the renewal to register once Redis is back.
+  EXPECT_EQ(client_->live_leases(), 2u);
 }
 
 TEST_F(FleetClientTest, LosingTheConnectionIsLocalAtOnceAndReconnectingSharedAgain) {
