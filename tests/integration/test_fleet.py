@@ -30,9 +30,13 @@ class FleetTest(unittest.TestCase):
         self.addCleanup(self.echo.close)
         self.redis = redislab.RedisLab().start()
         self.addCleanup(self.redis.close)
+
+    def start_fleet(self, **limits):
+        """Servers a, b, c and their clients, the tenant "acme" with LIMITS
+        (default max_connections = 10); returns once each server counts 3."""
         self.dep = Deployment(prefix="mxfleet-")
         close_at_cleanup(self, self.dep)
-        tenant = {"name": "acme", "keys": [], "max_connections": 10}
+        tenant = {"name": "acme", "keys": [], **(limits or {"max_connections": 10})}
         self.servers = {}
         self.clients = {}
         for name in "abc":
@@ -117,6 +121,7 @@ class FleetTest(unittest.TestCase):
     def test_max_connections_holds_for_the_fleet(self):
         """10 sessions spread over a, b and c: the 11th is refused whichever server it
         reaches, and a slot freed on a is usable on c."""
+        self.start_fleet()
         held = {"a": [], "b": [], "c": []}
         for i in range(10):
             via = "abc"[i % 3]
@@ -131,6 +136,7 @@ class FleetTest(unittest.TestCase):
     def test_a_killed_servers_slots_lapse_within_the_lease_time(self):
         """SIGKILL server a holding 4 of the 10 slots: within lease_time the fleet
         takes 4 more sessions via b and c, and no more."""
+        self.start_fleet()
         for i in range(10):
             self.open("abc"[i % 3])
         self.assert_refused("b")
@@ -149,6 +155,7 @@ class FleetTest(unittest.TestCase):
         second, running sessions go on, each server takes its share, ceil(10 / 3) = 4,
         by itself; Redis back: shared limits within the reconnect interval, the
         sessions admitted meanwhile counted by the fleet."""
+        self.start_fleet()
         held = {"a": [self.open("a") for _ in range(3)], "b": [self.open("b") for _ in range(3)],
                 "c": []}
         marks = {name: s.mark() for name, s in self.servers.items()}
@@ -181,12 +188,47 @@ class FleetTest(unittest.TestCase):
     def test_a_paused_redis_does_not_stall_sessions_beyond_the_timeout(self):
         """CLIENT PAUSE 2000: a new session is admitted after the 250 ms timeout,
         under the local rules, not after the pause."""
+        self.start_fleet()
         self.open("a")
         self.redis.pause(2000)
         r = self.open("b")
         self.assertLess(r.elapsed, 0.25 + MARGIN, r.describe())
         self.assertTrue(self.echoes(r))
 
+
+    def test_connections_per_minute_holds_for_the_fleet(self):
+        """connections_per_minute = 60 (GCRA on Redis: a minute's burst, then one a
+        second). The burst used up, sessions offered evenly over a, b and c at two a
+        second for a minute: 60 +- 3 are admitted in all (each server alone would
+        admit 60), the rest refused with the tenant's usual reason."""
+        self.start_fleet(connections_per_minute=60)
+        burst = 0
+        while True:
+            r = self.connect("abc"[burst % 3])
+            r.close()
+            if r.reply != REP_OK:
+                self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe() + self.context())
+                break
+            burst += 1
+            self.assertLess(burst, 150, "the burst never ended" + self.context())
+        self.assertGreaterEqual(burst, 60, self.context())
+        marks = {name: s.mark() for name, s in self.servers.items()}
+        admitted = refused = 0
+        start = time.monotonic()
+        for i in range(120):
+            time.sleep(max(0.0, start + i * 0.5 - time.monotonic()))
+            r = self.connect("abc"[i % 3])
+            r.close()
+            if r.reply == REP_OK:
+                admitted += 1
+            else:
+                self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe() + self.context())
+                refused += 1
+        self.assertLessEqual(abs(admitted - 60), 3,
+                             f"{admitted} admitted, {refused} refused" + self.context())
+        reasons = sum(s.count(r'refused tenant=acme .*reason="?connections_per_minute 60 '
+                              r'exceeded', marks[name]) for name, s in self.servers.items())
+        self.assertEqual(reasons, refused, self.context())
 
 if __name__ == "__main__":
     unittest.main()
