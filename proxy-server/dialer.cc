@@ -149,7 +149,9 @@ void Dialer::try_next() {
               (address.family() == AF_INET6 ? "IPv6" : "IPv4") + " source address");
       continue;
     }
-    if (auto refused = usage.admit_destination(rules_.local_limits, address.ip_string())) {
+    const ServerConfig::Limits& limits =
+        rules_.local_limits ? *rules_.local_limits : rules_.tenant.limits;
+    if (auto refused = usage.admit_destination(limits, address.ip_string())) {
       if (source->family() != 0) usage.release_source(*source);
       note_refusal(socks5::Reply::NotAllowed, *refused);
       continue;

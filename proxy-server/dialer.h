@@ -42,9 +42,9 @@ struct DialRules {
   const ServerConfig::Tenant& tenant;
   UsageLease& lease;     // takes the destination and source slots of the connection made
   TcpLiveness liveness;  // set on each attempt's socket ([server] tcp_keepalive, ...)
-  // The limits this server checks itself: the tenant's, or with a fleet
-  // what FleetState::local_limits leaves here.
-  ServerConfig::Limits local_limits{};
+  // The limits this server checks itself; unset: the tenant's (with a
+  // fleet: what FleetState::local_limits leaves here).
+  std::optional<ServerConfig::Limits> local_limits{};
   // With [fleet]: the fleet's admission before the first connect (null: none).
   FleetClient* fleet = nullptr;
   std::string fleet_session{};  // the session's id in the fleet's leases

@@ -92,7 +92,7 @@ class FleetClient {
   void renew();
   void flush();
 
-  Loop& loop_;
+  [[maybe_unused]] Loop& loop_;  // for MX_ASSERT_IN_LOOP (debug builds)
   FleetConfig config_;
   std::string server_id_;
   std::string id_prefix_;

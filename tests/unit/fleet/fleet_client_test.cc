@@ -7,41 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_redis_link.h"
+
 namespace mx {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Call {
-  FleetScript script;
-  std::vector<std::string> keys;
-  std::vector<std::string> argv;
-  RedisLink::Done done;
-};
-
-class FakeLink final : public RedisLink {
- public:
-  explicit FakeLink(std::vector<Call>& calls) : calls_(calls) {}
-  bool connected() const override { return up; }
-  bool call(FleetScript script, std::vector<std::string> keys, std::vector<std::string> argv,
-            Done done) override {
-    if (!up) return false;
-    calls_.push_back(Call{script, std::move(keys), std::move(argv), std::move(done)});
-    return true;
-  }
-  void on_connection(std::function<void(bool up)> changed) override { changed_ = changed; }
-  void set_up(bool value) {
-    up = value;
-    if (changed_) changed_(value);
-  }
-  bool up = true;
-
- private:
-  std::vector<Call>& calls_;
-  std::function<void(bool)> changed_;
-};
-
-RedisAnswer ok(std::vector<int64_t> integers) { return RedisAnswer{RedisStatus::Ok, integers}; }
+using Call = test::RedisCall;
+using FakeLink = test::FakeRedisLink;
+RedisAnswer ok(std::vector<int64_t> integers) { return test::redis_ok(std::move(integers)); }
 
 class FleetClientTest : public ::testing::Test {
  protected:
