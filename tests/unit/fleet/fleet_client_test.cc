@@ -200,5 +200,36 @@ TEST(FleetClientRenewal, EveryLiveLeaseIsRenewedInOneCallEveryThirdOfTheLease) {
   loop.run_deferred();
 }
 
+TEST(FleetClientBytes, BytesAreFlushedOnceASecondAndTheFleetsTotalRefusesTheTenant) {
+  Loop loop;
+  FleetConfig config;
+  config.key_prefix = "p:";
+  config.heartbeat_interval = 10s;
+  FleetState state;
+  std::vector<Call> calls;
+  auto client = std::make_unique<FleetClient>(loop, config, "srv", 0, state,
+                                              std::make_unique<FakeLink>(calls));
+  calls[0].done(ok({2}));
+  calls.clear();
+  const auto wall = std::chrono::system_clock::now();
+  ServerConfig::Limits limits;
+  limits.bytes_per_day = 1000;
+  client->add_bytes("acme", 300, wall);
+  client->add_bytes("acme", 200, wall);
+  EXPECT_FALSE(client->refused_now("acme", limits, wall));
+  Timer stop(loop);
+  stop.start(1100ms, [&] { loop.stop(); });
+  loop.run();
+  ASSERT_EQ(calls.size(), 1u);  // one flush of both counts
+  EXPECT_EQ(calls[0].script, FleetScript::AddBytes);
+  EXPECT_EQ(calls[0].keys, std::vector<std::string>{"p:t:acme:bytes:" +
+                                                    std::to_string(FleetState::utc_day(wall))});
+  EXPECT_EQ(calls[0].argv, std::vector<std::string>{"500"});
+  calls[0].done(ok({1000}));  // the other server relayed 500 too
+  EXPECT_EQ(client->refused_now("acme", limits, wall), "bytes_per_day 1000 reached");
+  client.reset();
+  loop.run_deferred();
+}
+
 }  // namespace
 }  // namespace mx
