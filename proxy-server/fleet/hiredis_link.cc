@@ -124,7 +124,14 @@ void HiredisLink::on_ignored_reply(redisAsyncContext* context, void* reply, void
   auto* self = static_cast<HiredisLink*>(context->data);
   const auto* r = static_cast<redisReply*>(reply);
   if (self->destroying_ || r == nullptr || r->type != REDIS_REPLY_ERROR) return;
-  MX_LOG(Warn, "fleet") << "redis: " << std::string(r->str, r->len);
+  self->log_error(std::string(r->str, r->len));
+}
+
+void HiredisLink::log_error(const std::string& error) {
+  // Once per kind until a call succeeds: a wrong password fails every call.
+  if (error == last_error_) return;
+  last_error_ = error;
+  MX_LOG(Warn, "fleet") << "redis: " << error;
 }
 
 bool HiredisLink::call(FleetScript script, std::vector<std::string> keys,
@@ -175,12 +182,14 @@ void HiredisLink::on_reply(redisAsyncContext* context, void* reply, void* privda
       self->send(id, it->second);
       return;
     }
-    MX_LOG(Warn, "fleet") << "redis: " << std::string(error);
+    self->log_error(std::string(error));
     answer.status = RedisStatus::Error;
   } else if (r->type == REDIS_REPLY_INTEGER) {
+    self->last_error_.clear();
     answer.status = RedisStatus::Ok;
     answer.integers.push_back(r->integer);
   } else if (r->type == REDIS_REPLY_ARRAY) {
+    self->last_error_.clear();
     answer.status = RedisStatus::Ok;
     for (size_t i = 0; i < r->elements; ++i) answer.integers.push_back(r->element[i]->integer);
   } else {

@@ -47,6 +47,7 @@ class HiredisLink final : public RedisLink {
   void finish(uint64_t id, RedisAnswer answer);
   void lost();
   void set_up(bool up);
+  void log_error(const std::string& error);
 
   static void on_connect(const redisAsyncContext* context, int status);
   static void on_disconnect(const redisAsyncContext* context, int status);
@@ -63,6 +64,7 @@ class HiredisLink final : public RedisLink {
   std::map<uint64_t, Pending> pending_;
   uint64_t next_id_ = 1;
   std::function<void(bool up)> changed_;
+  std::string last_error_;  // logged already
 };
 
 }  // namespace mx

@@ -129,5 +129,25 @@ TEST_F(HiredisLinkTest, ADeadRedisIsReportedAtOnceAndAReturningOneReconnected) {
   EXPECT_EQ(answer->status, RedisStatus::Ok);
 }
 
+TEST_F(HiredisLinkTest, APasswordIsSentAndAWrongOneFailsEveryCall) {
+  redis_ = std::make_unique<test::RedisProcess>("s3cret");
+  ASSERT_TRUE(redis_->running());
+  config_.redis.unix_path = redis_->socket().string();
+  config_.password = "s3cret";
+  link_ = std::make_unique<HiredisLink>(loop_, config_);
+  run_until([&] { return link_->connected(); });
+  auto answer = heartbeat();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, RedisStatus::Ok);
+  link_.reset();
+  loop_.run_deferred();
+  config_.password = "wrong";
+  link_ = std::make_unique<HiredisLink>(loop_, config_);
+  run_until([&] { return link_->connected(); });
+  answer = heartbeat();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, RedisStatus::Error);
+}
+
 }  // namespace
 }  // namespace mx

@@ -19,7 +19,7 @@ std::string RedisProcess::binary() {
   return {};
 }
 
-RedisProcess::RedisProcess() {
+RedisProcess::RedisProcess(std::string password) : password_(std::move(password)) {
   if (binary().empty()) return;
   std::string pattern = (std::filesystem::temp_directory_path() / "mx-redis-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return;
@@ -34,6 +34,10 @@ bool RedisProcess::start() {
       program, "--port",       "0",      "--unixsocket", socket_.string(), "--save",
       "",      "--appendonly", "no",     "--dir",        dir_.string(),    "--daemonize",
       "no",    "--loglevel",   "warning"};
+  if (!password_.empty()) {
+    args.push_back("--requirepass");
+    args.push_back(password_);
+  }
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -53,8 +57,10 @@ bool RedisProcess::start() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (redisContext* context = connect()) {
+      // Without the password a live Redis answers NOAUTH: up too.
       auto* reply = static_cast<redisReply*>(redisCommand(context, "PING"));
-      const bool up = reply != nullptr && reply->type == REDIS_REPLY_STATUS;
+      const bool up = reply != nullptr &&
+                      (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR);
       if (reply != nullptr) freeReplyObject(reply);
       redisFree(context);
       if (up) return true;

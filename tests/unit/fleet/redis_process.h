@@ -14,7 +14,8 @@ class RedisProcess {
   // Empty when redis-server is not installed (tests then skip).
   static std::string binary();
 
-  RedisProcess();  // starts it and waits until it answers PING
+  // Starts it (with `password`: requirepass) and waits until it answers PING.
+  explicit RedisProcess(std::string password = {});
   ~RedisProcess();
   RedisProcess(const RedisProcess&) = delete;
   RedisProcess& operator=(const RedisProcess&) = delete;
@@ -30,6 +31,7 @@ class RedisProcess {
  private:
   std::filesystem::path dir_;
   std::filesystem::path socket_;
+  std::string password_;
   int pid_ = -1;
 };
 
