@@ -1,14 +1,16 @@
 -- The fleet's admission of one session, atomically and on Redis's clock
 -- (docs/fleet.md): the tenant's rate (GCRA), its max_connections lease and
--- its max_per_destination lease. A limit of 0 is not checked.
+-- its max_per_destination lease, and its bytes of today (counted in batches
+-- by add_bytes.lua). A limit of 0 is not checked.
 --
 -- KEYS[1] rate: the tenant's theoretical arrival time (ms)
 -- KEYS[2] connections: sorted set of session ids scored by lease expiry (ms)
 -- KEYS[3] destination: the same, for the tenant and one destination IP
+-- KEYS[4] bytes: the tenant's bytes of today (UTC)
 -- ARGV: session id, lease time (ms), connections_per_minute,
---       max_connections, max_per_destination
+--       max_connections, max_per_destination, bytes_per_day
 -- Returns {verdict, retry_after_ms}: 0 admitted, 1 rate (retry after),
--- 2 max_connections, 3 max_per_destination.
+-- 2 max_connections, 3 max_per_destination, 4 bytes_per_day.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local id = ARGV[1]
@@ -16,7 +18,11 @@ local lease = tonumber(ARGV[2])
 local per_minute = tonumber(ARGV[3])
 local max_connections = tonumber(ARGV[4])
 local max_per_destination = tonumber(ARGV[5])
+local bytes_per_day = tonumber(ARGV[6] or '0')
 
+if bytes_per_day > 0 and (tonumber(redis.call('GET', KEYS[4])) or 0) >= bytes_per_day then
+  return {4, 0}
+end
 if max_connections > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZSCORE', KEYS[2], id) == false and

@@ -12,6 +12,7 @@ constexpr int64_t kAdmitted = 0;
 constexpr int64_t kRate = 1;
 constexpr int64_t kMaxConnections = 2;
 constexpr int64_t kMaxPerDestination = 3;
+constexpr int64_t kBytesPerDay = 4;
 
 std::string ms(std::chrono::milliseconds duration) { return std::to_string(duration.count()); }
 
@@ -73,7 +74,7 @@ uint64_t FleetClient::admit(const std::string& tenant, const ServerConfig::Limit
   MX_ASSERT_IN_LOOP(loop_);
   const uint64_t ticket = next_ticket_++;
   const bool nothing_to_ask = limits.connections_per_minute == 0 && limits.max_connections == 0 &&
-                              limits.max_per_destination == 0;
+                              limits.max_per_destination == 0 && limits.bytes_per_day == 0;
   if (nothing_to_ask) {
     done(FleetAdmission{FleetVerdict::Admitted});
     return ticket;
@@ -91,9 +92,11 @@ uint64_t FleetClient::admit(const std::string& tenant, const ServerConfig::Limit
   waiting_[ticket] = std::move(done);
   const bool sent = link_->call(
       FleetScript::Admit,
-      {keys_.rate(tenant), keys_.connections(tenant), keys_.destination(tenant, ip)},
+      {keys_.rate(tenant), keys_.connections(tenant), keys_.destination(tenant, ip),
+       keys_.bytes(tenant, FleetState::utc_day(std::chrono::system_clock::now()))},
       {id, ms(config_.lease_time), std::to_string(limits.connections_per_minute),
-       std::to_string(limits.max_connections), std::to_string(limits.max_per_destination)},
+       std::to_string(limits.max_connections), std::to_string(limits.max_per_destination),
+       std::to_string(limits.bytes_per_day)},
       [this, ticket, tenant, limits, ip, id, lease](RedisAnswer answer) {
         on_answer(ticket, tenant, limits, ip, id, lease, std::move(answer));
       });
@@ -137,6 +140,9 @@ void FleetClient::on_answer(uint64_t ticket, const std::string& tenant,
       admission.limit = FleetLimit::MaxPerDestination;
       admission.refusal = "max_per_destination " + std::to_string(limits.max_per_destination) +
                           " reached for " + ip;
+    } else if (verdict == kBytesPerDay) {
+      admission.limit = FleetLimit::BytesPerDay;
+      admission.refusal = "bytes_per_day " + std::to_string(limits.bytes_per_day) + " reached";
     }
   }
   auto it = waiting_.find(ticket);

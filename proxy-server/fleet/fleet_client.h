@@ -30,7 +30,7 @@ enum class FleetVerdict {
 };
 
 // The limit a refusal names.
-enum class FleetLimit { None, Rate, MaxConnections, MaxPerDestination };
+enum class FleetLimit { None, Rate, MaxConnections, MaxPerDestination, BytesPerDay };
 
 struct FleetAdmission {
   FleetVerdict verdict = FleetVerdict::Local;

@@ -16,7 +16,7 @@ import unittest
 
 import mxtest
 import redislab
-from mxtest import REP_NOT_ALLOWED, REP_OK, EchoServer
+from mxtest import REP_NOT_ALLOWED, REP_OK, EchoServer, pattern_bytes, recv_exact
 from netns import Deployment, close_at_cleanup
 
 LEASE_TIME = 3.0
@@ -195,6 +195,26 @@ class FleetTest(unittest.TestCase):
         self.assertLess(r.elapsed, 0.25 + MARGIN, r.describe())
         self.assertTrue(self.echoes(r))
 
+
+
+    def test_bytes_per_day_holds_for_the_fleet(self):
+        """bytes_per_day = 100kB: 50 kB relayed via b and 120 kB via a (half of each
+        echoed), flushed to Redis (once a second by each server): a session via c,
+        which relayed nothing itself, is refused with `bytes_per_day 100000 reached`."""
+        self.start_fleet(bytes_per_day="100kB")
+        for via, size in (("b", 25000), ("a", 60000)):
+            r = self.open(via)
+            data = pattern_bytes(size)
+            r.sock.sendall(data)
+            self.assertEqual(recv_exact(r.sock, size), data)
+            self.close_and_wait(via, r)
+        time.sleep(1.5)  # each server flushes its counts once a second
+        mark = self.servers["c"].mark()
+        r = self.connect("c")
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe() + self.context())
+        self.servers["c"].wait_for(r'refused tenant=acme .*reason="?bytes_per_day 100000 reached',
+                                   5, since=mark)
 
     def test_connections_per_minute_holds_for_the_fleet(self):
         """connections_per_minute = 60 (GCRA on Redis: a minute's burst, then one a

@@ -81,9 +81,11 @@ TEST_F(FleetClientTest, OneAdmitCallWithEveryLimitThenTheLeaseIsHeldAndReleased)
   auto result = admit(limits_, "srv:2:1");
   ASSERT_EQ(calls_.size(), 1u);
   EXPECT_EQ(calls_[0].script, FleetScript::Admit);
-  EXPECT_EQ(calls_[0].keys, (std::vector<std::string>{"p:t:acme:rate", "p:t:acme:conns",
-                                                      "p:t:acme:dest:192.0.2.7"}));
-  EXPECT_EQ(calls_[0].argv, (std::vector<std::string>{"srv:2:1", "30000", "60", "10", "2"}));
+  const std::string today = std::to_string(FleetState::utc_day(std::chrono::system_clock::now()));
+  EXPECT_EQ(calls_[0].keys,
+            (std::vector<std::string>{"p:t:acme:rate", "p:t:acme:conns", "p:t:acme:dest:192.0.2.7",
+                                      "p:t:acme:bytes:" + today}));
+  EXPECT_EQ(calls_[0].argv, (std::vector<std::string>{"srv:2:1", "30000", "60", "10", "2", "0"}));
   EXPECT_FALSE(*result);  // waits for Redis
   calls_[0].done(ok({0, 0}));
   ASSERT_TRUE(*result);
@@ -108,6 +110,14 @@ TEST_F(FleetClientTest, RefusalsReadAsTheLocalOnes) {
   EXPECT_EQ((*connections)->limit, FleetLimit::MaxConnections);
   EXPECT_EQ((*destination)->refusal, "max_per_destination 2 reached for 192.0.2.7");
   EXPECT_EQ((*destination)->limit, FleetLimit::MaxPerDestination);
+  ServerConfig::Limits with_bytes = limits_;
+  with_bytes.bytes_per_day = 1000;
+  auto bytes = admit(with_bytes, "c");
+  EXPECT_EQ(calls_[2].argv.back(), "1000");
+  calls_[2].done(ok({4, 0}));
+  EXPECT_EQ((*bytes)->verdict, FleetVerdict::Refused);
+  EXPECT_EQ((*bytes)->limit, FleetLimit::BytesPerDay);
+  EXPECT_EQ((*bytes)->refusal, "bytes_per_day 1000 reached");
   EXPECT_EQ(client_->live_leases(), 0u);
 }
 

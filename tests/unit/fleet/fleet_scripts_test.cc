@@ -90,12 +90,15 @@ class FleetScripts : public ::testing::Test {
     uint32_t max_per_destination = 0;
     std::string ip = "192.0.2.1";
     long long lease_ms = 30000;
+    uint64_t bytes_per_day = 0;
   };
   std::vector<long long> admit(const Ask& ask) {
     return call(admit_,
-                {keys_.rate("acme"), keys_.connections("acme"), keys_.destination("acme", ask.ip)},
+                {keys_.rate("acme"), keys_.connections("acme"), keys_.destination("acme", ask.ip),
+                 keys_.bytes("acme", 20000)},
                 {ask.id, std::to_string(ask.lease_ms), std::to_string(ask.per_minute),
-                 std::to_string(ask.max_connections), std::to_string(ask.max_per_destination)});
+                 std::to_string(ask.max_connections), std::to_string(ask.max_per_destination),
+                 std::to_string(ask.bytes_per_day)});
   }
 
   std::unique_ptr<test::RedisProcess> redis_;
@@ -210,6 +213,15 @@ TEST_F(FleetScripts, BytesAddUpAcrossServersPerDay) {
   ASSERT_NE(ttl, nullptr);
   EXPECT_GT(ttl->integer, 172700);
   freeReplyObject(ttl);
+}
+
+TEST_F(FleetScripts, TheFleetsBytesOfTodayRefuseOnceTheyReachTheLimit) {
+  EXPECT_EQ(admit({.id = "a", .bytes_per_day = 1000}), kAdmitted);  // nothing counted yet
+  call(add_bytes_, {keys_.bytes("acme", 20000)}, {"999"});
+  EXPECT_EQ(admit({.id = "b", .bytes_per_day = 1000}), kAdmitted);
+  call(add_bytes_, {keys_.bytes("acme", 20000)}, {"1"});
+  EXPECT_EQ(admit({.id = "c", .bytes_per_day = 1000}), (std::vector<long long>{4, 0}));
+  EXPECT_EQ(admit({.id = "c", .bytes_per_day = 1001}), kAdmitted);
 }
 
 }  // namespace
