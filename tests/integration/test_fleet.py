@@ -197,6 +197,23 @@ class FleetTest(unittest.TestCase):
 
 
 
+
+    def test_max_per_destination_holds_for_the_fleet(self):
+        """max_per_destination = 2: one session to the echo server via a and one via
+        b, the third via c is refused naming the destination; one closed, c gets it."""
+        self.start_fleet(max_per_destination=2)
+        first = self.open("a")
+        self.open("b")
+        mark = self.servers["c"].mark()
+        r = self.connect("c")
+        r.close()
+        self.assertEqual(r.reply, REP_NOT_ALLOWED, r.describe() + self.context())
+        self.servers["c"].wait_for(
+            r'refused tenant=acme .*reason="?max_per_destination 2 reached for 127\.0\.0\.1',
+            5, since=mark)
+        self.close_and_wait("a", first)
+        self.open_within("c", 2.0)
+
     def test_bytes_per_day_holds_for_the_fleet(self):
         """bytes_per_day = 100kB: 50 kB relayed via b and 120 kB via a (half of each
         echoed), flushed to Redis (once a second by each server): a session via c,
