@@ -13,6 +13,8 @@ itself.
 import re
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import mxtest
 import redislab
@@ -48,6 +50,9 @@ class FleetTest(unittest.TestCase):
                 'heartbeat_interval = "1s"\n'
                 'reconnect_interval = "500ms"\n'
                 'timeout = "250ms"\n')
+            if name == "a":
+                self.metrics_port = mxtest.free_port()
+                fleet += f'\n[metrics]\nlisten = "127.0.0.1:{self.metrics_port}"\n'
             self.servers[name] = self.dep.server(
                 name, listen=("127.0.0.1", mxtest.free_port()), tenants=[dict(tenant)],
                 ports=[self.echo.port], extra=fleet)
@@ -65,6 +70,20 @@ class FleetTest(unittest.TestCase):
         # every server has counted the others (one heartbeat a second)
         for server in self.servers.values():
             server.wait_for(r"fleet: fleet size 3\b", 5)
+
+    def scrape(self, path="/metrics"):
+        """Server a's PATH: (status, body)."""
+        url = f"http://127.0.0.1:{self.metrics_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def fleet_gauges(self):
+        body = self.scrape()[1]
+        return tuple(int(re.search(rf"^{name} (\d+)$", body, re.M).group(1))
+                     for name in ("mxegress_fleet_shared", "mxegress_fleet_size"))
 
     def context(self):
         return "\n" + self.dep.logs_tail(40)
@@ -158,11 +177,14 @@ class FleetTest(unittest.TestCase):
         self.start_fleet()
         held = {"a": [self.open("a") for _ in range(3)], "b": [self.open("b") for _ in range(3)],
                 "c": []}
+        self.assertEqual(self.fleet_gauges(), (1, 3))
         marks = {name: s.mark() for name, s in self.servers.items()}
         self.redis.kill()
         for name, server in self.servers.items():
             server.wait_for(r"redis unreachable: enforcing each limit / 3", 1.0 + MARGIN,
                             since=marks[name])
+        self.assertEqual(self.fleet_gauges(), (0, 3))
+        self.assertEqual(self.scrape("/readyz")[0], 200, "it still serves")
         for r in held["a"] + held["b"]:
             self.assertTrue(self.echoes(r), "a running session was cut" + self.context())
         for _ in range(4):
@@ -176,6 +198,7 @@ class FleetTest(unittest.TestCase):
         for name, server in self.servers.items():
             server.wait_for(r"redis reachable: shared limits", 0.5 + 1.0 + MARGIN,
                             since=marks[name])
+        self.assertEqual(self.fleet_gauges()[0], 1)
         # The next renewal (every lease_time / 3) registers every running session.
         time.sleep(LEASE_TIME / 3 + 0.5)
         for via in "abc":
