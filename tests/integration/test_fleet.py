@@ -11,6 +11,7 @@ itself.
 """
 
 import re
+import signal
 import time
 import unittest
 import urllib.error
@@ -220,6 +221,26 @@ class FleetTest(unittest.TestCase):
 
 
 
+
+
+    def test_a_reload_keeps_the_fleet_it_started_with(self):
+        """[fleet] applies at start: a SIGHUP with a changed [fleet] says so and the
+        server goes on sharing (a reload that keeps it says nothing of it)."""
+        self.start_fleet()
+        server = self.servers["a"]
+        mark = server.mark()
+        server.send_signal(signal.SIGHUP)
+        server.wait_for(r"reloaded: 1 tenants", 10, since=mark)
+        self.assertNotIn("[fleet] applies after a restart", server.since(mark))
+        server.extra = server.extra.replace('server_id = "a"', 'server_id = "a2"')
+        server.write_config()
+        mark = server.mark()
+        server.send_signal(signal.SIGHUP)
+        server.wait_for(r"\[fleet\] applies after a restart", 10, since=mark)
+        server.wait_for(r"reloaded: 1 tenants", 10, since=mark)
+        for i in range(10):
+            self.open("abc"[i % 3])
+        self.assert_refused("a")
 
     def test_max_per_destination_holds_for_the_fleet(self):
         """max_per_destination = 2: one session to the echo server via a and one via
