@@ -50,7 +50,11 @@ Dialer::Dialer(Loop& loop, DialNames names, DialRules rules, std::chrono::millis
       log_tenant_(std::move(log_tenant)),
       deadline_(loop) {}
 
-Dialer::~Dialer() { release_attempt(); }
+Dialer::~Dialer() {
+  release_attempt();
+  // Destroyed while dialing: the fleet's leases go too (none: no call).
+  if (done_ && rules_.fleet != nullptr) rules_.fleet->release(rules_.fleet_session);
+}
 
 void Dialer::dial(const Target& target, Callback done) {
   target_ = target;
@@ -111,7 +115,12 @@ void Dialer::on_resolved(ResolveResult resolved) {
 }
 
 void Dialer::release_attempt() {
-  if (last_address_ && attempt_) {
+  if (awaiting_fleet_) {
+    if (fleet_ticket_) rules_.fleet->cancel(*fleet_ticket_);
+    fleet_ticket_.reset();
+    awaiting_fleet_ = false;
+    if (last_address_) rules_.lease.usage().release_destination(last_address_->ip_string());
+  } else if (last_address_ && attempt_) {
     rules_.lease.usage().release_destination(last_address_->ip_string());
   }
   if (attempt_source_ && attempt_source_->family() != 0) {
@@ -140,38 +149,19 @@ void Dialer::try_next() {
               (address.family() == AF_INET6 ? "IPv6" : "IPv4") + " source address");
       continue;
     }
-    if (auto refused = usage.admit_destination(rules_.tenant.limits, address.ip_string())) {
+    const ServerConfig::Limits& limits =
+        rules_.local_limits ? *rules_.local_limits : rules_.tenant.limits;
+    if (auto refused = usage.admit_destination(limits, address.ip_string())) {
       if (source->family() != 0) usage.release_source(*source);
       note_refusal(socks5::Reply::NotAllowed, *refused);
       continue;
     }
     last_address_ = address;
     attempt_source_ = *source;
-    MX_LOG(Info, "dialer") << log_kv("tenant", log_tenant_) << " dial"
-                           << log_kv("target", target_.to_string())
-                           << log_kv("address", address.to_string())
-                           << (source->family() ? log_kv("from", source->ip_string())
-                                                : log_json_kv("from", std::optional<int>()));
-    attempt_ = std::make_unique<TcpConnection>(loop_);
-    std::optional<SocketAddress> bind_from;
-    if (source->family() != 0) bind_from = SocketAddress::parse_ip(source->ip_string(), 0);
-    const int rc = attempt_->connect(address, bind_from, [this](int s) { on_connected(s); });
-    if (rc != 0) {
-      last_source_.reset();  // no SYN left
-      on_connected(rc);
-      return;
-    }
-    // The port is chosen by connect() itself: read it now, so the trail names
-    // our side of a failed or cancelled attempt too (the SYNs did leave from it).
-    last_source_ = attempt_->local_address();
-    // Set once connect() has made the socket, so a failure comes back here.
-    // The SYN has left, but nothing has to be set before it: keepalive starts
-    // with the connection and the kernel reads the user timeout whenever its
-    // retransmission timer fires.
-    if (std::string error = attempt_->set_liveness(rules_.liveness); !error.empty()) {
-      MX_LOG(Warn, "dialer") << log_kv("tenant", log_tenant_)
-                             << log_kv("address", address.to_string())
-                             << " cannot set TCP liveness: " << error;
+    if (rules_.fleet != nullptr && !fleet_admitted_) {
+      admit_in_fleet(address, *source);
+    } else {
+      connect_to(address, *source);
     }
     return;
   }
@@ -180,6 +170,81 @@ void Dialer::try_next() {
   } else {
     complete(socks5::Reply::HostUnreachable, "no address to connect to");
   }
+}
+
+void Dialer::connect_to(const SocketAddress& address, const SocketAddress& source) {
+  MX_LOG(Info, "dialer") << log_kv("tenant", log_tenant_) << " dial"
+                         << log_kv("target", target_.to_string())
+                         << log_kv("address", address.to_string())
+                         << (source.family() ? log_kv("from", source.ip_string())
+                                             : log_json_kv("from", std::optional<int>()));
+  attempt_ = std::make_unique<TcpConnection>(loop_);
+  std::optional<SocketAddress> bind_from;
+  if (source.family() != 0) bind_from = SocketAddress::parse_ip(source.ip_string(), 0);
+  const int rc = attempt_->connect(address, bind_from, [this](int s) { on_connected(s); });
+  if (rc != 0) {
+    last_source_.reset();  // no SYN left
+    on_connected(rc);
+    return;
+  }
+  // The port is chosen by connect() itself: read it now, so the trail names
+  // our side of a failed or cancelled attempt too (the SYNs did leave from it).
+  last_source_ = attempt_->local_address();
+  // Set once connect() has made the socket, so a failure comes back here.
+  // The SYN has left, but nothing has to be set before it: keepalive starts
+  // with the connection and the kernel reads the user timeout whenever its
+  // retransmission timer fires.
+  if (std::string error = attempt_->set_liveness(rules_.liveness); !error.empty()) {
+    MX_LOG(Warn, "dialer") << log_kv("tenant", log_tenant_)
+                           << log_kv("address", address.to_string())
+                           << " cannot set TCP liveness: " << error;
+  }
+}
+
+void Dialer::admit_in_fleet(const SocketAddress& address, const SocketAddress& source) {
+  fleet_admitted_ = true;
+  awaiting_fleet_ = true;
+  // The answer may come at once (nothing to ask, Redis unreachable).
+  const uint64_t ticket =
+      rules_.fleet->admit(rules_.tenant.name, rules_.tenant.limits, address.ip_string(),
+                          rules_.fleet_session, [this, address, source](FleetAdmission admission) {
+                            awaiting_fleet_ = false;
+                            fleet_ticket_.reset();
+                            on_fleet_admission(address, source, std::move(admission));
+                          });
+  if (awaiting_fleet_) fleet_ticket_ = ticket;
+}
+
+void Dialer::on_fleet_admission(const SocketAddress& address, const SocketAddress& source,
+                                FleetAdmission admission) {
+  if (admission.verdict == FleetVerdict::Local) {
+    // Redis did not answer: this session was admitted when the fleet still
+    // decided; the local share of max_connections decides now.
+    const ServerConfig::Limits local = rules_.fleet->state().local_limits(rules_.tenant.limits);
+    TenantUsage& usage = rules_.lease.usage();
+    if (local.max_connections != 0 && usage.active() > local.max_connections) {
+      admission.verdict = FleetVerdict::Refused;
+      admission.limit = FleetLimit::MaxConnections;
+      admission.refusal = "max_connections " + std::to_string(local.max_connections) + " reached";
+    }
+  }
+  if (admission.verdict != FleetVerdict::Refused) {
+    connect_to(address, source);
+    return;
+  }
+  // Refused: give back this address's local slots.
+  TenantUsage& usage = rules_.lease.usage();
+  usage.release_destination(address.ip_string());
+  if (source.family() != 0) usage.release_source(source);
+  attempt_source_.reset();
+  if (admission.limit == FleetLimit::MaxPerDestination) {
+    // Another address of the name may still be under its limit.
+    note_refusal(socks5::Reply::NotAllowed, admission.refusal);
+    fleet_admitted_ = false;
+    try_next();
+    return;
+  }
+  complete(socks5::Reply::NotAllowed, admission.refusal);
 }
 
 void Dialer::on_connected(int status) {
@@ -202,6 +267,7 @@ DialResult Dialer::cancel() {
   result.connected = last_address_;
   result.source = last_source_;
   release_attempt();
+  if (rules_.fleet != nullptr) rules_.fleet->release(rules_.fleet_session);
   return result;
 }
 
@@ -221,8 +287,14 @@ void Dialer::complete(socks5::Reply reply, std::string detail) {
     if (attempt_source_ && attempt_source_->family() != 0)
       rules_.lease.hold_source(*attempt_source_);
     attempt_source_.reset();
+    if (rules_.fleet != nullptr) {
+      // ... and its fleet leases too.
+      rules_.lease.on_release(
+          [fleet = rules_.fleet, id = rules_.fleet_session] { fleet->release(id); });
+    }
   } else {
     release_attempt();
+    if (rules_.fleet != nullptr) rules_.fleet->release(rules_.fleet_session);
   }
   auto done = std::move(done_);
   done(std::move(result));

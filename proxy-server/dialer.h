@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "destination_policy.h"
+#include "fleet/fleet_client.h"
 #include "lookup_gate.h"
 #include "mxegress/codec/socks5.h"
 #include "mxegress/config/server_config.h"
@@ -41,6 +42,12 @@ struct DialRules {
   const ServerConfig::Tenant& tenant;
   UsageLease& lease;     // takes the destination and source slots of the connection made
   TcpLiveness liveness;  // set on each attempt's socket ([server] tcp_keepalive, ...)
+  // The limits this server checks itself; unset: the tenant's (with a
+  // fleet: what FleetState::local_limits leaves here).
+  std::optional<ServerConfig::Limits> local_limits{};
+  // With [fleet]: the fleet's admission before the first connect (null: none).
+  FleetClient* fleet = nullptr;
+  std::string fleet_session{};  // the session's id in the fleet's leases
 };
 
 // How the dialer resolves a name: the loop's resolver, after the gate (the
@@ -60,6 +67,8 @@ class Dialer {
   Dialer(const Dialer&) = delete;
   Dialer& operator=(const Dialer&) = delete;
 
+  // The port, the name, each address (deny-list, source, the local
+  // per-destination limit, the fleet's admission), then connect.
   void dial(const Target& target, Callback done);
   bool dialing() const { return static_cast<bool>(done_); }
   // Stops a dial still under way without calling back; returns where it
@@ -74,6 +83,11 @@ class Dialer {
 
   void on_resolved(ResolveResult resolved);
   void try_next();
+  // With a fleet: asks it about `address` once per dial, then connects.
+  void admit_in_fleet(const SocketAddress& address, const SocketAddress& source);
+  void on_fleet_admission(const SocketAddress& address, const SocketAddress& source,
+                          FleetAdmission admission);
+  void connect_to(const SocketAddress& address, const SocketAddress& source);
   void on_connected(int status);
   void release_attempt();
   void note_refusal(socks5::Reply reply, std::string detail);
@@ -95,6 +109,9 @@ class Dialer {
   std::optional<SocketAddress> last_source_;     // our address:port of the last attempt
   std::optional<Refusal> refusal_;  // the most telling reason so far, if nothing connects
   Timer deadline_;
+  std::optional<uint64_t> fleet_ticket_;  // the fleet's answer awaited
+  bool awaiting_fleet_ = false;           // holds the address's local slots meanwhile
+  bool fleet_admitted_ = false;           // asked once per dial
 };
 
 socks5::Reply reply_for_connect_error(int uv_status);

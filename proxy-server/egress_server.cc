@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fleet/hiredis_link.h"
 #include "mxegress/util/log.h"
 
 namespace mx {
@@ -66,6 +67,12 @@ EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
       drained_soon_(loop),
       balancer_(balancer),
       index_(index) {
+  if (const auto& fleet = snapshot->config().fleet) {
+    const std::string id = fleet->server_id.empty() ? default_fleet_server_id() : fleet->server_id;
+    fleet_ =
+        std::make_unique<FleetClient>(loop_, *fleet, id, static_cast<unsigned>(index),
+                                      shared_.fleet, std::make_unique<HiredisLink>(loop_, *fleet));
+  }
   set_snapshot(std::move(snapshot));
 }
 
@@ -217,7 +224,8 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   // Here and not at accept: a tunnel accepted on one loop and passed to
   // another reaches this once, on the loop that keeps it.
   set_liveness(*connection);
-  EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
+  EgressContext context{loop_,     shared_.usage,    shared_.trail,
+                        resolver_, &shared_.lookups, fleet_.get()};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
       shared_.auth_refusals, [this](ServerTunnel* t) { forget(tunnels_, t); });
@@ -245,7 +253,8 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
     return;
   }
   set_liveness(*connection);
-  EgressContext context{loop_, shared_.usage, shared_.trail, resolver_, &shared_.lookups};
+  EgressContext context{loop_,     shared_.usage,    shared_.trail,
+                        resolver_, &shared_.lookups, fleet_.get()};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
       std::move(startup), [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });

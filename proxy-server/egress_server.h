@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "auth_refusals.h"
+#include "fleet/fleet_client.h"
 #include "lookup_gate.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/crypto/password_cache.h"
@@ -49,6 +50,7 @@ struct SharedServerState {
   LookupGate lookups;          // the caps on name lookups in flight ([resolver])
   PasswordChecker passwords;   // the SOCKS5 listener's argon2id checks ([socks5])
   AuthRefusals auth_refusals;  // tunnels refused at AUTH, counted by reason
+  FleetState fleet;            // with [fleet]: shared or local limits, the fleet size
 };
 
 // [socks5] password_workers ... login_backoff, as the checker takes them.
@@ -123,6 +125,9 @@ class EgressServer {
   Loop& loop_;
   SharedServerState& shared_;
   Resolver resolver_;  // this loop's; goes after every session (declared before them)
+  // With [fleet] (read at start): this loop's Redis connection and leases;
+  // goes after every session too.
+  std::unique_ptr<FleetClient> fleet_;
   std::shared_ptr<const ServerSnapshot> snapshot_;
   SharedSslCtx tls_;
   std::shared_ptr<PasswordCache> socks5_passwords_;  // sessions share it across reloads

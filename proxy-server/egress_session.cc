@@ -53,16 +53,30 @@ void EgressSession::start() {
     refuse(socks5::Reply::NotAllowed, *refused, false);
     return;
   }
-  if (auto refused = usage->admit(tenant_.limits, started_, started_wall_)) {
+  // With a fleet, what is left to check here (docs/fleet.md): while Redis
+  // answers, the rate refusal it gave and the fleet's bytes of today;
+  // while it does not, each limit / fleet size.
+  ServerConfig::Limits limits = tenant_.limits;
+  if (ctx_.fleet != nullptr) {
+    if (auto refused = ctx_.fleet->refused_now(tenant_.name, tenant_.limits, started_wall_)) {
+      refuse(socks5::Reply::NotAllowed, *refused);
+      return;
+    }
+    limits = ctx_.fleet->state().local_limits(tenant_.limits);
+  }
+  if (auto refused = usage->admit(limits, started_, started_wall_)) {
     refuse(socks5::Reply::NotAllowed, *refused);
     return;
   }
   lease_ = std::make_unique<UsageLease>(std::move(usage));
   DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
-                  snapshot_->config().server.liveness()};
+                  snapshot_->config().server.liveness(), limits};
+  if (ctx_.fleet != nullptr) {
+    rules.fleet = ctx_.fleet;
+    rules.fleet_session = ctx_.fleet->new_session_id();
+  }
   dialer_ = std::make_unique<Dialer>(ctx_.loop, DialNames{ctx_.resolver, ctx_.lookups}, rules,
-                                     snapshot_->config().server.connect_timeout,
-                                     tenant_.name);
+                                     snapshot_->config().server.connect_timeout, tenant_.name);
   dial_started_ = std::chrono::steady_clock::now();
   dialer_->dial(target_, [this](DialResult result) { on_dialed(std::move(result)); });
 }
@@ -128,9 +142,8 @@ void EgressSession::cancel_dial(const std::string& why) {
   dial_.connected = where.connected;
   dial_.source = where.source;
   on_reply_ = nullptr;
-  MX_LOG(Info, kLog) << "cancelled" << log_kv("tenant", tenant_.name)
-                     << log_kv("via", origin_.via) << log_kv("target", target_.to_string())
-                     << log_kv("reason", why);
+  MX_LOG(Info, kLog) << "cancelled" << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
+                     << log_kv("target", target_.to_string()) << log_kv("reason", why);
   write_trail(std::nullopt, 0, 0, why);
   count_end(SessionResult::Cancelled);
 }
@@ -138,7 +151,9 @@ void EgressSession::cancel_dial(const std::string& why) {
 void EgressSession::on_relay_done(const RelayOutcome& outcome) {
   // a = downstream (the client's bytes), b = upstream (the destination's)
   const uint64_t up = early_bytes_ + outcome.bytes_a_to_b;
-  lease_->usage().add_bytes(up + outcome.bytes_b_to_a, std::chrono::system_clock::now());
+  const auto now = std::chrono::system_clock::now();
+  lease_->usage().add_bytes(up + outcome.bytes_b_to_a, now);
+  if (ctx_.fleet != nullptr) ctx_.fleet->add_bytes(tenant_.name, up + outcome.bytes_b_to_a, now);
   write_trail(0, up, outcome.bytes_b_to_a, outcome.end);
   metrics_->bytes_to_destination.fetch_add(up, std::memory_order_relaxed);
   metrics_->bytes_from_destination.fetch_add(outcome.bytes_b_to_a, std::memory_order_relaxed);

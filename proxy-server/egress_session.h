@@ -25,6 +25,7 @@ struct EgressContext {
   TrailWriter& trail;
   NameResolver& resolver;         // the loop's
   LookupGate* lookups = nullptr;  // the server's caps on lookups in flight (null: none)
+  FleetClient* fleet = nullptr;   // the loop's, with [fleet] (null: limits counted here alone)
 };
 
 struct EgressOrigin {

@@ -149,6 +149,16 @@ std::string render_server_metrics(const SharedServerState& shared, const ServerG
   PrometheusText out;
   tenant_families(out, shared.usage);
   process_families(out, shared, gauges);
+  if (gauges.fleet) {
+    out.family("mxegress_fleet_shared", Type::Gauge,
+               "1 while the fleet's limits are decided on Redis, 0 while Redis cannot be "
+               "reached and this server enforces each limit / mxegress_fleet_size.");
+    out.sample("mxegress_fleet_shared", {},
+               static_cast<uint64_t>(shared.fleet.mode() == FleetMode::Shared ? 1 : 0));
+    out.family("mxegress_fleet_size", Type::Gauge,
+               "The servers of the fleet alive on Redis, as last seen.");
+    out.sample("mxegress_fleet_size", {}, static_cast<uint64_t>(shared.fleet.fleet_size()));
+  }
   return out.text();
 }
 

@@ -19,6 +19,7 @@ struct SharedServerState;
 struct ServerGauges {
   size_t tunnels = 0;  // tunnel connections on the loops, authenticated or not
   size_t threads = 0;
+  bool fleet = false;  // [fleet]: report the fleet's mode and size
 };
 
 std::string render_server_metrics(const SharedServerState& shared, const ServerGauges& gauges);

@@ -23,7 +23,8 @@ ServerRuntime::ServerRuntime(Loop& main_loop, std::filesystem::path config_path,
     : main_loop_(main_loop),
       config_path_(std::move(config_path)),
       tls_(share(std::move(tls))),
-      trail_timer_(main_loop) {
+      trail_timer_(main_loop),
+      fleet_(config.fleet.has_value()) {
   set_log_level(config.server.log_level);
   set_log_format(config.server.log_format);
   shared_.startups.apply(config.server);
@@ -168,6 +169,7 @@ std::string ServerRuntime::start_metrics() {
 std::string ServerRuntime::metrics_text() const {
   ServerGauges gauges;
   gauges.threads = workers_.size();
+  gauges.fleet = fleet_;
   for (const auto& worker : workers_) gauges.tunnels += worker->load();
   return render_server_metrics(shared_, gauges);
 }
@@ -252,6 +254,9 @@ void ServerRuntime::reload(std::function<void(const std::string&)> done) {
       old.server.threads != loaded.config->server.threads ||
       old.metrics != loaded.config->metrics) {
     MX_LOG(Warn, kLog) << "listen addresses, metrics.listen and threads apply after a restart";
+  }
+  if (old.fleet != loaded.config->fleet) {
+    MX_LOG(Warn, kLog) << "[fleet] applies after a restart";
   }
   if (old.socks5.password_workers != loaded.config->socks5.password_workers) {
     MX_LOG(Warn, kLog) << "socks5.password_workers applies after a restart";

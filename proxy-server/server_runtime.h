@@ -87,6 +87,7 @@ class ServerRuntime final : private TunnelBalancer {
   Timer trail_timer_;
   bool listening_ = false;  // every thread's listeners are up
   bool draining_ = false;
+  const bool fleet_;  // [fleet] at start (it applies at start only)
 };
 
 }  // namespace mx

@@ -28,8 +28,7 @@ std::optional<std::string> TenantUsage::admit(const ServerConfig::Limits& limits
     return "max_connections " + std::to_string(limits.max_connections) + " reached";
   }
   if (limits.connections_per_minute != 0 && !bucket_.take(limits.connections_per_minute, now)) {
-    return "connections_per_minute " + std::to_string(limits.connections_per_minute) +
-           " exceeded";
+    return "connections_per_minute " + std::to_string(limits.connections_per_minute) + " exceeded";
   }
   ++active_;
   return std::nullopt;
@@ -129,6 +128,7 @@ UsageLease::~UsageLease() {
   if (destination_) usage_->release_destination(*destination_);
   if (source_ && source_->family() != 0) usage_->release_source(*source_);
   usage_->release();
+  if (on_release_) on_release_();
 }
 
 std::shared_ptr<TenantUsage> UsageRegistry::for_tenant(const std::string& name) {

@@ -93,11 +93,15 @@ class UsageLease {
   TenantUsage& usage() { return *usage_; }
   void hold_destination(std::string ip) { destination_ = std::move(ip); }
   void hold_source(SocketAddress source) { source_ = source; }
+  // Run when the lease ends, after the local slots are given back: the
+  // fleet's leases of the connection (FleetClient::release).
+  void on_release(std::function<void()> release) { on_release_ = std::move(release); }
 
  private:
   std::shared_ptr<TenantUsage> usage_;
   std::optional<std::string> destination_;
   std::optional<SocketAddress> source_;
+  std::function<void()> on_release_;
 };
 
 // Every tenant's usage, by name.

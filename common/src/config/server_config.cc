@@ -280,6 +280,7 @@ ServerConfig read_server_config(TableReader& root, const std::filesystem::path& 
   config.socks5 = read_socks5(root, config);
   read_resolver(root, config.resolver);
   read_metrics(root, config.metrics);
+  read_fleet(root, config.fleet);
   reject_metrics_clash(root, config);
   return config;
 }

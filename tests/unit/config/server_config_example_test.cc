@@ -87,5 +87,34 @@ TEST(ServerConfigExample, CommentedSocks5SectionParsesWhenUncommented) {
   EXPECT_TRUE(socks5.users[0].password_hash.starts_with("$argon2id$"));
 }
 
+// The commented [fleet] section, uncommented up to the blank line after it,
+// parses with the values it shows.
+TEST(ServerConfigExample, CommentedFleetSectionParsesWhenUncommented) {
+  std::string text = read_example();
+  const size_t start = text.find("\n# [fleet]\n");
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = text.find("\n\n", start);
+  ASSERT_NE(end, std::string::npos);
+  std::istringstream section(text.substr(start + 1, end - start));
+  std::string uncommented;
+  for (std::string line; std::getline(section, line);) {
+    if (line.starts_with("# ")) line.erase(0, 2);
+    uncommented += line + "\n";
+  }
+  text = text.substr(0, start + 1) + uncommented + text.substr(end + 1);
+  auto result = parse_server_config(text, "server.toml", kConfigDir);
+  ASSERT_TRUE(result.ok()) << result.errors[0];
+  ASSERT_TRUE(result.config->fleet);
+  EXPECT_EQ(result.config->fleet->redis.to_string(), "unix:/run/redis/redis.sock");
+  EXPECT_EQ(result.config->fleet->server_id, "egress-1");
+  EXPECT_EQ(result.config->fleet->lease_time, std::chrono::seconds(30));
+}
+
+TEST(ServerConfigExample, FleetIsOffInTheExample) {
+  auto result = parse_server_config(read_example(), "server.toml", kConfigDir);
+  ASSERT_TRUE(result.ok()) << result.errors[0];
+  EXPECT_FALSE(result.config->fleet);
+}
+
 }  // namespace
 }  // namespace mx

@@ -115,5 +115,24 @@ TEST(ServerMetrics, ReadyOnlyWhenListeningNotDrainingAndSourcesBind) {
   EXPECT_TRUE(unbound.reason.find("192.0.2.7") != std::string::npos);
 }
 
+
+TEST(ServerMetrics, TheFleetsModeAndSizeOnlyWithAFleet) {
+  SharedServerState shared;
+  EXPECT_EQ(render_server_metrics(shared, {.tunnels = 0, .threads = 1}).find("mxegress_fleet"),
+            std::string::npos);
+  const ServerGauges with_fleet{.tunnels = 0, .threads = 1, .fleet = true};
+  std::string text = render_server_metrics(shared, with_fleet);
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_shared 0")) << text;  // Redis not reached yet
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_size 1"));
+  shared.fleet.on_answer(3);
+  text = render_server_metrics(shared, with_fleet);
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_shared 1"));
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_size 3"));
+  shared.fleet.on_failure();
+  text = render_server_metrics(shared, with_fleet);
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_shared 0"));
+  EXPECT_TRUE(has_line(text, "mxegress_fleet_size 3"));
+}
+
 }  // namespace
 }  // namespace mx

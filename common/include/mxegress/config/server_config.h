@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mxegress/config/base64_key.h"
 #include "mxegress/config/config_result.h"
+#include "mxegress/config/fleet_config.h"
 #include "mxegress/config/log_level.h"
 #include "mxegress/config/metrics_config.h"
 #include "mxegress/config/resolver_config.h"
@@ -146,6 +148,7 @@ struct ServerConfig {
   Socks5 socks5;
   ServerResolverConfig resolver;  // [resolver]: optional
   MetricsConfig metrics;          // [metrics]: optional
+  std::optional<FleetConfig> fleet;  // [fleet]: optional; absent = limits counted locally
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.
