@@ -17,7 +17,7 @@ import unittest
 
 import mxtest
 from mxtest import REP_OK, EchoServer, echo_session
-from netns import Deployment, close_at_cleanup
+from netns import two_servers_one_client
 
 
 
@@ -25,28 +25,15 @@ class ClientReloadTest(unittest.TestCase):
     def setUp(self):
         self.echo = EchoServer()
         self.addCleanup(self.echo.close)
-        self.dep = Deployment(prefix="mxcreload-")
-        close_at_cleanup(self, self.dep)
-        tenants = [{"name": "acme", "keys": []}]
-        self.a = self.dep.server("a", listen=("127.0.0.1", mxtest.free_port()),
-                                 tenants=tenants, ports=[self.echo.port])
-        self.b = self.dep.server("b", listen=("127.0.0.1", mxtest.free_port()),
-                                 tenants=tenants, ports=[self.echo.port])
-        self.client = self.dep.client("client", servers=[(self.a, {"pool": 1})],
-                                      settings={"retry_interval": "1s"})
-        for s in (self.a, self.b):
-            s.tenants[0]["keys"] = [self.client]
-            s.start()
-        self.client.start()
-        self.a.wait_count(r"auth ok tenant=acme", 1, timeout=10)
+        self.dep, self.a, self.b, self.client = two_servers_one_client(
+            self, "mxcreload-", self.echo.port, lambda a, b: [(a, {"pool": 1})],
+            {"retry_interval": "1s"}, warm=1)
 
     def context(self):
         return "\n" + self.dep.logs_tail(80)
 
     def via(self, port, since=0):
-        m = self.client.wait_for(r"session: peer=127\.0\.0\.1:%d [^\n]*via=(\S+) [^\n]*end="
-                                 % port, 10, since)
-        return m.group(1)
+        return self.client.session_via(port, since)
 
     def assert_session_via(self, server, tag, addr=None):
         mark = self.client.mark()

@@ -14,9 +14,8 @@ import socket
 import time
 import unittest
 
-import mxtest
 from mxtest import REP_GENERAL, REP_OK, EchoServer, echo_session
-from netns import Deployment, close_at_cleanup
+from netns import two_servers_one_client
 
 HANDSHAKE_TIMEOUT = 2.0
 MARGIN = 1.5          # ASan builds on two cores
@@ -27,31 +26,17 @@ class FailoverTest(unittest.TestCase):
     def setUp(self):
         self.echo = EchoServer()
         self.addCleanup(self.echo.close)
-        self.dep = Deployment(prefix="mxfailover-")
-        close_at_cleanup(self, self.dep)
-        tenants = [{"name": "acme", "keys": []}]
-        self.a = self.dep.server("a", listen=("127.0.0.1", mxtest.free_port()),
-                                 tenants=tenants, ports=[self.echo.port])
-        self.b = self.dep.server("b", listen=("127.0.0.1", mxtest.free_port()),
-                                 tenants=tenants, ports=[self.echo.port])
-        self.client = self.dep.client(
-            "client",
-            servers=[(self.a, {"priority": 10, "pool": 2}), (self.b, {"priority": 20, "pool": 2})],
-            settings={"handshake_timeout": "2s", "retry_interval": "1s"})
-        for s in (self.a, self.b):
-            s.tenants[0]["keys"] = [self.client]
-            s.start()
-        self.client.start()
         # the best priority's pool is warm before any session
-        self.a.wait_count(r"auth ok tenant=acme", 2, timeout=10)
+        self.dep, self.a, self.b, self.client = two_servers_one_client(
+            self, "mxfailover-", self.echo.port,
+            lambda a, b: [(a, {"priority": 10, "pool": 2}), (b, {"priority": 20, "pool": 2})],
+            {"handshake_timeout": "2s", "retry_interval": "1s"}, warm=2)
 
     def context(self):
         return "\n" + self.dep.logs_tail(80)
 
     def via(self, port, since=0):
-        m = self.client.wait_for(r"session: peer=127\.0\.0\.1:%d [^\n]*via=(\S+) [^\n]*end="
-                                 % port, 10, since)
-        return m.group(1)
+        return self.client.session_via(port, since)
 
     def run_sessions(self, n, tag, expect_via):
         """N sequential sessions; each must get 0x00 within handshake_timeout + margin

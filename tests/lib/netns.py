@@ -64,6 +64,7 @@ __all__ = [
     "count_lines", "tunnels_established", "client_ports_of_tunnels", "ResetFlows",
     "DropFlows", "kill_flows",
     "toml_table", "sweep_stale_namespaces", "close_at_cleanup", "test_failed_so_far",
+    "two_servers_one_client",
 ]
 
 
@@ -656,6 +657,13 @@ class ClientNode(_Node):
         return [l for l in self.since(since).splitlines()
                 if "session:" in l and " end=" in l]
 
+    def session_via(self, port: int, since: int = 0, timeout: float = 10.0) -> str:
+        """The server (``via=``) that carried the session whose gateway-side port on
+        127.0.0.1 was PORT, from its end line after SINCE."""
+        m = self.wait_for(r"session: peer=127\.0\.0\.1:%d [^\n]*via=(\S+) [^\n]*end=" % port,
+                          timeout, since)
+        return m.group(1)
+
 
 class Deployment:
     """A temp dir (mode 755) with any number of ServerNode / ClientNode.
@@ -871,3 +879,22 @@ class SenderPostfix:
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_SENDER_MASTER_CF)
         mta.postfix_check(self.etc, HarnessError)
+
+
+def two_servers_one_client(case, prefix: str, port: int, servers, settings: Mapping,
+                           warm: int):
+    """Servers a and b (tenant acme, destination PORT allowed) and one client whose
+    [[server]] list is SERVERS(a, b), all started; returns (deployment, a, b, client)
+    once a has authenticated WARM tunnels. The deployment closes at CASE's cleanup."""
+    dep = Deployment(prefix=prefix)
+    close_at_cleanup(case, dep)
+    tenants = [{"name": "acme", "keys": []}]
+    a = dep.server("a", listen=("127.0.0.1", free_port()), tenants=tenants, ports=[port])
+    b = dep.server("b", listen=("127.0.0.1", free_port()), tenants=tenants, ports=[port])
+    client = dep.client("client", servers=servers(a, b), settings=settings)
+    for s in (a, b):
+        s.tenants[0]["keys"] = [client]
+        s.start()
+    client.start()
+    a.wait_count(r"auth ok tenant=acme", warm, timeout=10)
+    return dep, a, b, client

@@ -255,6 +255,14 @@ bool TcpConnection::eof_is_next() const {
   return ::recv(fd(), &next, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+bool TcpConnection::reset_by_peer() const {
+  if (closed_ || shut_down_) return false;
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  return getsockopt(fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+         info.tcpi_state == TCP_CLOSE;
+}
+
 void TcpConnection::on_eof() {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
   reading_ = false;

@@ -122,8 +122,13 @@ void Tunnel::on_stream_data(ByteView data) {
 }
 
 void Tunnel::on_stream_eof() {
-  end(tls_.peer_closed() ? "peer closed the tunnel" : "connection closed without TLS close_notify",
-      false);
+  if (tls_.peer_closed()) {
+    end("peer closed the tunnel", false);
+  } else if (transport_->reset_by_peer()) {
+    end(uv_error_text(UV_ECONNRESET), false);  // as on_stream_error says a reset
+  } else {
+    end("connection closed without TLS close_notify", false);
+  }
 }
 
 void Tunnel::on_stream_error(const std::string& why) { end(why, false); }

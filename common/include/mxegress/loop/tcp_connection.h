@@ -84,6 +84,11 @@ class TcpConnection final : public Stream {
   // Detaches from this object, lets queued writes reach the peer, sends FIN,
   // then closes; gives up after `max_wait` if the peer does not read.
   void close_after_flush(std::chrono::milliseconds max_wait = std::chrono::seconds(10));
+  // True when the peer reset the connection although a read said end of
+  // stream: a RST's error goes to the one call that meets it first, so when
+  // a write took it the read sees 0. Told apart by TCP's state, CLOSE after a
+  // reset and CLOSE_WAIT after the peer's FIN, while we have sent no FIN.
+  bool reset_by_peer() const;
 
  private:
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
