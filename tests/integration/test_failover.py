@@ -102,7 +102,8 @@ class FailoverTest(unittest.TestCase):
         self.a.wait_count(r"auth ok tenant=acme", 2, timeout=10, since=amark)
         self.run_sessions(1, "before", self.a)
         cmark = self.client.mark()
-        self.a.kill(signal.SIGSTOP, wait=False)
+        self.a.proc.stopping = True
+        self.a.freeze()
         try:
             limit = 0.5 + HANDSHAKE_TIMEOUT + MARGIN
             start = time.monotonic()

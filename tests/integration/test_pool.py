@@ -163,7 +163,7 @@ class PoolTest(unittest.TestCase):
                          "answered every PING" + self.context())
 
         cmark, smark = client.mark(), server.mark()
-        server.send_signal(signal.SIGSTOP)
+        server.freeze()
         try:
             client.wait_for(r"tunnel to %s lost \(0 sessions\): no answer within "
                             r"keepalive_timeout" % server.address.replace(".", r"\."),

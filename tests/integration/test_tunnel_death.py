@@ -432,7 +432,7 @@ class TunnelDeathTest(TunnelDeathBase):
         idle, busy, recs = self.open_sessions()
         ports = self.gateway_ports(idle, busy)
         cmark, tmark = self.client.mark(), self.server.trail_mark()
-        self.server.send_signal(signal.SIGSTOP)
+        self.server.freeze()
         try:
             t0 = time.monotonic()
             gateway = self.wait_gateway_closed(idle, busy, t0, KEEPALIVE_BOUND + 3)

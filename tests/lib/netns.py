@@ -449,6 +449,18 @@ class _Node:
     def send_signal(self, sig: int) -> None:
         self.proc.popen.send_signal(sig)
 
+    def freeze(self, timeout: float = 5.0) -> None:
+        """SIGSTOP, and wait until the kernel has stopped it: kill(2) returns before
+        the target stops, and a loaded machine may let it answer a few more packets
+        (a CONNECT sent right after) in between."""
+        self.proc.popen.send_signal(signal.SIGSTOP)
+        stat = f"/proc/{self.proc.popen.pid}/stat"
+
+        def stopped() -> bool:
+            with open(stat) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        _wait(stopped, timeout, f"{self.name} stopped by SIGSTOP")
+
     def kill(self, sig: int = signal.SIGKILL, wait: bool = True) -> None:
         """Send SIG as part of the test: the exit it causes is expected (not reported
         as "died on its own")."""
