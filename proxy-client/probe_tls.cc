@@ -1,22 +1,14 @@
 #include "probe_tls.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <memory>
 
 #include "mxegress/crypto/certificate_facts.h"
+#include "mxegress/net/socket_address.h"
 
 namespace mx {
-namespace {
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-}  // namespace
 
 SslCtxPtr make_probe_tls_context(const std::string& host, const ProbeTlsOptions& options,
                                  std::string& err) {
@@ -30,7 +22,8 @@ SslCtxPtr make_probe_tls_context(const std::string& host, const ProbeTlsOptions&
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) ERR_clear_error();
   X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx.get());
-  if (is_ip_literal(host)) {
+  // An IP literal is checked against the certificate's IP addresses.
+  if (SocketAddress::parse_ip(host, 0)) {
     X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
   } else {
     X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
