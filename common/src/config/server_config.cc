@@ -44,6 +44,15 @@ std::optional<SourceSelection> source_selection(const toml::node& node, std::str
   return std::nullopt;
 }
 
+std::optional<ServerConfig::OnSuspect> on_suspect(const toml::node& node, std::string& why) {
+  auto text = decode::string(node, why);
+  if (!text) return std::nullopt;
+  if (*text == "report") return ServerConfig::OnSuspect::Report;
+  if (*text == "avoid") return ServerConfig::OnSuspect::Avoid;
+  why = R"(expected "report" or "avoid", got )" + quote(*text);
+  return std::nullopt;
+}
+
 // Whether `key` holds a value `is(node)` is true of, found without reporting
 // anything (a later read of the key reports its problems).
 template <class Is>
@@ -127,6 +136,7 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   table.optional("bytes_per_day", tenant.limits.bytes_per_day, decode::byte_size);
   table.optional("tunnel_from", tenant.tunnel_from, decode::cidr);
   table.optional("domain", tenant.domain, decode::domain_name);
+  table.optional("on_suspect", tenant.on_suspect, on_suspect);
   table.reject_unknown_keys();
   return tenant;
 }
@@ -281,6 +291,7 @@ ServerConfig read_server_config(TableReader& root, const std::filesystem::path& 
   read_resolver(root, config.resolver);
   read_metrics(root, config.metrics);
   read_fleet(root, config.fleet);
+  read_smtp(root, config.smtp);
   reject_metrics_clash(root, config);
   return config;
 }

@@ -53,6 +53,7 @@ void Pump::on_data(int from, ByteView data) {
   dir.bytes += data.size();
   streams_[to]->write(data);
   if (finished_) return;  // the write failed and ended the relay
+  if (options_.tap != nullptr && !options_.tap->on_relayed(from, data)) options_.tap = nullptr;
   last_activity_ms_ = uv_now(loop_.get());
   if (!dir.source_paused &&
       (streams_[to]->pending_bytes() >= options_.high_watermark || !streams_[to]->can_send_now())) {

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mxegress/loop/loop.h"
 #include "mxegress/loop/timer.h"
@@ -131,6 +133,31 @@ TEST_F(PumpTest, DataFromEachSideIsWrittenToTheOther) {
   b_reader_->on_stream_data(as_bytes("250 ok\r\n"));
   a_reader_->on_stream_data(as_bytes("QUIT\r\n"));
   EXPECT_EQ(done_calls_, 0);
+}
+
+// The tap sees each chunk after it was written, from the side it came
+// from, until it says it wants no more; the bytes move the same either way.
+TEST_F(PumpTest, TapSeesEachChunkAfterItsWriteUntilItDeclines) {
+  struct RecordingTap final : RelayTap {
+    std::vector<std::pair<int, std::string>> seen;
+    size_t wanted = 2;
+    bool on_relayed(int from, ByteView data) override {
+      seen.emplace_back(from, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+      return seen.size() < wanted;
+    }
+  } tap;
+  PumpOptions options = small_options();
+  options.tap = &tap;
+  start(options);
+  EXPECT_CALL(b_, write(BytesAre("EHLO gw\r\n"))).WillOnce([&] { EXPECT_TRUE(tap.seen.empty()); });
+  EXPECT_CALL(a_, write(BytesAre("250 ok\r\n")));
+  EXPECT_CALL(b_, write(BytesAre("QUIT\r\n")));
+  a_reader_->on_stream_data(as_bytes("EHLO gw\r\n"));
+  b_reader_->on_stream_data(as_bytes("250 ok\r\n"));
+  a_reader_->on_stream_data(as_bytes("QUIT\r\n"));  // relayed, not shown: the tap declined
+  ASSERT_EQ(tap.seen.size(), 2u);
+  EXPECT_EQ(tap.seen[0], std::make_pair(0, std::string("EHLO gw\r\n")));
+  EXPECT_EQ(tap.seen[1], std::make_pair(1, std::string("250 ok\r\n")));
 }
 
 TEST_F(PumpTest, SinkAtTheHighWatermarkPausesTheSourceExactlyOnce) {

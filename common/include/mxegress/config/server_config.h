@@ -16,6 +16,7 @@
 #include "mxegress/config/log_level.h"
 #include "mxegress/config/metrics_config.h"
 #include "mxegress/config/resolver_config.h"
+#include "mxegress/config/smtp_config.h"
 #include "mxegress/net/cidr.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/tcp_liveness.h"
@@ -71,6 +72,13 @@ struct ServerConfig {
     LeastUsed,   // "least-used": the one with the fewest live connections
   };
 
+  // What a tenant's sessions do about a source address that receivers at
+  // one provider reject (docs/smtp-health.md).
+  enum class OnSuspect {
+    Report,  // "report": log, metric, status only
+    Avoid,   // "avoid": leave from another address for that provider until the cooldown
+  };
+
   // The limits of one tenant; 0 means unlimited for each.
   struct Limits {
     uint32_t max_connections = 0;         // concurrent connections of the tenant
@@ -97,6 +105,7 @@ struct ServerConfig {
     // The mail domain whose SPF record should authorise the source addresses
     // (`mxegress-server check`); lower case, no trailing dot; empty = none.
     std::string domain;
+    OnSuspect on_suspect = OnSuspect::Report;
   };
 
   // [trail]: one JSON line per finished or refused connection.
@@ -149,6 +158,7 @@ struct ServerConfig {
   ServerResolverConfig resolver;  // [resolver]: optional
   MetricsConfig metrics;          // [metrics]: optional
   std::optional<FleetConfig> fleet;  // [fleet]: optional; absent = limits counted locally
+  SmtpConfig smtp;                   // [smtp]: optional; absent = the defaults
 };
 
 // `source_name` prefixes every error; relative file names resolve against base_dir.

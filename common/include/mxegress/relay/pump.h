@@ -18,6 +18,18 @@
 
 namespace mx {
 
+// Sees the bytes the pump moves, as it moves them (after the write, so it
+// never delays them): an observer of the plaintext start of a protocol.
+// `from` is the index of the stream they came from (0: a, 1: b). Returns
+// whether it wants more; after false it is not called again.
+class RelayTap {
+ public:
+  virtual bool on_relayed(int from, ByteView data) = 0;
+
+ protected:
+  ~RelayTap() = default;
+};
+
 struct PumpOptions {
   // What the two streams are, for the end reason ("destination connection
   // reset by peer", "tunnel lost: ...").
@@ -25,6 +37,7 @@ struct PumpOptions {
   size_t high_watermark = 1024 * 1024;
   size_t low_watermark = 512 * 1024;
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+  RelayTap* tap = nullptr;  // outlives the pump; null: none
 };
 
 struct RelayOutcome {
