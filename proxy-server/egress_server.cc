@@ -225,7 +225,7 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   // another reaches this once, on the loop that keeps it.
   set_liveness(*connection);
   EgressContext context{loop_,     shared_.usage,    shared_.trail,
-                        resolver_, &shared_.lookups, fleet_.get()};
+                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
       shared_.auth_refusals, [this](ServerTunnel* t) { forget(tunnels_, t); });
@@ -254,7 +254,7 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
   }
   set_liveness(*connection);
   EgressContext context{loop_,     shared_.usage,    shared_.trail,
-                        resolver_, &shared_.lookups, fleet_.get()};
+                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
       std::move(startup), [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });

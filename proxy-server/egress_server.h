@@ -21,6 +21,7 @@
 #include "server_snapshot.h"
 #include "server_socks5_session.h"
 #include "server_tunnel.h"
+#include "smtp/smtp_observations.h"
 #include "startup_gate.h"
 #include "tenant_usage.h"
 #include "trail.h"
@@ -51,6 +52,7 @@ struct SharedServerState {
   PasswordChecker passwords;   // the SOCKS5 listener's argon2id checks ([socks5])
   AuthRefusals auth_refusals;  // tunnels refused at AUTH, counted by reason
   FleetState fleet;            // with [fleet]: shared or local limits, the fleet size
+  SmtpObservations smtp;       // what the MXes said before TLS ([smtp])
 };
 
 // [socks5] password_workers ... login_backoff, as the checker takes them.

@@ -5,6 +5,13 @@
 namespace mx {
 namespace {
 constexpr const char* kLog = "session";
+
+// The session's STARTTLS in one word for its log line.
+const char* starttls_word(const TrailRecord& record) {
+  if (record.starttls_used.value_or(false)) return "used";
+  if (!record.starttls_offered) return "unknown";
+  return *record.starttls_offered ? "offered-unused" : "not-offered";
+}
 }
 
 EgressSession::EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
@@ -69,6 +76,10 @@ void EgressSession::start() {
     return;
   }
   lease_ = std::make_unique<UsageLease>(std::move(usage));
+  if (ctx_.smtp != nullptr && snapshot_->config().smtp.observes(target_.port)) {
+    smtp_ = std::make_unique<SmtpSessionWatch>(*ctx_.smtp, snapshot_->providers(),
+                                               snapshot_->config().smtp, tenant_, target_);
+  }
   DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
                   snapshot_->config().server.liveness(), limits};
   if (ctx_.fleet != nullptr) {
@@ -116,7 +127,10 @@ void EgressSession::on_dialed(DialResult result) {
   const Bytes early_data = on_reply(socks5::Reply::Succeeded, bound);
   // Relayed outside the pump: counted here, for the trail and the daily quota.
   early_bytes_ = early_data.size();
-  if (!early_data.empty()) upstream_->write(early_data);
+  if (!early_data.empty()) {
+    upstream_->write(early_data);
+    if (smtp_) smtp_->early_data(early_data);
+  }
   // A mail server closes right after its 221: send that reply and the end
   // to the client together.
   upstream_->report_eof_behind_short_reads();
@@ -124,6 +138,7 @@ void EgressSession::on_dialed(DialResult result) {
   PumpOptions options;
   options.names = {origin_.via == "tunnel" ? "tunnel" : "client", "destination"};
   options.idle_timeout = snapshot_->config().server.idle_timeout;
+  options.tap = smtp_.get();
   pump_ = std::make_unique<Pump>(ctx_.loop, downstream_, *upstream_, options,
                                  [this](const RelayOutcome& outcome) { on_relay_done(outcome); });
   pump_->start();
@@ -171,7 +186,7 @@ void EgressSession::count_end(SessionResult result, std::string_view why) {
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,
                                 const std::string& end) {
-  if (!ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
+  if (!smtp_ && !ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
   TrailRecord record;
   record.time = started_wall_;
   record.tenant = tenant_.name;
@@ -188,13 +203,22 @@ void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t 
                            std::chrono::steady_clock::now() - started_)
                            .count();
   record.end = end;
+  if (smtp_) {
+    smtp_->ended(tenant_.name, dial_.source, dial_.connected, record);
+    smtp_.reset();  // nothing more to see; the pump's tap is gone or going
+  }
+  if (!ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
   MX_LOG(Info, kLog) << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
                      << log_kv("peer", origin_.peer)
                      << log_json_kv(origin_.via == "socks5" ? "user" : "key", origin_.credential)
                      << log_kv("target", record.target) << log_kv("connected", record.connected)
                      << log_kv("source", record.source) << log_kv("reply", reply)
                      << log_kv("bytes_up", up) << log_kv("bytes_down", down)
-                     << log_kv("duration_ms", record.duration_ms) << log_kv("end", end);
+                     << log_kv("duration_ms", record.duration_ms) << log_kv("end", end)
+                     << (record.smtp_banner ? log_kv("smtp_banner", *record.smtp_banner)
+                                            : LogKv{})
+                     << (record.smtp_banner ? log_kv("starttls", starttls_word(record))
+                                            : LogKv{});
   ctx_.trail.write(record);
 }
 

@@ -14,6 +14,7 @@
 #include "dialer.h"
 #include "mxegress/relay/pump.h"
 #include "server_snapshot.h"
+#include "smtp/smtp_session_watch.h"
 #include "tenant_usage.h"
 #include "trail.h"
 
@@ -26,6 +27,7 @@ struct EgressContext {
   NameResolver& resolver;         // the loop's
   LookupGate* lookups = nullptr;  // the server's caps on lookups in flight (null: none)
   FleetClient* fleet = nullptr;   // the loop's, with [fleet] (null: limits counted here alone)
+  SmtpObservations* smtp = nullptr;  // the server's (null: no SMTP observation)
 };
 
 struct EgressOrigin {
@@ -83,6 +85,7 @@ class EgressSession {
   std::unique_ptr<Dialer> dialer_;
   DialResult dial_;
   std::unique_ptr<TcpConnection> upstream_;
+  std::unique_ptr<SmtpSessionWatch> smtp_;  // on [smtp] ports, while observing
   std::unique_ptr<Pump> pump_;
   uint64_t early_bytes_ = 0;          // sent with the request, written before the pump started
   TenantMetrics* metrics_ = nullptr;  // the tenant's, in the registry (never removed)

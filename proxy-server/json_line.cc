@@ -22,7 +22,12 @@ class FlatObject {
   FlatObject(JsonObject& fields, std::string& error) : fields_(fields), error_(error) {}
 
   bool null() { return value(JsonValue{}); }
-  bool boolean(bool) { return refuse("booleans are not allowed"); }
+  bool boolean(bool b) {
+    JsonValue v;
+    v.kind = JsonValue::Kind::Boolean;
+    v.boolean = b;
+    return value(std::move(v));
+  }
   bool number_integer(Json::number_integer_t n) { return integer(n); }
   bool number_unsigned(Json::number_unsigned_t n) {
     if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -311,6 +316,28 @@ std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& 
   record.bytes_up = static_cast<uint64_t>(up);
   record.bytes_down = static_cast<uint64_t>(down);
   if (!text("end", record.end)) return std::nullopt;
+  // The SMTP fields (docs/smtp-health.md): present together, or not at all.
+  if (const JsonValue* banner = find(*object, "smtp_banner")) {
+    if (banner->kind != JsonValue::Kind::Integer || banner->integer < 100 ||
+        banner->integer > 599) {
+      return wrong("smtp_banner", "an integer from 100 to 599"), std::nullopt;
+    }
+    record.smtp_banner = static_cast<int>(banner->integer);
+    std::string provider;
+    if (!text("provider", provider)) return std::nullopt;
+    record.provider = std::move(provider);
+    const JsonValue* offered = find(*object, "starttls_offered");
+    if (offered && offered->kind == JsonValue::Kind::Boolean) {
+      record.starttls_offered = offered->boolean;
+    } else if (offered && offered->kind != JsonValue::Kind::Null) {
+      return wrong("starttls_offered", "true, false or null"), std::nullopt;
+    }
+    const JsonValue* used = find(*object, "starttls_used");
+    if (!used || used->kind != JsonValue::Kind::Boolean) {
+      return wrong("starttls_used", "true or false"), std::nullopt;
+    }
+    record.starttls_used = used->boolean;
+  }
   return record;
 }
 

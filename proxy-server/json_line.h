@@ -4,8 +4,8 @@
 // The JSON is parsed by nlohmann::json (docs/dependencies.md), through its
 // SAX interface: no document is built, and this file only says what a trail
 // line may hold. That is deliberately strict: an object whose values are
-// strings, integers (no fraction, no exponent, int64 range) or null. Nested
-// objects, arrays, booleans, floats, duplicate names or anything after the
+// strings, integers (no fraction, no exponent, int64 range), booleans (the
+// SMTP fields) or null. Nested objects, arrays, floats, duplicate names or anything after the
 // closing brace make the line malformed. Pure: no I/O.
 #pragma once
 
@@ -21,10 +21,11 @@
 namespace mx {
 
 struct JsonValue {
-  enum class Kind { String, Integer, Null };
+  enum class Kind { String, Integer, Boolean, Null };
   Kind kind = Kind::Null;
   std::string string;   // Kind::String: the unescaped bytes (UTF-8)
   int64_t integer = 0;  // Kind::Integer
+  bool boolean = false;  // Kind::Boolean
 };
 
 // The fields in the order they appear; names are unique.
@@ -49,7 +50,9 @@ std::optional<WallTime> parse_rfc3339(std::string_view text);
 // via, peer, target, end; exactly one of the strings key or user (the
 // credential); connected and source, each a string or null; reply, an
 // integer (0..255) or null; integers bytes_up, bytes_down, duration_ms (all
-// >= 0). Unknown fields of those types are ignored, so older query tools read
+// >= 0); with smtp_banner (100..599), also provider (a string),
+// starttls_offered (a boolean or null) and starttls_used (a boolean).
+// Unknown fields of those types are ignored, so older query tools read
 // newer trails.
 std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& error);
 

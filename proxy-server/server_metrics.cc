@@ -2,6 +2,7 @@
 
 #include "egress_server.h"
 #include "mxegress/metrics/prometheus_text.h"
+#include "smtp/smtp_metrics.h"
 
 namespace mx {
 namespace {
@@ -149,6 +150,7 @@ std::string render_server_metrics(const SharedServerState& shared, const ServerG
   PrometheusText out;
   tenant_families(out, shared.usage);
   process_families(out, shared, gauges);
+  smtp_families(out, shared.smtp);
   if (gauges.fleet) {
     out.family("mxegress_fleet_shared", Type::Gauge,
                "1 while the fleet's limits are decided on Redis, 0 while Redis cannot be "

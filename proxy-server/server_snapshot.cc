@@ -2,7 +2,8 @@
 
 namespace mx {
 
-ServerSnapshot::ServerSnapshot(ServerConfig config) : config_(std::move(config)) {
+ServerSnapshot::ServerSnapshot(ServerConfig config)
+    : config_(std::move(config)), providers_(config_.smtp.providers) {
   for (const Tenant& tenant : config_.tenants) {
     by_name_[tenant.name] = &tenant;
     for (const Key32& key : tenant.keys) by_key_[key] = &tenant;

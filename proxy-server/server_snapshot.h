@@ -9,6 +9,7 @@
 
 #include "destination_policy.h"
 #include "mxegress/config/server_config.h"
+#include "smtp/provider_map.h"
 
 namespace mx {
 
@@ -23,6 +24,8 @@ class ServerSnapshot {
   const Tenant* tenant(const std::string& name) const;
   const DestinationPolicy& policy(const Tenant& tenant) const;
   const ServerConfig::Socks5User* socks5_user(const std::string& name) const;
+  // The built-in rollup of big receivers with [smtp] providers added.
+  const ProviderMap& providers() const { return providers_; }
 
  private:
   ServerConfig config_;
@@ -30,6 +33,7 @@ class ServerSnapshot {
   std::map<std::string, const Tenant*> by_name_;
   std::map<std::string, std::unique_ptr<DestinationPolicy>> policies_;
   std::map<std::string, const ServerConfig::Socks5User*> users_;
+  ProviderMap providers_;
 };
 
 }  // namespace mx

@@ -34,6 +34,12 @@ void optional_field(std::string& out, const char* name, const std::optional<std:
   null_field(out, name);
 }
 
+void bool_field(std::string& out, const char* name, bool value) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  out += name;
+  out += value ? "\":true" : "\":false";
+}
+
 void number_field(std::string& out, const char* name, int64_t value) {
   out += out.size() > 1 ? ",\"" : "\"";
   out += name;
@@ -77,6 +83,16 @@ std::string to_json_line(const TrailRecord& r) {
   number_field(out, "bytes_down", static_cast<int64_t>(r.bytes_down));
   number_field(out, "duration_ms", r.duration_ms);
   field(out, "end", r.end);
+  if (r.smtp_banner) {
+    field(out, "provider", r.provider.value_or(""));
+    number_field(out, "smtp_banner", *r.smtp_banner);
+    if (r.starttls_offered) {
+      bool_field(out, "starttls_offered", *r.starttls_offered);
+    } else {
+      null_field(out, "starttls_offered");
+    }
+    bool_field(out, "starttls_used", r.starttls_used.value_or(false));
+  }
   out += "}\n";
   return out;
 }

@@ -38,6 +38,14 @@ struct TrailRecord {
   uint64_t bytes_down = 0;  // destination → client
   int64_t duration_ms = 0;
   std::string end;  // why it ended: "closed", a refusal reason, an error
+  // What the MX said before TLS (docs/smtp-health.md), on observed ports
+  // only, when a banner came: its provider, the banner's code, whether its
+  // EHLO answer offered STARTTLS (unset: no EHLO answer seen) and whether
+  // the gateway started TLS.
+  std::optional<std::string> provider;
+  std::optional<int> smtp_banner;
+  std::optional<bool> starttls_offered;
+  std::optional<bool> starttls_used;
 };
 
 // One JSON line, '\n' included, fields in a fixed order (docs/abuse-desk.md).

@@ -119,8 +119,23 @@ std::optional<int64_t> parse_time_arg(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<BannerFilter> parse_banner_filter(std::string_view text) {
+  if (text.size() != 3 || text[0] < '2' || text[0] > '5') return std::nullopt;
+  if (text.substr(1) == "xx") return BannerFilter{0, text[0] - '0'};
+  if (text[1] < '0' || text[1] > '9' || text[2] < '0' || text[2] > '9') return std::nullopt;
+  return BannerFilter{(text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'), 0};
+}
+
 bool matches(const TrailFilter& q, const TrailRecord& r) {
   if (q.tenant && r.tenant != *q.tenant) return false;
+  if (q.provider && r.provider != q.provider) return false;
+  if (q.banner) {
+    if (!r.smtp_banner) return false;
+    if (q.banner->code != 0 ? *r.smtp_banner != q.banner->code
+                            : *r.smtp_banner / 100 != q.banner->kind) {
+      return false;
+    }
+  }
   if (q.source && !address_matches(r.source, q.source->ip, q.source->port)) return false;
   if (q.dest && !dest_matches(*q.dest, r)) return false;
   const int64_t start = epoch_ms(r.time);

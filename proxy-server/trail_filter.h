@@ -24,6 +24,12 @@ struct DestFilter {
   std::optional<uint16_t> port;
 };
 
+// --banner: a class ("5xx") or a code ("554") of the MX's greeting.
+struct BannerFilter {
+  int code = 0;        // exact code, or
+  int kind = 0;        // its first digit with `code` 0
+};
+
 // A record matches when it matches every filter set.
 struct TrailFilter {
   std::optional<std::string> tenant;
@@ -32,6 +38,8 @@ struct TrailFilter {
   // The time span a connection must overlap, in ms since the epoch.
   std::optional<int64_t> from_ms;
   std::optional<int64_t> to_ms;
+  std::optional<std::string> provider;  // exact, as the trail writes it
+  std::optional<BannerFilter> banner;   // records without a banner never match
 };
 
 int64_t saturating_add(int64_t a, int64_t b);
@@ -42,6 +50,9 @@ std::optional<AddressFilter> parse_address_filter(std::string_view text);
 std::optional<DestFilter> parse_dest_filter(std::string_view text);
 // TIME: RFC 3339, or a date alone meaning its midnight UTC; ms since the epoch.
 std::optional<int64_t> parse_time_arg(std::string_view text);
+
+// --banner: "2xx", "4xx", "5xx" or a code 200..599.
+std::optional<BannerFilter> parse_banner_filter(std::string_view text);
 
 bool matches(const TrailFilter& filter, const TrailRecord& record);
 

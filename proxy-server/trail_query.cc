@@ -16,6 +16,7 @@
 #include "json_line.h"
 #include "mxegress/config/duration.h"
 #include "trail_filter.h"
+#include "trail_summary.h"
 #include "trail_text.h"
 
 namespace mx {
@@ -24,7 +25,8 @@ namespace {
 constexpr const char* kSynopsis =
     R"(usage: mxegress-server trail FILE... [--tenant NAME] [--source IP[:PORT]]
            [--dest HOST|IP[:PORT]] [--around TIME [--window DURATION]]
-           [--since TIME] [--until TIME] [--json]
+           [--since TIME] [--until TIME] [--provider NAME] [--banner CODE]
+           [--json | --count-by FIELDS]
 )";
 
 constexpr const char* kDetails = R"(
@@ -45,7 +47,16 @@ for the connections that match every filter given, and prints one line each.
                        (30s, 15m, 2h, 1d)
   --since TIME         connections still open at or after TIME
   --until TIME         connections asked for at or before TIME
+  --provider NAME      sessions to that provider (an MX's registrable domain,
+                       or a rollup name such as microsoft, google, yahoo)
+  --banner CODE        sessions whose MX greeted with CODE (554) or a class
+                       of codes (5xx, 4xx, 2xx); only observed SMTP sessions
+                       (docs/smtp-health.md) have a banner
   --json               print the matching trail lines unchanged
+  --count-by FIELDS    instead of lines, count the matching sessions by
+                       FIELDS (tenant, source, provider; comma-separated):
+                       sessions, observed SMTP sessions, banners by class,
+                       STARTTLS offered and used
 
 TIME is RFC 3339: 2026-11-22T20:30:00Z, 2026-11-22T20:30:00.123Z,
 2026-11-22T21:30:00+01:00, or a date alone (2026-11-22 = 00:00:00Z).
@@ -64,6 +75,7 @@ struct Query {
   std::vector<std::string> files;
   TrailFilter filter;
   bool json = false;
+  std::optional<std::vector<TrailSummary::Field>> count_by;
 };
 
 std::string format_duration_ms(int64_t ms) {
@@ -89,6 +101,15 @@ std::string human_line(const TrailRecord& r) {
   line += " down=" + std::to_string(r.bytes_down);
   line += " duration=" + format_duration_ms(r.duration_ms);
   line += " end=" + printable(r.end);
+  if (r.smtp_banner) {
+    line += " provider=" + printable(r.provider.value_or("-"));
+    line += " banner=" + std::to_string(*r.smtp_banner);
+    line += " starttls=";
+    line += r.starttls_used.value_or(false)  ? "used"
+            : !r.starttls_offered            ? "unknown"
+            : *r.starttls_offered            ? "offered-unused"
+                                             : "not-offered";
+  }
   return line;
 }
 
@@ -194,8 +215,9 @@ std::string parse_args(const std::vector<std::string>& args, Query& q, bool& hel
       name = arg.substr(0, eq);
       inline_value = arg.substr(eq + 1);
     }
-    static constexpr std::string_view kValued[] = {"--tenant", "--source", "--dest", "--around",
-                                                   "--window", "--since",  "--until"};
+    static constexpr std::string_view kValued[] = {
+        "--tenant", "--source", "--dest",     "--around", "--window",
+        "--since",  "--until",  "--provider", "--banner", "--count-by"};
     if (std::find(std::begin(kValued), std::end(kValued), name) == std::end(kValued)) {
       return "unknown option " + arg;
     }
@@ -223,6 +245,20 @@ std::string parse_args(const std::vector<std::string>& args, Query& q, bool& hel
       q.filter.dest = parse_dest_filter(value);
       if (!q.filter.dest)
         return "--dest: not a host name or IP address (with an optional :PORT): " + value;
+    } else if (name == "--provider") {
+      if (q.filter.provider) return twice(true);
+      if (value.empty()) return "--provider needs a name";
+      q.filter.provider = value;
+    } else if (name == "--banner") {
+      if (q.filter.banner) return twice(true);
+      q.filter.banner = parse_banner_filter(value);
+      if (!q.filter.banner) return "--banner: not a reply code (554) or class (5xx): " + value;
+    } else if (name == "--count-by") {
+      if (q.count_by) return twice(true);
+      q.count_by = TrailSummary::parse_fields(value);
+      if (!q.count_by) {
+        return "--count-by: not a comma-separated list of tenant, source, provider: " + value;
+      }
     } else if (name == "--window") {
       if (window) return twice(true);
       window = parse_duration(value);
@@ -239,6 +275,7 @@ std::string parse_args(const std::vector<std::string>& args, Query& q, bool& hel
   }
 
   if (q.files.empty()) return "no trail FILE given (- for standard input)";
+  if (q.json && q.count_by) return "--json and --count-by exclude each other";
   if (window && !around) return "--window needs --around";
   if (since && until && *since > *until) return "--since is after --until";
   if (around) {
@@ -276,6 +313,8 @@ int run_trail_query(const std::vector<std::string>& args, std::ostream& out, std
     }
   }
 
+  std::optional<TrailSummary> summary;
+  if (q.count_by) summary.emplace(*q.count_by);
   bool matched = false;
   bool unreadable = false;
   int malformed = 0;
@@ -332,7 +371,9 @@ int run_trail_query(const std::vector<std::string>& args, std::ostream& out, std
       }
       if (!matches(q.filter, *record)) continue;
       matched = true;
-      if (q.json) {
+      if (summary) {
+        summary->add(*record);
+      } else if (q.json) {
         out << line << "\n";
       } else {
         out << human_line(*record) << "\n";
@@ -347,6 +388,7 @@ int run_trail_query(const std::vector<std::string>& args, std::ostream& out, std
   if (malformed > kMaxMalformedReports) {
     err << kPrefix << (malformed - kMaxMalformedReports) << " more malformed lines skipped\n";
   }
+  if (summary && matched) summary->print(out);
   out.flush();
   if (unreadable) return 2;
   return matched ? 0 : 1;

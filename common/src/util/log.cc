@@ -152,6 +152,7 @@ LogLine::LogLine(LogLevel level, std::string_view component) : format_(log_forma
 }
 
 LogLine& LogLine::operator<<(LogKv field) {
+  if (field.key.empty()) return *this;  // LogKv{}: a field this line does not have
   if (format_ == LogFormat::Text) {
     if (!field.text) return *this;
     if (static_cast<std::streamoff>(text_.tellp()) > 0) text_ << ' ';

@@ -58,7 +58,7 @@ std::string log_field(std::string_view value);
 
 // One structured field of a log line (see log_kv).
 struct LogKv {
-  std::string key;
+  std::string key;  // empty (LogKv{}): adds nothing, for a field only some lines have
   std::string value;
   bool number = false;  // an integer: a JSON number, not a string
   bool null = false;    // no value: "-" in text, null in JSON
