@@ -127,6 +127,7 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   table.optional("bytes_per_day", tenant.limits.bytes_per_day, decode::byte_size);
   table.optional("tunnel_from", tenant.tunnel_from, decode::cidr);
   table.optional("domain", tenant.domain, decode::domain_name);
+  tenant.warmup = read_warmups(table, tenant.source, tenant.name);
   table.reject_unknown_keys();
   return tenant;
 }

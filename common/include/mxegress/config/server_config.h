@@ -16,6 +16,7 @@
 #include "mxegress/config/log_level.h"
 #include "mxegress/config/metrics_config.h"
 #include "mxegress/config/resolver_config.h"
+#include "mxegress/config/warmup_config.h"
 #include "mxegress/net/cidr.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/tcp_liveness.h"
@@ -97,6 +98,9 @@ struct ServerConfig {
     // The mail domain whose SPF record should authorise the source addresses
     // (`mxegress-server check`); lower case, no trailing dot; empty = none.
     std::string domain;
+    // [[tenant.warmup]]: schedules of source addresses new to receivers;
+    // an address is in one at most.
+    std::vector<Warmup> warmup;
   };
 
   // [trail]: one JSON line per finished or refused connection.
