@@ -58,6 +58,12 @@ std::optional<Warmup::Step> step(const toml::node& node, std::string& why) {
 }
 
 void check_schedule(TableReader& table, const std::vector<Warmup::Step>& schedule) {
+  // Else day 1 would have no limit at all, which nobody means.
+  if (schedule[0].from_day != 1) {
+    table.error("schedule", 0,
+                "the first step must be day 1 (`start`), got day " +
+                    std::to_string(schedule[0].from_day));
+  }
   for (size_t i = 1; i < schedule.size(); ++i) {
     if (schedule[i].from_day <= schedule[i - 1].from_day) {
       table.error("schedule", i,

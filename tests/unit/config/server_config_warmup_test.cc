@@ -55,14 +55,14 @@ schedule = [[1, 0]]
 [[tenant.warmup]]
 source = ["192.0.2.11"]
 start = 2026-12-01
-schedule = [[2, 5], [4, 0]]
+schedule = [[1, 5], [4, 0]]
 )"));
   ASSERT_TRUE(result.ok()) << result.errors[0];
   const std::vector<Warmup>& warmups = result.config->tenants.at(0).warmup;
   ASSERT_EQ(warmups.size(), 2u);
   EXPECT_EQ(warmups[0].start_day, 1);
   EXPECT_EQ(warmups[0].schedule, (std::vector<Step>{{1, 0}}));
-  EXPECT_EQ(warmups[1].schedule, (std::vector<Step>{{2, 5}, {4, 0}}));
+  EXPECT_EQ(warmups[1].schedule, (std::vector<Step>{{1, 5}, {4, 0}}));
 }
 
 TEST(ServerConfigWarmup, AnAddressNotOfTheTenant) {
@@ -89,6 +89,10 @@ TEST(ServerConfigWarmup, DaysMustIncreaseFromOne) {
           "server.toml: tenant[0].warmup[0].schedule[0]: the day must be 1 or more (day 1 is "
           "`start`), got 0",
       }));
+  EXPECT_EQ(errors_of(parse_server(
+                with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", "[[2, 20]]")))),
+            (Errors{"server.toml: tenant[0].warmup[0].schedule[0]: the first step must be day 1 "
+                    "(`start`), got day 2"}));
   EXPECT_EQ(errors_of(parse_server(with_warmups(
                 edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", "[[1, 20], [3, 100], [3, 500], [2, 9]]")))),
             (Errors{
