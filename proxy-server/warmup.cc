@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "mxegress/config/config_errors.h"
+
 namespace mx {
 namespace {
 
@@ -55,6 +57,27 @@ void take_warmup_token(const std::vector<Warmup>& warmups, TenantUsage& usage,
   if (warmup == nullptr) return;
   const std::optional<uint32_t> per_hour = warmup_per_hour(*warmup, wall);
   if (per_hour && *per_hour > 0) usage.take_warmup_token(source, *per_hour, now);
+}
+
+std::vector<std::string> describe_warmups(const ServerConfig& config, WallTime now) {
+  std::vector<std::string> lines;
+  for (const ServerConfig::Tenant& tenant : config.tenants) {
+    for (const Warmup& warmup : tenant.warmup) {
+      const std::optional<uint32_t> per_hour = warmup_per_hour(warmup, now);
+      if (!per_hour) continue;
+      for (const SocketAddress& source : warmup.source) {
+        std::string line = "tenant " + quote(tenant.name) + ": " + source.ip_string();
+        if (*per_hour == 0) {
+          line += " is not in service before " + date_of(warmup.start_day) + " (warm-up)";
+        } else {
+          line += " warms up: day " + std::to_string(warmup_day(warmup, now)) + ", at most " +
+                  std::to_string(*per_hour) + " sessions an hour";
+        }
+        lines.push_back(std::move(line));
+      }
+    }
+  }
+  return lines;
 }
 
 SourceVerdict WarmupCheck::operator()(const SocketAddress& source) {

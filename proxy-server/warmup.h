@@ -29,6 +29,11 @@ const Warmup* warmup_of(const std::vector<Warmup>& warmups, const SocketAddress&
 void take_warmup_token(const std::vector<Warmup>& warmups, TenantUsage& usage,
                        const SocketAddress& source, SteadyTime now, WallTime wall);
 
+// One line for each source address warming up at `now`, for --check:
+// `tenant "acme": 192.0.2.11 is not in service before 2026-12-01 (warm-up)`
+// or `tenant "acme": 192.0.2.11 warms up: day 2, at most 20 sessions an hour`.
+std::vector<std::string> describe_warmups(const ServerConfig& config, WallTime now);
+
 // TenantUsage::pick_source's check for a tenant's warm-ups: Skip for an
 // address not in service yet or without a token left this hour (it takes
 // none), Use for any other. Remembers why it skipped, for the refusal.

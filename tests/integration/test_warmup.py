@@ -13,7 +13,8 @@ import re
 import time
 import unittest
 
-from mxtest import EchoServer, Fleet, REP_NOT_ALLOWED, REP_OK, SharedHarnessTest
+from mxtest import (EchoServer, Fleet, REP_NOT_ALLOWED, REP_OK, SharedHarnessTest,
+                    run_server)
 
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
 TOMORROW = TODAY + datetime.timedelta(days=1)
@@ -99,6 +100,15 @@ class WarmupTest(SharedHarnessTest):
         sources = {self.session_from("later") for _ in range(6)}
         self.assertEqual(sources, {"127.0.0.5"})
         self.assert_refused("unborn", f"warmup of 127.0.0.7: not in service before {TOMORROW}")
+
+    def test_check_names_each_warming_address(self):
+        cp = run_server("--check", "--for-reload", "-c", self.fleet.server_config,
+                        cwd=self.fleet.dir, timeout=30)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn('tenant "pair": 127.0.0.3 warms up: day 1, at most 3 sessions an hour',
+                      cp.stdout)
+        self.assertIn(f'tenant "unborn": 127.0.0.7 is not in service before {TOMORROW} '
+                      "(warm-up)", cp.stdout)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,29 @@ TEST(WarmupCheck, NoTokenIsTakenAfterTheWarmup) {
   EXPECT_FALSE(usage.warmup_token_left(ip("192.0.2.11"), 1, kStart));
 }
 
+TEST(DescribeWarmups, OneLinePerAddressWarmingUpOrNotYetInService) {
+  ServerConfig config;
+  config.tenants.resize(2);
+  config.tenants[0].name = "acme";
+  config.tenants[0].warmup = {warmup({{1, 20}, {3, 100}}, {"192.0.2.11", "192.0.2.12"})};
+  config.tenants[1].name = "beta";
+  config.tenants[1].warmup = {warmup({{1, 5}}, {"192.0.2.21"})};
+  config.tenants[1].warmup[0].start_day += 3;  // day 0 of acme is day -3 of beta
+  EXPECT_EQ(describe_warmups(config, on_day(0)),
+            (std::vector<std::string>{
+                R"(tenant "acme": 192.0.2.11 is not in service before 2026-12-01 (warm-up))",
+                R"(tenant "acme": 192.0.2.12 is not in service before 2026-12-01 (warm-up))",
+                R"(tenant "beta": 192.0.2.21 is not in service before 2026-12-04 (warm-up))",
+            }));
+  EXPECT_EQ(describe_warmups(config, on_day(4)),
+            (std::vector<std::string>{
+                R"(tenant "acme": 192.0.2.11 warms up: day 4, at most 100 sessions an hour)",
+                R"(tenant "acme": 192.0.2.12 warms up: day 4, at most 100 sessions an hour)",
+                R"(tenant "beta": 192.0.2.21 warms up: day 1, at most 5 sessions an hour)",
+            }));
+  EXPECT_TRUE(describe_warmups(config, on_day(20)).empty()) << "every warm-up is over";
+}
+
 TEST(WarmupRefusal, IsCountedAsTheWarmupLimit) {
   EXPECT_EQ(tenant_limit_of("warmup of 192.0.2.11 (day 2): 20 sessions an hour reached"),
             TenantLimit::Warmup);
