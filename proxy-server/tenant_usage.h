@@ -1,8 +1,9 @@
 // What each tenant is using right now, for its limits: concurrent
 // connections, connections per minute (token bucket), concurrent
 // connections per destination IP, bytes per UTC day, how busy each of its
-// source addresses is, and the warm-up buckets of its new source addresses. Keyed by tenant name and kept across reloads, so
-// a SIGHUP neither resets a limit nor forgets live connections.
+// source addresses is, and the warm-up buckets of its new source
+// addresses. Keyed by tenant name and kept across reloads, so a SIGHUP
+// neither resets a limit nor forgets live connections.
 //
 // Callers pass the time in, so tests drive the clock. Thread-safe: the
 // server's loop threads share one registry, so a limit holds for the tenant

@@ -87,8 +87,8 @@ SourceVerdict WarmupCheck::operator()(const SocketAddress& source) {
   if (!per_hour) return SourceVerdict::Use;
   std::string why;
   if (*per_hour == 0) {
-    why = "warmup of " + source.ip_string() + ": not in service before " +
-          date_of(warmup->start_day);
+    why =
+        "warmup of " + source.ip_string() + ": not in service before " + date_of(warmup->start_day);
   } else if (!usage_.warmup_token_left(source, *per_hour, now_)) {
     why = "warmup of " + source.ip_string() + " (day " +
           std::to_string(warmup_day(*warmup, wall_)) + "): " + std::to_string(*per_hour) +

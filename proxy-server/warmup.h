@@ -39,8 +39,7 @@ std::vector<std::string> describe_warmups(const ServerConfig& config, WallTime n
 // none), Use for any other. Remembers why it skipped, for the refusal.
 class WarmupCheck {
  public:
-  WarmupCheck(const std::vector<Warmup>& warmups, TenantUsage& usage, SteadyTime now,
-              WallTime wall)
+  WarmupCheck(const std::vector<Warmup>& warmups, TenantUsage& usage, SteadyTime now, WallTime wall)
       : warmups_(warmups), usage_(usage), now_(now), wall_(wall) {}
 
   SourceVerdict operator()(const SocketAddress& source);

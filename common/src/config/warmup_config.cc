@@ -20,9 +20,8 @@ std::optional<int64_t> utc_day(const toml::node& node, std::string& why) {
     return std::nullopt;
   }
   const toml::date value = date->get();
-  const std::chrono::year_month_day ymd{std::chrono::year(value.year),
-                                        std::chrono::month(value.month),
-                                        std::chrono::day(value.day)};
+  const std::chrono::year_month_day ymd{
+      std::chrono::year(value.year), std::chrono::month(value.month), std::chrono::day(value.day)};
   return std::chrono::sys_days(ymd).time_since_epoch().count();
 }
 
@@ -60,9 +59,9 @@ std::optional<Warmup::Step> step(const toml::node& node, std::string& why) {
 void check_schedule(TableReader& table, const std::vector<Warmup::Step>& schedule) {
   // Else day 1 would have no limit at all, which nobody means.
   if (schedule[0].from_day != 1) {
-    table.error("schedule", 0,
-                "the first step must be day 1 (`start`), got day " +
-                    std::to_string(schedule[0].from_day));
+    table.error(
+        "schedule", 0,
+        "the first step must be day 1 (`start`), got day " + std::to_string(schedule[0].from_day));
   }
   for (size_t i = 1; i < schedule.size(); ++i) {
     if (schedule[i].from_day <= schedule[i - 1].from_day) {
@@ -73,7 +72,8 @@ void check_schedule(TableReader& table, const std::vector<Warmup::Step>& schedul
   }
   for (size_t i = 0; i + 1 < schedule.size(); ++i) {
     if (schedule[i].per_hour == 0) {
-      table.error("schedule", i, "0 sessions an hour ends the warm-up: only the last step may say 0");
+      table.error("schedule", i,
+                  "0 sessions an hour ends the warm-up: only the last step may say 0");
     }
   }
 }

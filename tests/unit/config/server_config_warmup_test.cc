@@ -66,9 +66,11 @@ schedule = [[1, 5], [4, 0]]
 }
 
 TEST(ServerConfigWarmup, AnAddressNotOfTheTenant) {
-  EXPECT_EQ(errors_of(parse_server(with_warmups(
-                edit_text(kValid, R"(["192.0.2.11"])", R"(["192.0.2.11", "192.0.2.99"])")))),
-            (Errors{R"(server.toml: tenant[0].warmup[0].source[1]: 192.0.2.99 is not one of tenant "acme"'s source addresses)"}));
+  EXPECT_EQ(
+      errors_of(parse_server(
+          with_warmups(edit_text(kValid, R"(["192.0.2.11"])", R"(["192.0.2.11", "192.0.2.99"])")))),
+      (Errors{
+          R"(server.toml: tenant[0].warmup[0].source[1]: 192.0.2.99 is not one of tenant "acme"'s source addresses)"}));
 }
 
 TEST(ServerConfigWarmup, AnAddressInTwoEntriesOrTwiceInOne) {
@@ -83,8 +85,8 @@ TEST(ServerConfigWarmup, AnAddressInTwoEntriesOrTwiceInOne) {
 
 TEST(ServerConfigWarmup, DaysMustIncreaseFromOne) {
   EXPECT_EQ(
-      errors_of(parse_server(with_warmups(edit_text(
-          kValid, "[[1, 20], [3, 100], [7, 500]]", "[[0, 20], [3, 100], [3, 500], [2, 9]]")))),
+      errors_of(parse_server(with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]",
+                                                    "[[0, 20], [3, 100], [3, 500], [2, 9]]")))),
       (Errors{
           "server.toml: tenant[0].warmup[0].schedule[0]: the day must be 1 or more (day 1 is "
           "`start`), got 0",
@@ -93,19 +95,20 @@ TEST(ServerConfigWarmup, DaysMustIncreaseFromOne) {
                 with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", "[[2, 20]]")))),
             (Errors{"server.toml: tenant[0].warmup[0].schedule[0]: the first step must be day 1 "
                     "(`start`), got day 2"}));
-  EXPECT_EQ(errors_of(parse_server(with_warmups(
-                edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", "[[1, 20], [3, 100], [3, 500], [2, 9]]")))),
-            (Errors{
-                "server.toml: tenant[0].warmup[0].schedule[2]: day 3 must come after day 3 of "
-                "the step before",
-                "server.toml: tenant[0].warmup[0].schedule[3]: day 2 must come after day 3 of "
-                "the step before",
-            }));
+  EXPECT_EQ(
+      errors_of(parse_server(with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]",
+                                                    "[[1, 20], [3, 100], [3, 500], [2, 9]]")))),
+      (Errors{
+          "server.toml: tenant[0].warmup[0].schedule[2]: day 3 must come after day 3 of "
+          "the step before",
+          "server.toml: tenant[0].warmup[0].schedule[3]: day 2 must come after day 3 of "
+          "the step before",
+      }));
 }
 
 TEST(ServerConfigWarmup, CountsMustBeZeroOrMoreAndZeroOnlyLast) {
-  EXPECT_EQ(errors_of(parse_server(with_warmups(
-                edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", "[[1, -20], [3, 4294967296]]")))),
+  EXPECT_EQ(errors_of(parse_server(with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]",
+                                                          "[[1, -20], [3, 4294967296]]")))),
             (Errors{
                 "server.toml: tenant[0].warmup[0].schedule[0]: sessions per hour must be 0 to "
                 "4294967295, got -20",
@@ -119,8 +122,8 @@ TEST(ServerConfigWarmup, CountsMustBeZeroOrMoreAndZeroOnlyLast) {
 }
 
 TEST(ServerConfigWarmup, StepsAreTwoIntegers) {
-  EXPECT_EQ(errors_of(parse_server(with_warmups(
-                edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]", R"([5, [1, 2, 3], [1, "20"]])")))),
+  EXPECT_EQ(errors_of(parse_server(with_warmups(edit_text(kValid, "[[1, 20], [3, 100], [7, 500]]",
+                                                          R"([5, [1, 2, 3], [1, "20"]])")))),
             (Errors{
                 "server.toml: tenant[0].warmup[0].schedule[0]: expected [from day, sessions per "
                 "hour] such as [1, 20], got an integer",
@@ -138,9 +141,10 @@ TEST(ServerConfigWarmup, AnEmptySchedule) {
 }
 
 TEST(ServerConfigWarmup, StartIsADate) {
-  EXPECT_EQ(errors_of(parse_server(with_warmups(edit_text(kValid, "2026-12-01", "\"2026-12-01\"")))),
-            (Errors{"server.toml: tenant[0].warmup[0].start: expected a date (start = 2026-12-01, "
-                    "no quotes), got a string"}));
+  EXPECT_EQ(
+      errors_of(parse_server(with_warmups(edit_text(kValid, "2026-12-01", "\"2026-12-01\"")))),
+      (Errors{"server.toml: tenant[0].warmup[0].start: expected a date (start = 2026-12-01, "
+              "no quotes), got a string"}));
 }
 
 TEST(ServerConfigWarmup, MissingKeys) {
@@ -153,8 +157,10 @@ TEST(ServerConfigWarmup, MissingKeys) {
 }
 
 TEST(ServerConfigWarmup, UnknownKeys) {
-  EXPECT_EQ(errors_of(parse_server(with_warmups(kValid + "schedules = []\n"))),
-            (Errors{R"(server.toml: tenant[0].warmup[0].schedules: unknown key (did you mean "schedule"?))"}));
+  EXPECT_EQ(
+      errors_of(parse_server(with_warmups(kValid + "schedules = []\n"))),
+      (Errors{
+          R"(server.toml: tenant[0].warmup[0].schedules: unknown key (did you mean "schedule"?))"}));
 }
 
 }  // namespace

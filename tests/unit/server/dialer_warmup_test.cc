@@ -118,8 +118,7 @@ TEST_F(DialerWarmupTest, AnAddressBeforeItsStartIsNeverUsed) {
   tenant_.source.erase(tenant_.source.begin());
   const DialResult& refused = dial();
   EXPECT_EQ(refused.reply, socks5::Reply::NotAllowed);
-  EXPECT_NE(refused.detail.find("warmup of 127.0.0.2: not in service before "),
-            std::string::npos)
+  EXPECT_NE(refused.detail.find("warmup of 127.0.0.2: not in service before "), std::string::npos)
       << refused.detail;
 }
 

@@ -24,8 +24,8 @@ WallTime on_day(int64_t day, std::chrono::seconds at = hours(12)) {
   return WallTime{} + days(kDecember1 + day - 1) + at;
 }
 
-Warmup warmup(std::vector<Warmup::Step> schedule, std::vector<std::string_view> sources = {
-                                                      "192.0.2.11"}) {
+Warmup warmup(std::vector<Warmup::Step> schedule,
+              std::vector<std::string_view> sources = {"192.0.2.11"}) {
   Warmup w;
   for (auto text : sources) w.source.push_back(ip(text));
   w.start_day = kDecember1;
@@ -136,8 +136,8 @@ TEST(WarmupCheck, PassesOverAnAddressOutOfTokensAndSaysWhy) {
   std::vector<std::string> picked;
   for (int i = 0; i < 6; ++i) {
     WarmupCheck check(warmups, usage, kStart, day3);
-    auto source = usage.pick_source(sources, SourceSelection::RoundRobin, AF_INET,
-                                    check.as_source_check());
+    auto source =
+        usage.pick_source(sources, SourceSelection::RoundRobin, AF_INET, check.as_source_check());
     ASSERT_TRUE(source);
     picked.push_back(source->ip_string());
     take_warmup_token(warmups, usage, *source, kStart, day3);
