@@ -140,8 +140,18 @@ void Dialer::try_next() {
     TenantUsage& usage = rules_.lease.usage();
     WarmupCheck warmup(rules_.tenant.warmup, usage, std::chrono::steady_clock::now(),
                        std::chrono::system_clock::now());
+    SourceCheck check = warmup.as_source_check();
+    if (rules_.preference != nullptr) {
+      check = [&warmup, preference = rules_.preference, address](const SocketAddress& source) {
+        const SourceVerdict verdict = warmup(source);
+        if (verdict == SourceVerdict::Use && preference->avoid(source, address)) {
+          return SourceVerdict::Avoid;
+        }
+        return verdict;
+      };
+    }
     auto source = usage.pick_source(rules_.tenant.source, rules_.tenant.source_selection,
-                                    address.family(), warmup.as_source_check());
+                                    address.family(), check);
     if (!source && !warmup.refusal().empty()) {
       // Sources of the family exist, but every one is warming up and out of
       // its hour's sessions (or not in service yet).
@@ -191,6 +201,9 @@ void Dialer::connect_to(const SocketAddress& address, const SocketAddress& sourc
   if (source.family() != 0) {
     take_warmup_token(rules_.tenant.warmup, rules_.lease.usage(), source,
                       std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+  }
+  if (rules_.preference != nullptr && source.family() != 0) {
+    rules_.preference->leaving_from(source, address);
   }
   attempt_ = std::make_unique<TcpConnection>(loop_);
   std::optional<SocketAddress> bind_from;

@@ -2,7 +2,12 @@
 // loopback destination: the address out of its hour's sessions is passed
 // over, the tenant is refused with 0x02 when none is left, an address not
 // in service yet is never used, and only an attempt that leaves takes a token.
+// Also a SourcePreference (SMTP health's avoidance): an avoided address is
+// used only when nothing else is left, and never against the warm-up.
 #include "dialer.h"
+
+#include <algorithm>
+
 #include "loop_test_support.h"
 #include "warmup.h"
 
@@ -56,6 +61,7 @@ class DialerWarmupTest : public LoopTest {
     auto dial = std::make_unique<Dial>();
     dial->lease = std::make_unique<UsageLease>(usage_.for_tenant(tenant_.name));
     DialRules rules{*policy_, tenant_, *dial->lease, TcpLiveness{}};
+    rules.preference = preference_;
     dial->dialer = std::make_unique<Dialer>(loop_, DialNames{names_}, rules, 5s, "test");
     Dial& ref = *dial;
     dials_.push_back(std::move(dial));
@@ -86,6 +92,24 @@ class DialerWarmupTest : public LoopTest {
   UsageRegistry usage_;
   NoResolver names_;
   std::vector<std::unique_ptr<Dial>> dials_;
+  SourcePreference* preference_ = nullptr;
+};
+
+// Avoids the sources listed; records where attempts left from.
+class AvoidSources final : public SourcePreference {
+ public:
+  explicit AvoidSources(std::vector<std::string> avoided) : avoided_(std::move(avoided)) {}
+  bool avoid(const SocketAddress& source, const SocketAddress& destination) override {
+    EXPECT_EQ(destination.ip_string(), "127.0.0.1");
+    return std::find(avoided_.begin(), avoided_.end(), source.ip_string()) != avoided_.end();
+  }
+  void leaving_from(const SocketAddress& source, const SocketAddress&) override {
+    left_from.push_back(source.ip_string());
+  }
+  std::vector<std::string> left_from;
+
+ private:
+  std::vector<std::string> avoided_;
 };
 
 TEST_F(DialerWarmupTest, TheWarmingAddressIsPassedOverOnceItsSessionsAreUsed) {
@@ -164,6 +188,32 @@ TEST_F(DialerWarmupTest, AFailedAttemptCountsItsToken) {
   ASSERT_TRUE(finished);
   EXPECT_EQ(result.reply, socks5::Reply::ConnectionRefused) << result.detail;
   EXPECT_EQ(dial().reply, socks5::Reply::NotAllowed) << "the refused SYN took the token";
+}
+
+TEST_F(DialerWarmupTest, AnAvoidedAddressIsPassedOverWhileAnotherIsLeft) {
+  sources({"127.0.0.1", "127.0.0.2"});
+  AvoidSources avoid({"127.0.0.2"});
+  preference_ = &avoid;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(dial_from(), "127.0.0.1");
+  EXPECT_EQ(avoid.left_from, (std::vector<std::string>{"127.0.0.1", "127.0.0.1", "127.0.0.1"}));
+}
+
+TEST_F(DialerWarmupTest, AnAvoidedAddressIsUsedWhenNothingElseIsLeft) {
+  sources({"127.0.0.2"});
+  AvoidSources avoid({"127.0.0.2"});
+  preference_ = &avoid;
+  EXPECT_EQ(dial_from(), "127.0.0.2");
+  EXPECT_EQ(avoid.left_from, (std::vector<std::string>{"127.0.0.2"}));
+}
+
+TEST_F(DialerWarmupTest, AWarmUpOutOfSessionsWeighsMoreThanAvoidance) {
+  sources({"127.0.0.1", "127.0.0.2"});
+  warm_up("127.0.0.1", {{1, 1}}, today());
+  AvoidSources avoid({"127.0.0.2"});
+  preference_ = &avoid;
+  EXPECT_EQ(dial_from(), "127.0.0.1");  // its one token
+  EXPECT_EQ(dial_from(), "127.0.0.2");  // avoided, but the only one left
+  EXPECT_EQ(dial_from(), "127.0.0.2");
 }
 
 }  // namespace
