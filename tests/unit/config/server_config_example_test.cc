@@ -37,6 +37,8 @@ TEST(ServerConfigExample, IsMultiTenant) {
   EXPECT_EQ(acme.tunnel_from,
             (std::vector{*Cidr::parse("198.51.100.0/24"), *Cidr::parse("2001:db8:100::/48")}));
   EXPECT_EQ(acme.domain, "example.com");
+  EXPECT_EQ(acme.on_suspect, ServerConfig::OnSuspect::Avoid);
+  EXPECT_EQ(config.smtp, SmtpConfig{});  // the defaults, written out
   ASSERT_EQ(acme.warmup.size(), 1u);
   EXPECT_EQ(acme.warmup[0].source, std::vector{*SocketAddress::parse_ip("203.0.113.11", 0)});
   EXPECT_EQ(acme.warmup[0].start_day, 20788);  // 2026-12-01
