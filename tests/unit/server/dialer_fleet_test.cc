@@ -10,15 +10,6 @@
 namespace mx::loopback {
 namespace {
 
-class NoResolver final : public NameResolver {
- public:
-  std::unique_ptr<Resolution> resolve(const std::string&, uint16_t, Callback,
-                                      ConcurrencyLimit::Slot) override {
-    ADD_FAILURE() << "no name is resolved here";
-    return nullptr;
-  }
-};
-
 class DialerFleetTest : public LoopTest {
  protected:
   void TearDown() override {

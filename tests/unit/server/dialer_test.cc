@@ -111,19 +111,11 @@ TEST_F(DialerTest, AListeningPortConnects) {
 }
 
 TEST_F(DialerTest, AClosedPortIsConnectionRefused) {
-  // Bound but not listening: the port stays ours, and refuses.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const uint16_t port = ntohs(addr.sin_port);
+  RefusingPort refusing;
+  ASSERT_NE(refusing.port(), 0);
+  const uint16_t port = refusing.port();
   dial(loopback_target(port), {port});
-  const bool done = run_until([&] { return calls_ == 1; });
-  ::close(fd);
-  ASSERT_TRUE(done);
+  ASSERT_TRUE(run_until([&] { return calls_ == 1; }));
   EXPECT_EQ(result_.reply, socks5::Reply::ConnectionRefused) << result_.detail;
   EXPECT_EQ(static_cast<int>(result_.reply), 0x05);
   EXPECT_FALSE(result_.connection);

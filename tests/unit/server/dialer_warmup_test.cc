@@ -14,15 +14,6 @@
 namespace mx::loopback {
 namespace {
 
-class NoResolver final : public NameResolver {
- public:
-  std::unique_ptr<Resolution> resolve(const std::string&, uint16_t, Callback,
-                                      ConcurrencyLimit::Slot) override {
-    ADD_FAILURE() << "no name is resolved here";
-    return nullptr;
-  }
-};
-
 int64_t today() {
   return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())
       .time_since_epoch()
@@ -164,14 +155,9 @@ TEST_F(DialerWarmupTest, AFailedAttemptCountsItsToken) {
   sources({"127.0.0.1"});
   warm_up("127.0.0.1", {{1, 1}}, today());
   // Bound but not listening: the SYN leaves and is refused.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const uint16_t closed = ntohs(addr.sin_port);
+  RefusingPort refusing;
+  ASSERT_NE(refusing.port(), 0);
+  const uint16_t closed = refusing.port();
   tenant_.policy.ports.push_back(closed);
   policy_ = std::make_unique<DestinationPolicy>(tenant_.policy.ports, tenant_.policy.deny,
                                                 tenant_.policy.allow);
@@ -183,9 +169,7 @@ TEST_F(DialerWarmupTest, AFailedAttemptCountsItsToken) {
     done = true;
     result = std::move(r);
   });
-  const bool finished = run_until([&] { return done; });
-  ::close(fd);
-  ASSERT_TRUE(finished);
+  ASSERT_TRUE(run_until([&] { return done; }));
   EXPECT_EQ(result.reply, socks5::Reply::ConnectionRefused) << result.detail;
   EXPECT_EQ(dial().reply, socks5::Reply::NotAllowed) << "the refused SYN took the token";
 }

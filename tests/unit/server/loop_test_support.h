@@ -25,6 +25,7 @@
 
 #include "mxegress/config/server_config.h"
 #include "mxegress/loop/loop.h"
+#include "mxegress/loop/resolver.h"
 #include "mxegress/loop/tcp_connection.h"
 #include "mxegress/loop/tcp_listener.h"
 #include "mxegress/loop/timer.h"
@@ -164,6 +165,41 @@ class UnansweredPort {
   std::vector<int> fillers_;
   uint16_t port_ = 0;
   bool ok_ = false;
+};
+
+// A loopback port bound and not listening: the port stays ours, and a SYN
+// to it is refused.
+class RefusingPort {
+ public:
+  RefusingPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  uint16_t port() const { return port_; }  // 0: could not bind
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A resolver for tests that dial literals only: any lookup is a failure.
+class NoResolver final : public NameResolver {
+ public:
+  std::unique_ptr<Resolution> resolve(const std::string&, uint16_t, Callback,
+                                      ConcurrencyLimit::Slot) override {
+    ADD_FAILURE() << "no name is resolved here";
+    return nullptr;
+  }
 };
 
 // A tenant that may reach 127.0.0.1 on `ports` (the built-in list denies loopback).
