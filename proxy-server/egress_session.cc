@@ -6,12 +6,6 @@ namespace mx {
 namespace {
 constexpr const char* kLog = "session";
 
-// The session's STARTTLS in one word for its log line.
-const char* starttls_word(const TrailRecord& record) {
-  if (record.starttls_used.value_or(false)) return "used";
-  if (!record.starttls_offered) return "unknown";
-  return *record.starttls_offered ? "offered-unused" : "not-offered";
-}
 }
 
 EgressSession::EgressSession(EgressContext context, std::shared_ptr<const ServerSnapshot> snapshot,
@@ -187,7 +181,12 @@ void EgressSession::count_end(SessionResult result, std::string_view why) {
 
 void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t down,
                                 const std::string& end) {
-  if (!smtp_ && !ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
+  std::optional<TrailSmtp> smtp;
+  if (smtp_) {
+    smtp = smtp_->ended(dial_.source, dial_.connected);
+    smtp_.reset();  // nothing more to see; the pump's tap is gone or going
+  }
+  if (!ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
   TrailRecord record;
   record.time = started_wall_;
   record.tenant = tenant_.name;
@@ -204,11 +203,7 @@ void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t 
                            std::chrono::steady_clock::now() - started_)
                            .count();
   record.end = end;
-  if (smtp_) {
-    smtp_->ended(tenant_.name, dial_.source, dial_.connected, record);
-    smtp_.reset();  // nothing more to see; the pump's tap is gone or going
-  }
-  if (!ctx_.trail.enabled() && !log_enabled(LogLevel::Info)) return;
+  record.smtp = std::move(smtp);
   MX_LOG(Info, kLog) << log_kv("tenant", tenant_.name) << log_kv("via", origin_.via)
                      << log_kv("peer", origin_.peer)
                      << log_json_kv(origin_.via == "socks5" ? "user" : "key", origin_.credential)
@@ -216,10 +211,8 @@ void EgressSession::write_trail(std::optional<int> reply, uint64_t up, uint64_t 
                      << log_kv("source", record.source) << log_kv("reply", reply)
                      << log_kv("bytes_up", up) << log_kv("bytes_down", down)
                      << log_kv("duration_ms", record.duration_ms) << log_kv("end", end)
-                     << (record.smtp_banner ? log_kv("smtp_banner", *record.smtp_banner)
-                                            : LogKv{})
-                     << (record.smtp_banner ? log_kv("starttls", starttls_word(record))
-                                            : LogKv{});
+                     << (record.smtp ? log_kv("smtp_banner", record.smtp->banner) : LogKv{})
+                     << (record.smtp ? log_kv("starttls", starttls_word(*record.smtp)) : LogKv{});
   ctx_.trail.write(record);
 }
 

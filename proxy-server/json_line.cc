@@ -322,13 +322,12 @@ std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& 
         banner->integer > 599) {
       return wrong("smtp_banner", "an integer from 100 to 599"), std::nullopt;
     }
-    record.smtp_banner = static_cast<int>(banner->integer);
-    std::string provider;
-    if (!text("provider", provider)) return std::nullopt;
-    record.provider = std::move(provider);
+    TrailSmtp& smtp = record.smtp.emplace();
+    smtp.banner = static_cast<int>(banner->integer);
+    if (!text("provider", smtp.provider)) return std::nullopt;
     const JsonValue* offered = find(*object, "starttls_offered");
     if (offered && offered->kind == JsonValue::Kind::Boolean) {
-      record.starttls_offered = offered->boolean;
+      smtp.starttls_offered = offered->boolean;
     } else if (offered && offered->kind != JsonValue::Kind::Null) {
       return wrong("starttls_offered", "true, false or null"), std::nullopt;
     }
@@ -336,7 +335,7 @@ std::optional<TrailRecord> parse_trail_line(std::string_view line, std::string& 
     if (!used || used->kind != JsonValue::Kind::Boolean) {
       return wrong("starttls_used", "true or false"), std::nullopt;
     }
-    record.starttls_used = used->boolean;
+    smtp.starttls_used = used->boolean;
   }
   return record;
 }

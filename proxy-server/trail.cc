@@ -62,6 +62,12 @@ constexpr const char* kLog = "trail";
 
 }  // namespace
 
+const char* starttls_word(const TrailSmtp& smtp) {
+  if (smtp.starttls_used) return "used";
+  if (!smtp.starttls_offered) return "unknown";
+  return *smtp.starttls_offered ? "offered-unused" : "not-offered";
+}
+
 std::string to_json_line(const TrailRecord& r) {
   std::string out;
   out.reserve(512);  // a line is about 350 bytes: one allocation, not a growth series
@@ -83,15 +89,15 @@ std::string to_json_line(const TrailRecord& r) {
   number_field(out, "bytes_down", static_cast<int64_t>(r.bytes_down));
   number_field(out, "duration_ms", r.duration_ms);
   field(out, "end", r.end);
-  if (r.smtp_banner) {
-    field(out, "provider", r.provider.value_or(""));
-    number_field(out, "smtp_banner", *r.smtp_banner);
-    if (r.starttls_offered) {
-      bool_field(out, "starttls_offered", *r.starttls_offered);
+  if (r.smtp) {
+    field(out, "provider", r.smtp->provider);
+    number_field(out, "smtp_banner", r.smtp->banner);
+    if (r.smtp->starttls_offered) {
+      bool_field(out, "starttls_offered", *r.smtp->starttls_offered);
     } else {
       null_field(out, "starttls_offered");
     }
-    bool_field(out, "starttls_used", r.starttls_used.value_or(false));
+    bool_field(out, "starttls_used", r.smtp->starttls_used);
   }
   out += "}\n";
   return out;

@@ -22,6 +22,15 @@
 
 namespace mx {
 
+// A trail line's SMTP fields: all four or none.
+struct TrailSmtp {
+  std::string provider;                  // "unknown" when not known
+  int banner = 0;                        // the greeting's reply code
+  std::optional<bool> starttls_offered;  // unset: no EHLO answer seen
+  bool starttls_used = false;            // the MX answered STARTTLS with 2xx
+  bool operator==(const TrailSmtp&) const = default;
+};
+
 struct TrailRecord {
   WallTime time;  // when the connection was asked for
   std::string tenant;
@@ -39,14 +48,13 @@ struct TrailRecord {
   int64_t duration_ms = 0;
   std::string end;  // why it ended: "closed", a refusal reason, an error
   // What the MX said before TLS (docs/smtp-health.md), on observed ports
-  // only, when a banner came: its provider, the banner's code, whether its
-  // EHLO answer offered STARTTLS (unset: no EHLO answer seen) and whether
-  // the gateway started TLS.
-  std::optional<std::string> provider;
-  std::optional<int> smtp_banner;
-  std::optional<bool> starttls_offered;
-  std::optional<bool> starttls_used;
+  // only, when a greeting came.
+  std::optional<TrailSmtp> smtp;
 };
+
+// A session's STARTTLS in one word, for log and query lines: "used",
+// "offered-unused", "not-offered", or "unknown" (no EHLO answer seen).
+const char* starttls_word(const TrailSmtp& smtp);
 
 // One JSON line, '\n' included, fields in a fixed order (docs/abuse-desk.md).
 // Valid JSON whatever bytes the fields hold: ill-formed UTF-8 becomes U+FFFD

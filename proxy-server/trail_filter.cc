@@ -128,11 +128,11 @@ std::optional<BannerFilter> parse_banner_filter(std::string_view text) {
 
 bool matches(const TrailFilter& q, const TrailRecord& r) {
   if (q.tenant && r.tenant != *q.tenant) return false;
-  if (q.provider && r.provider != q.provider) return false;
+  if (q.provider && (!r.smtp || r.smtp->provider != *q.provider)) return false;
   if (q.banner) {
-    if (!r.smtp_banner) return false;
-    if (q.banner->code != 0 ? *r.smtp_banner != q.banner->code
-                            : *r.smtp_banner / 100 != q.banner->kind) {
+    if (!r.smtp) return false;
+    if (q.banner->code != 0 ? r.smtp->banner != q.banner->code
+                            : r.smtp->banner / 100 != q.banner->kind) {
       return false;
     }
   }

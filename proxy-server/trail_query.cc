@@ -101,14 +101,10 @@ std::string human_line(const TrailRecord& r) {
   line += " down=" + std::to_string(r.bytes_down);
   line += " duration=" + format_duration_ms(r.duration_ms);
   line += " end=" + printable(r.end);
-  if (r.smtp_banner) {
-    line += " provider=" + printable(r.provider.value_or("-"));
-    line += " banner=" + std::to_string(*r.smtp_banner);
-    line += " starttls=";
-    line += r.starttls_used.value_or(false)  ? "used"
-            : !r.starttls_offered            ? "unknown"
-            : *r.starttls_offered            ? "offered-unused"
-                                             : "not-offered";
+  if (r.smtp) {
+    line += " provider=" + printable(r.smtp->provider);
+    line += " banner=" + std::to_string(r.smtp->banner);
+    line += std::string(" starttls=") + starttls_word(*r.smtp);
   }
   return line;
 }

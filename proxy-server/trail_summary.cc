@@ -58,21 +58,20 @@ void TrailSummary::add(const TrailRecord& record) {
         key.push_back(source_ip(record));
         break;
       case Field::Provider:
-        key.push_back(record.provider && !record.provider->empty() ? printable(*record.provider)
-                                                                   : "-");
+        key.push_back(record.smtp ? printable(record.smtp->provider) : "-");
         break;
     }
   }
   Counts& c = counts_[key];
   ++c.sessions;
-  if (!record.smtp_banner) return;
+  if (!record.smtp) return;
   ++c.smtp;
-  const int kind = *record.smtp_banner / 100;
+  const int kind = record.smtp->banner / 100;
   c.banner_2xx += kind == 2;
   c.banner_4xx += kind == 4;
   c.banner_5xx += kind == 5;
-  c.starttls_offered += record.starttls_offered.value_or(false);
-  c.starttls_used += record.starttls_used.value_or(false);
+  c.starttls_offered += record.smtp->starttls_offered.value_or(false);
+  c.starttls_used += record.smtp->starttls_used;
 }
 
 void TrailSummary::print(std::ostream& out) const {

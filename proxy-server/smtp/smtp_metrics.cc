@@ -62,7 +62,7 @@ void smtp_families(PrometheusText& out, const SmtpObservations& smtp) {
   out.family("mxegress_smtp_source_suspect", Type::Gauge,
              "1 while a source address is suspect at a provider (the share of 5xx or 421 "
              "banners in the window crossed the threshold), 0 once it recovered.");
-  for (const SourceHealth::Entry& entry : smtp.health().entries()) {
+  for (const SourceHealth::Entry& entry : smtp.suspects()) {
     out.sample("mxegress_smtp_source_suspect",
                {{"source", entry.source}, {"provider", entry.provider}},
                static_cast<uint64_t>(entry.suspect ? 1 : 0));

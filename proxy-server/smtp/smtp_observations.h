@@ -5,6 +5,10 @@
 // offered STARTTLS before (a downgrade signal), and the provider of each
 // destination address seen (sessions to an IP literal learn it from the
 // MX's greeting, so a later session to that IP knows it before it dials).
+//
+// Addresses are keyed by their bytes (IpKey), not their text: formatting an
+// address costs more than the rest of a session's bookkeeping here, so text
+// is made only for /metrics and log lines.
 #pragma once
 
 #include <chrono>
@@ -14,30 +18,38 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "mxegress/codec/smtp_observer.h"
+#include "mxegress/net/socket_address.h"
 #include "smtp/source_health.h"
 
 namespace mx {
 
 class ProviderMap;
 
-// One session's end, as EgressSession knows it.
+// An address's bytes (4 or 16) as a map key; ip_key_text gives its text.
+using IpKey = std::string;
+IpKey ip_key(const SocketAddress& address);
+std::string ip_key_text(std::string_view key);
+
+// One session's end, as SmtpSessionWatch knows it.
 struct ObservedSession {
-  std::string tenant;
-  std::string source;       // our address (IP, no port)
-  std::string destination;  // the MX's address (IP, no port)
-  std::string provider;     // as known when it dialed; empty: learn it from the banner
-  const smtp::SessionFacts* facts = nullptr;
+  std::string_view tenant;
+  const SocketAddress& source;
+  const SocketAddress& destination;
+  std::string_view provider;  // as known when it dialed; empty: learn it from the banner
+  const smtp::SessionFacts& facts;
 };
 
 // What ended() found worth a line in the log (the caller has the context).
 struct ObservedSignals {
   std::string provider;  // the session's provider, as finally known ("unknown": none)
   SourceHealth::Verdict health;
-  bool downgrade = false;         // this MX offered STARTTLS before and did not now
-  bool starttls_unused = false;   // offered, and the gateway went on to MAIL without it
+  bool downgrade = false;        // this MX offered STARTTLS before and did not now
+  bool starttls_unused = false;  // offered, and the gateway went on to MAIL without it
 };
 
 struct SmtpCounters {
@@ -51,19 +63,22 @@ struct SmtpCounters {
 
 class SmtpObservations {
  public:
-  using Key = std::tuple<std::string, std::string, std::string>;  // tenant, source, provider
+  // tenant, source address (text), provider
+  using Key = std::tuple<std::string, std::string, std::string>;
 
   // The provider of a session before it dials: the host name asked for, or
   // what an earlier session learned for `destination`; empty: not known.
-  std::string provider_before_dial(const ProviderMap& providers, const std::string& host_name,
-                                   const std::string& destination) const;
+  std::string provider_before_dial(const ProviderMap& providers, std::string_view host_name,
+                                   const SocketAddress& destination) const;
 
+  // Only for a session whose MX sent a greeting (facts.banner_code).
   ObservedSignals ended(const ObservedSession& session, const ProviderMap& providers,
                         const SourceHealth::Settings& settings,
                         SourceHealth::Clock::time_point now);
 
+  // Health, by source address (the sessions' IpKeys; text in suspects()).
   SourceHealth& health() { return health_; }
-  const SourceHealth& health() const { return health_; }
+  std::vector<SourceHealth::Entry> suspects() const;
   void for_each(const std::function<void(const Key&, const SmtpCounters&)>& visit) const;
 
   // Bounds: counter keys beyond kMaxKeys are counted under provider "other";
@@ -72,10 +87,12 @@ class SmtpObservations {
   static constexpr size_t kMaxDestinations = 50000;
 
  private:
+  using RawKey = std::tuple<std::string, IpKey, std::string>;  // tenant, source bytes, provider
+
   mutable std::mutex mutex_;
-  std::map<Key, SmtpCounters> counters_;
-  std::map<std::string, std::string> provider_of_destination_;
-  std::map<std::string, bool> offered_starttls_;  // by MX address: the last EHLO's answer
+  std::map<RawKey, SmtpCounters, std::less<>> counters_;
+  std::map<IpKey, std::string, std::less<>> provider_of_destination_;
+  std::map<IpKey, bool, std::less<>> offered_starttls_;  // by MX address: the last EHLO's answer
   SourceHealth health_;
 };
 

@@ -2,7 +2,6 @@
 
 #include "mxegress/util/log.h"
 #include "smtp/provider_map.h"
-#include "trail.h"
 
 namespace mx {
 namespace {
@@ -18,63 +17,69 @@ SmtpSessionWatch::SmtpSessionWatch(SmtpObservations& observations, const Provide
       tenant_(tenant),
       host_name_(target.kind == Target::Kind::Domain ? target.domain : std::string()) {}
 
-void SmtpSessionWatch::learn_provider(const SocketAddress& destination) {
-  if (provider_of_ && *provider_of_ == destination) return;
-  provider_of_ = destination;
-  provider_ = observations_.provider_before_dial(providers_, host_name_, destination.ip_string());
+const std::string& SmtpSessionWatch::provider_for(const SocketAddress& destination) {
+  if (!provider_of_ || !(*provider_of_ == destination)) {
+    provider_of_ = destination;
+    provider_ = observations_.provider_before_dial(providers_, host_name_, destination);
+  }
+  return provider_;
 }
 
 bool SmtpSessionWatch::avoid(const SocketAddress& source, const SocketAddress& destination) {
-  if (tenant_.on_suspect != ServerConfig::OnSuspect::Avoid) return false;
-  learn_provider(destination);
-  return !provider_.empty() && observations_.health().avoid(source.ip_string(), provider_,
-                                                            SourceHealth::Clock::now());
+  if (!avoiding()) return false;
+  const std::string& provider = provider_for(destination);
+  return !provider.empty() &&
+         observations_.health().avoid(ip_key(source), provider, SourceHealth::Clock::now());
 }
 
 void SmtpSessionWatch::leaving_from(const SocketAddress& source,
                                     const SocketAddress& destination) {
-  learn_provider(destination);
-  if (tenant_.on_suspect != ServerConfig::OnSuspect::Avoid || provider_.empty()) return;
-  observations_.health().leaving_from(source.ip_string(), provider_, SourceHealth::Clock::now());
+  if (!avoiding()) return;
+  const std::string& provider = provider_for(destination);
+  if (provider.empty()) return;
+  observations_.health().leaving_from(ip_key(source), provider, SourceHealth::Clock::now());
 }
 
-void SmtpSessionWatch::ended(const std::string& tenant, const std::optional<SocketAddress>& source,
-                             const std::optional<SocketAddress>& destination,
-                             TrailRecord& record) {
+std::optional<TrailSmtp> SmtpSessionWatch::ended(const std::optional<SocketAddress>& source,
+                                                 const std::optional<SocketAddress>& destination) {
   const smtp::SessionFacts& facts = observer_.facts();
-  if (!facts.banner_code || !source || !destination) return;
-  learn_provider(*destination);
-  ObservedSession session{tenant, source->ip_string(), destination->ip_string(), provider_, &facts};
+  if (!facts.banner_code || !source || !destination) return std::nullopt;
+  const ObservedSession session{tenant_.name, *source, *destination, provider_for(*destination),
+                                facts};
   const ObservedSignals signals = observations_.ended(
       session, providers_, SourceHealth::settings_of(config_), SourceHealth::Clock::now());
-  record.provider = signals.provider;
-  record.smtp_banner = facts.banner_code;
-  record.starttls_offered = facts.starttls_offered;
-  record.starttls_used = facts.starttls_sent && facts.starttls_reply &&
-                         *facts.starttls_reply / 100 == 2;
+  TrailSmtp fields;
+  fields.provider = signals.provider;
+  fields.banner = *facts.banner_code;
+  fields.starttls_offered = facts.starttls_offered;
+  fields.starttls_used =
+      facts.starttls_sent && facts.starttls_reply && *facts.starttls_reply / 100 == 2;
 
   const auto& health = signals.health;
   if (health.change == SourceHealth::Change::BecameSuspect) {
-    MX_LOG(Warn, kLog) << "source address suspect" << log_kv("source", session.source)
-                       << log_kv("provider", signals.provider) << log_kv("tenant", tenant)
+    MX_LOG(Warn, kLog) << "source address suspect" << log_kv("source", source->ip_string())
+                       << log_kv("provider", signals.provider) << log_kv("tenant", tenant_.name)
                        << log_kv("refused", health.refused) << log_kv("sessions", health.sessions)
-                       << log_kv("example", std::to_string(*facts.banner_code) + " " +
+                       << log_kv("example", std::to_string(fields.banner) + " " +
                                                 facts.banner_text);
   } else if (health.change == SourceHealth::Change::Recovered) {
-    MX_LOG(Info, kLog) << "source address no longer suspect" << log_kv("source", session.source)
+    MX_LOG(Info, kLog) << "source address no longer suspect"
+                       << log_kv("source", source->ip_string())
                        << log_kv("provider", signals.provider)
                        << log_kv("refused", health.refused) << log_kv("sessions", health.sessions);
   }
   if (signals.downgrade) {
-    MX_LOG(Warn, kLog) << "MX no longer offers STARTTLS" << log_kv("mx", session.destination)
-                       << log_kv("provider", signals.provider) << log_kv("tenant", tenant)
-                       << log_kv("source", session.source);
+    MX_LOG(Warn, kLog) << "MX no longer offers STARTTLS" << log_kv("mx", destination->ip_string())
+                       << log_kv("provider", signals.provider) << log_kv("tenant", tenant_.name)
+                       << log_kv("source", source->ip_string());
   }
   if (signals.starttls_unused) {
-    MX_LOG(Info, kLog) << "STARTTLS offered but not used" << log_kv("tenant", tenant)
-                       << log_kv("mx", session.destination) << log_kv("provider", signals.provider)
-                       << log_kv("source", session.source);
+    MX_LOG(Info, kLog) << "STARTTLS offered but not used" << log_kv("tenant", tenant_.name)
+                       << log_kv("mx", destination->ip_string())
+                       << log_kv("provider", signals.provider)
+                       << log_kv("source", source->ip_string());
   }
+  return fields;
 }
 
 }  // namespace mx

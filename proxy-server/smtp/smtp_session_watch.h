@@ -1,24 +1,26 @@
 // The SMTP side of one relayed session to an observed port: the passive
 // recogniser fed the bytes the pump moves (as its RelayTap), the provider
-// of the destination, whether a source address should be avoided for it,
-// and at the end what the session taught (counters, health, downgrade
-// signals) with their log lines and the trail's fields.
+// of the destination, whether a source address should be avoided for it
+// (as the dialer's SourcePreference), and at the end what the session
+// taught (counters, health, downgrade signals) with their log lines and
+// the trail's SMTP fields.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "dialer.h"
 #include "mxegress/codec/smtp_observer.h"
 #include "mxegress/config/server_config.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/target.h"
-#include "dialer.h"
 #include "mxegress/relay/pump.h"
 #include "smtp/smtp_observations.h"
+#include "trail.h"
 
 namespace mx {
 
 class ProviderMap;
-struct TrailRecord;
 
 class SmtpSessionWatch final : public RelayTap, public SourcePreference {
  public:
@@ -39,20 +41,22 @@ class SmtpSessionWatch final : public RelayTap, public SourcePreference {
     return from == 0 ? observer_.from_client(data) : observer_.from_server(data);
   }
 
-  // The relay ended (or never started): records what was seen, logs what
-  // an operator should know, and adds the session's SMTP fields to `record`.
-  void ended(const std::string& tenant, const std::optional<SocketAddress>& source,
-             const std::optional<SocketAddress>& destination, TrailRecord& record);
+  // The session ended: records what was seen and logs what an operator
+  // should know. Returns the trail's SMTP fields (none: no greeting seen).
+  std::optional<TrailSmtp> ended(const std::optional<SocketAddress>& source,
+                                 const std::optional<SocketAddress>& destination);
 
  private:
+  bool avoiding() const { return tenant_.on_suspect == ServerConfig::OnSuspect::Avoid; }
+  // The provider of `destination` as known before the dial, once per address.
+  const std::string& provider_for(const SocketAddress& destination);
+
   SmtpObservations& observations_;
   const ProviderMap& providers_;
   const SmtpConfig& config_;
   const ServerConfig::Tenant& tenant_;
   std::string host_name_;  // the target's, when it was a name
-  // The provider of the destination last asked about (as known at the dial).
-  void learn_provider(const SocketAddress& destination);
-  std::optional<SocketAddress> provider_of_;
+  std::optional<SocketAddress> provider_of_;  // the destination provider_ is for
   std::string provider_;
   smtp::SessionObserver observer_;
 };

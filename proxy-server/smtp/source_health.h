@@ -7,6 +7,9 @@
 // for tenants that avoid it (on_suspect = "avoid"), when the one session
 // let through after the cooldown gets a positive banner (which clears the
 // window: the avoided sessions never came to outweigh the old refusals).
+//
+// A "source" here is any string naming the address (SmtpObservations uses
+// its bytes, IpKey); a provider is a name from ProviderMap.
 #pragma once
 
 #include <chrono>

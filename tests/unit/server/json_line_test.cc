@@ -269,14 +269,10 @@ TEST(TrailLine, RoundTripsWhatTheWriterWrites) {
   TrailRecord cancelled = record("cancelled by the client before the reply");
   cancelled.reply.reset();
   TrailRecord smtp = record("closed");
-  smtp.provider = "google";
-  smtp.smtp_banner = 220;
-  smtp.starttls_offered = true;
-  smtp.starttls_used = true;
+  smtp.smtp = TrailSmtp{"google", 220, true, true};
   TrailRecord refused_banner = smtp;
-  refused_banner.smtp_banner = 554;
-  refused_banner.starttls_offered.reset();  // no EHLO answer: the MX refused at once
-  refused_banner.starttls_used = false;
+  // No EHLO answer: the MX refused at once.
+  refused_banner.smtp = TrailSmtp{"google", 554, std::nullopt, false};
   for (const TrailRecord& original : {r, s, cancelled, smtp, refused_banner}) {
     const std::string line = to_json_line(original);
     std::string error;
@@ -289,10 +285,7 @@ TEST(TrailLine, RoundTripsWhatTheWriterWrites) {
     EXPECT_EQ(parsed->source, original.source);
     EXPECT_EQ(parsed->reply, original.reply);
     EXPECT_EQ(parsed->end, original.end);
-    EXPECT_EQ(parsed->provider, original.provider);
-    EXPECT_EQ(parsed->smtp_banner, original.smtp_banner);
-    EXPECT_EQ(parsed->starttls_offered, original.starttls_offered);
-    EXPECT_EQ(parsed->starttls_used, original.starttls_used);
+    EXPECT_EQ(parsed->smtp, original.smtp);
   }
 }
 
@@ -357,10 +350,7 @@ TEST(TrailLine, UnknownFieldsAndOrderAreFine) {
 
 TEST(TrailLine, SmtpFieldsAreCheckedTogether) {
   TrailRecord r = record("closed");
-  r.provider = "example.net";
-  r.smtp_banner = 220;
-  r.starttls_offered = false;
-  r.starttls_used = false;
+  r.smtp = TrailSmtp{"example.net", 220, false, false};
   const std::string good = to_json_line(r);
   EXPECT_NE(good.find(R"("provider":"example.net","smtp_banner":220,"starttls_offered":false,)"
                       R"("starttls_used":false})"),

@@ -30,10 +30,7 @@ TrailRecord observed(const std::string& source, const std::string& provider, int
   r.source = source + ":40000";
   r.reply = 0;
   r.end = "closed";
-  r.provider = provider;
-  r.smtp_banner = banner;
-  r.starttls_offered = offered;
-  r.starttls_used = used;
+  r.smtp = TrailSmtp{provider, banner, offered, used};
   return r;
 }
 
@@ -44,9 +41,7 @@ class TrailSmtpQueryTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     TrailRecord unobserved = observed("192.0.2.11", "", 0, std::nullopt, false);
-    unobserved.smtp_banner.reset();
-    unobserved.provider.reset();
-    unobserved.starttls_used.reset();
+    unobserved.smtp.reset();
     std::string text;
     for (const TrailRecord& r :
          {observed("192.0.2.10", "google", 554, std::nullopt, false),

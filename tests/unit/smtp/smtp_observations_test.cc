@@ -15,6 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+SocketAddress ip(const char* text) { return *SocketAddress::parse_ip(text, 0); }
+
 class SmtpObservationsTest : public ::testing::Test {
  protected:
   // A session to `destination`: `conversation` is the MX's and the
@@ -33,8 +35,9 @@ class SmtpObservationsTest : public ::testing::Test {
       }
     }
     facts_ = observer.facts();
-    return observations_.ended({"acme", source, destination, provider, &facts_}, providers_,
-                               settings_, now_);
+    const SocketAddress from = *SocketAddress::parse_ip(source, 0);
+    const SocketAddress to = *SocketAddress::parse_ip(destination, 0);
+    return observations_.ended({"acme", from, to, provider, facts_}, providers_, settings_, now_);
   }
   SmtpCounters counters(const std::string& provider, const std::string& source = "192.0.2.10") {
     SmtpCounters found;
@@ -66,12 +69,12 @@ std::vector<std::string> ehlo_session(const std::string& extensions) {
 }
 
 TEST_F(SmtpObservationsTest, TheBannerHostNamesTheProviderAndTeachesItForTheAddress) {
-  EXPECT_EQ(observations_.provider_before_dial(providers_, "", "192.0.2.25"), "");
+  EXPECT_EQ(observations_.provider_before_dial(providers_, "", ip("192.0.2.25")), "");
   const auto signals = session("192.0.2.25", kGoogleEhlo);
   EXPECT_EQ(signals.provider, "google");
-  EXPECT_EQ(observations_.provider_before_dial(providers_, "", "192.0.2.25"), "google");
+  EXPECT_EQ(observations_.provider_before_dial(providers_, "", ip("192.0.2.25")), "google");
   // A name asked for wins over what the address taught.
-  EXPECT_EQ(observations_.provider_before_dial(providers_, "mx1.example.net", "192.0.2.25"),
+  EXPECT_EQ(observations_.provider_before_dial(providers_, "mx1.example.net", ip("192.0.2.25")),
             "example.net");
   const SmtpCounters c = counters("google");
   EXPECT_EQ(c.sessions, 1u);
@@ -113,8 +116,9 @@ TEST_F(SmtpObservationsTest, RefusingBannersMakeTheSourceSuspectAtItsProvider) {
   const auto second = session("192.0.2.40", refused);
   EXPECT_EQ(second.health.change, SourceHealth::Change::BecameSuspect);
   EXPECT_EQ(second.provider, "example.net");
-  ASSERT_EQ(observations_.health().entries().size(), 1u);
-  EXPECT_EQ(observations_.health().entries()[0].example,
+  ASSERT_EQ(observations_.suspects().size(), 1u);
+  EXPECT_EQ(observations_.suspects()[0].source, "192.0.2.10");
+  EXPECT_EQ(observations_.suspects()[0].example,
             "554 mx.example.net ESMTP not accepting mail from 192.0.2.10");
   EXPECT_EQ(counters("example.net").banner_5xx, 2u);
 }
@@ -124,7 +128,7 @@ TEST_F(SmtpObservationsTest, WithoutAProviderNothingIsJudged) {
   const auto signals = session("192.0.2.50", {"S: 554 5.7.1 go away\r\n"});
   EXPECT_EQ(signals.provider, "unknown");
   session("192.0.2.50", {"S: 554 go away\r\n"});
-  EXPECT_TRUE(observations_.health().entries().empty());
+  EXPECT_TRUE(observations_.suspects().empty());
   EXPECT_EQ(counters("unknown").banner_5xx, 2u);
 }
 
@@ -139,7 +143,7 @@ TEST_F(SmtpObservationsTest, NoBannerNoRecord) {
 TEST_F(SmtpObservationsTest, TheProviderGivenAtTheDialIsKept) {
   const auto signals = session("192.0.2.70", kGoogleEhlo, "outlook-ish.example");
   EXPECT_EQ(signals.provider, "outlook-ish.example");
-  EXPECT_EQ(observations_.provider_before_dial(providers_, "", "192.0.2.70"), "outlook-ish.example");
+  EXPECT_EQ(observations_.provider_before_dial(providers_, "", ip("192.0.2.70")), "outlook-ish.example");
 }
 
 }  // namespace
