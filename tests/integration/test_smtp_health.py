@@ -10,19 +10,18 @@ SuspectSourceTest: one MX refuses 127.0.0.11 and 127.0.0.21 with a 554 greeting
 (Postfix's client restrictions judged at connect time) and welcomes the others.
 The sessions ask for mx.example.test (dnsmasq answers), so the provider comes
 from the target name even for refused sessions, whose greeting names no host.
-  a  on_suspect = "report": after 3 refusals in 3 sessions the address is suspect
-     (log, gauge, exact counts per source in /metrics, the trail and its
-     --count-by / --banner queries); round-robin goes on using it.
-  b  on_suspect = "avoid", cooldown 3 s: the sessions leave from the other address
-     (a real message is delivered through them); after the cooldown exactly one
-     session tests the refused address, which starts another cooldown.
+- on_suspect = "report": after 3 refusals in 3 sessions the address is suspect
+  (log, gauge, exact counts per source in /metrics, the trail and its
+  --count-by / --banner queries); round-robin goes on using it.
+- on_suspect = "avoid", cooldown 3 s: the sessions leave from the other address
+  (a real message is delivered through them); after the cooldown exactly one
+  session tests the refused address, which starts another cooldown.
 
 StartTlsTest: MX hosts with and without STARTTLS, asked for by IP (the provider
 is learned from the greeting's host name), one tenant (one source address) per
-case so each counter is exact:
-  c  no STARTTLS offered;  d  offered and not used / used;
-  e  an MX that offered it and, restarted without it, does not (a downgrade);
-  f  [smtp] observe = false: nothing of SMTP in the trail or /metrics.
+case so each counter is exact: no STARTTLS offered; offered and not used; used;
+an MX that offered it and, restarted without it, does not (a downgrade); and
+[smtp] observe = false: nothing of SMTP in the trail or /metrics.
 """
 
 import datetime
@@ -149,7 +148,7 @@ class SuspectSourceTest(SmtpHealthTest):
                           + metrics_table(cls.metrics[1]) + resolver_table())))
         cls.failed = False
 
-    def test_a_refused_source_is_reported_and_still_used(self):
+    def test_refused_source_is_reported_and_still_used(self):
         a, b = REFUSED["rep"], WELCOME["rep"]
         mark = self.fleet.server.mark()
         seen, records = self.sessions("rep", MX_NAME, 8)
