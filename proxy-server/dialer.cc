@@ -1,6 +1,7 @@
 #include "dialer.h"
 
 #include "mxegress/util/log.h"
+#include "warmup.h"
 
 namespace mx {
 namespace {
@@ -137,8 +138,26 @@ void Dialer::try_next() {
   while (next_candidate_ < candidates_.size()) {
     const SocketAddress address = candidates_[next_candidate_++];
     TenantUsage& usage = rules_.lease.usage();
-    auto source =
-        usage.pick_source(rules_.tenant.source, rules_.tenant.source_selection, address.family());
+    WarmupCheck warmup(rules_.tenant.warmup, usage, std::chrono::steady_clock::now(),
+                       std::chrono::system_clock::now());
+    SourceCheck check = warmup.as_source_check();
+    if (rules_.preference != nullptr) {
+      check = [&warmup, preference = rules_.preference, address](const SocketAddress& source) {
+        const SourceVerdict verdict = warmup(source);
+        if (verdict == SourceVerdict::Use && preference->avoid(source, address)) {
+          return SourceVerdict::Avoid;
+        }
+        return verdict;
+      };
+    }
+    auto source = usage.pick_source(rules_.tenant.source, rules_.tenant.source_selection,
+                                    address.family(), check);
+    if (!source && !warmup.refusal().empty()) {
+      // Sources of the family exist, but every one is warming up and out of
+      // its hour's sessions (or not in service yet).
+      note_refusal(socks5::Reply::NotAllowed, warmup.refusal());
+      continue;
+    }
     if (!source) {
       // A literal of the wrong family is an address type we cannot serve; a
       // name whose addresses are all of the wrong family is an unreachable host.
@@ -178,6 +197,14 @@ void Dialer::connect_to(const SocketAddress& address, const SocketAddress& sourc
                          << log_kv("address", address.to_string())
                          << (source.family() ? log_kv("from", source.ip_string())
                                              : log_json_kv("from", std::optional<int>()));
+  // The SYN leaves from `source` now: its warm-up counts the attempt.
+  if (source.family() != 0) {
+    take_warmup_token(rules_.tenant.warmup, rules_.lease.usage(), source,
+                      std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+  }
+  if (rules_.preference != nullptr && source.family() != 0) {
+    rules_.preference->leaving_from(source, address);
+  }
   attempt_ = std::make_unique<TcpConnection>(loop_);
   std::optional<SocketAddress> bind_from;
   if (source.family() != 0) bind_from = SocketAddress::parse_ip(source.ip_string(), 0);

@@ -36,6 +36,20 @@ struct DialResult {
   std::string detail;                         // why, for the log and the trail
 };
 
+// Which source addresses a session would rather not leave from toward a
+// destination, for reasons of its own (SMTP health: the address is suspect
+// at the destination's provider). Avoided addresses are used only when no
+// other of the family is left.
+class SourcePreference {
+ public:
+  virtual bool avoid(const SocketAddress& source, const SocketAddress& destination) = 0;
+  // The attempt leaves from `source` (its SYN is sent).
+  virtual void leaving_from(const SocketAddress& source, const SocketAddress& destination) = 0;
+
+ protected:
+  ~SourcePreference() = default;
+};
+
 // What the dialer needs to know about the tenant it dials for.
 struct DialRules {
   const DestinationPolicy& policy;
@@ -48,6 +62,7 @@ struct DialRules {
   // With [fleet]: the fleet's admission before the first connect (null: none).
   FleetClient* fleet = nullptr;
   std::string fleet_session{};  // the session's id in the fleet's leases
+  SourcePreference* preference = nullptr;  // null: every usable source is as good
 };
 
 // How the dialer resolves a name: the loop's resolver, after the gate (the

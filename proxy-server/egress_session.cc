@@ -82,6 +82,7 @@ void EgressSession::start() {
   }
   DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
                   snapshot_->config().server.liveness(), limits};
+  rules.preference = smtp_.get();
   if (ctx_.fleet != nullptr) {
     rules.fleet = ctx_.fleet;
     rules.fleet_session = ctx_.fleet->new_session_id();

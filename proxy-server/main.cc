@@ -18,6 +18,7 @@
 #include "mxegress/util/log.h"
 #include "server_runtime.h"
 #include "trail_query.h"
+#include "warmup.h"
 
 namespace {
 
@@ -134,6 +135,9 @@ int run_server(const mx::CommandLine& cl) {
     }
     std::cout << cl.config_path << ": configuration OK (" << config.tenants.size() << " tenants"
               << (cl.for_reload ? "; listen addresses not probed" : "") << ")\n";
+    for (const std::string& line : mx::describe_warmups(config, std::chrono::system_clock::now())) {
+      std::cout << cl.config_path << ": " << line << "\n";
+    }
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);

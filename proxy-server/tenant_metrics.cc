@@ -18,6 +18,8 @@ std::string_view tenant_limit_label(TenantLimit limit) {
       return "max_lookups_per_tenant";
     case TenantLimit::Trail:
       return "trail";
+    case TenantLimit::Warmup:
+      return "warmup";
   }
   return "max_connections";
 }

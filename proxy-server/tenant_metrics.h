@@ -26,9 +26,10 @@ enum class TenantLimit : uint8_t {
   BytesPerDay,
   MaxLookups,
   MaxLookupsPerTenant,
-  Trail,  // the trail file cannot be written (on_trail_error = "refuse")
+  Trail,   // the trail file cannot be written (on_trail_error = "refuse")
+  Warmup,  // every source address of the family is out of its warm-up's sessions
 };
-inline constexpr size_t kTenantLimits = 7;
+inline constexpr size_t kTenantLimits = 8;
 std::string_view tenant_limit_label(TenantLimit limit);  // the configuration key's name
 // The limit a refusal's text names ("max_connections 10 reached",
 // "lookup refused: max_lookups_per_tenant 256 reached"), if any.

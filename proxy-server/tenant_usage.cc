@@ -4,20 +4,6 @@
 
 namespace mx {
 
-bool TokenBucket::take(uint32_t per_minute, SteadyTime now) {
-  const double capacity = per_minute;
-  if (tokens_ < 0) {
-    tokens_ = capacity;
-  } else {
-    const double seconds = std::chrono::duration<double>(now - last_).count();
-    tokens_ = std::min(capacity, tokens_ + seconds * capacity / 60.0);
-  }
-  last_ = now;
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
-  return true;
-}
-
 std::optional<std::string> TenantUsage::admit(const ServerConfig::Limits& limits, SteadyTime now,
                                               WallTime wall) {
   std::lock_guard lock(mutex_);
@@ -61,14 +47,27 @@ void TenantUsage::release_destination(const std::string& ip) {
 
 std::optional<SocketAddress> TenantUsage::pick_source(const std::vector<SocketAddress>& sources,
                                                       ServerConfig::SourceSelection selection,
-                                                      int family) {
-  std::lock_guard lock(mutex_);
+                                                      int family, const SourceCheck& check) {
   if (sources.empty()) return SocketAddress{};
-  std::vector<const SocketAddress*> usable;
+  // Asked before the lock: the check may ask this usage itself.
+  std::vector<const SocketAddress*> use;
+  std::vector<const SocketAddress*> avoid;
   for (const auto& source : sources) {
-    if (source.family() == family) usable.push_back(&source);
+    if (source.family() != family) continue;
+    switch (check ? check(source) : SourceVerdict::Use) {
+      case SourceVerdict::Use:
+        use.push_back(&source);
+        break;
+      case SourceVerdict::Avoid:
+        avoid.push_back(&source);
+        break;
+      case SourceVerdict::Skip:
+        break;
+    }
   }
+  const std::vector<const SocketAddress*>& usable = use.empty() ? avoid : use;
   if (usable.empty()) return std::nullopt;
+  std::lock_guard lock(mutex_);
   const SocketAddress* chosen = nullptr;
   if (selection == ServerConfig::SourceSelection::LeastUsed) {
     uint32_t fewest = UINT32_MAX;
@@ -85,6 +84,22 @@ std::optional<SocketAddress> TenantUsage::pick_source(const std::vector<SocketAd
   }
   ++per_source_[chosen->ip_string()];
   return *chosen;
+}
+
+bool TenantUsage::warmup_token_left(const SocketAddress& source, uint32_t per_hour,
+                                    SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  return warmup_bucket(source).has_token(per_hour, now);
+}
+
+void TenantUsage::take_warmup_token(const SocketAddress& source, uint32_t per_hour,
+                                    SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  warmup_bucket(source).spend(per_hour, now);
+}
+
+TokenBucket& TenantUsage::warmup_bucket(const SocketAddress& source) {
+  return warmup_buckets_.try_emplace(source.ip_string(), std::chrono::hours(1)).first->second;
 }
 
 void TenantUsage::release_source(const SocketAddress& source) {

@@ -1,8 +1,9 @@
 // What each tenant is using right now, for its limits: concurrent
 // connections, connections per minute (token bucket), concurrent
-// connections per destination IP, bytes per UTC day, and how busy each of
-// its source addresses is. Keyed by tenant name and kept across reloads, so
-// a SIGHUP neither resets a limit nor forgets live connections.
+// connections per destination IP, bytes per UTC day, how busy each of its
+// source addresses is, and the warm-up buckets of its new source
+// addresses. Keyed by tenant name and kept across reloads, so a SIGHUP
+// neither resets a limit nor forgets live connections.
 //
 // Callers pass the time in, so tests drive the clock. Thread-safe: the
 // server's loop threads share one registry, so a limit holds for the tenant
@@ -22,21 +23,20 @@
 #include "mxegress/config/server_config.h"
 #include "mxegress/net/socket_address.h"
 #include "tenant_metrics.h"
+#include "token_bucket.h"
 
 namespace mx {
 
-using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
 
-// Refills continuously at `per_minute` tokens a minute up to `per_minute`.
-class TokenBucket {
- public:
-  bool take(uint32_t per_minute, SteadyTime now);
-
- private:
-  double tokens_ = -1;  // negative: not started (starts full)
-  SteadyTime last_{};
+// What a check says of one source address when a source is picked.
+enum class SourceVerdict : uint8_t {
+  Use,
+  Avoid,  // picked only when no address of the family is Use
+  Skip,   // never picked
 };
+// Asked about each source address of the family; an empty one says Use.
+using SourceCheck = std::function<SourceVerdict(const SocketAddress&)>;
 
 class TenantUsage {
  public:
@@ -51,11 +51,22 @@ class TenantUsage {
   void release_destination(const std::string& ip);
 
   // The source address for a connection of `family`, or nullopt when the
-  // tenant has sources but none of that family. An empty `sources` means
-  // the kernel picks: the result is an unspecified address (family 0).
+  // tenant has sources but none of that family that `check` does not Skip.
+  // `selection` chooses among the Use addresses (else among the Avoid ones).
+  // An empty `sources` means the kernel picks: the result is an unspecified
+  // address (family 0), and `check` is not asked. `check` is called without
+  // the lock held, so it may ask this TenantUsage (warm-up tokens).
   std::optional<SocketAddress> pick_source(const std::vector<SocketAddress>& sources,
-                                           ServerConfig::SourceSelection selection, int family);
+                                           ServerConfig::SourceSelection selection, int family,
+                                           const SourceCheck& check = {});
   void release_source(const SocketAddress& source);
+
+  // The warm-up bucket of `source` (docs/reputation.md): whether a session
+  // may leave from it now at `per_hour`, and the token of one that does.
+  // Not one step: two threads may both see the last token, and the bucket
+  // then owes one, so the hour's count still holds over time.
+  bool warmup_token_left(const SocketAddress& source, uint32_t per_hour, SteadyTime now);
+  void take_warmup_token(const SocketAddress& source, uint32_t per_hour, SteadyTime now);
 
   void add_bytes(uint64_t bytes, WallTime wall);
   uint64_t bytes_today(WallTime wall) const;
@@ -67,11 +78,13 @@ class TenantUsage {
 
  private:
   void roll_day(WallTime wall);
+  TokenBucket& warmup_bucket(const SocketAddress& source);
   uint64_t bytes_today_locked(WallTime wall) const;
 
   mutable std::mutex mutex_;
   uint32_t active_ = 0;
-  TokenBucket bucket_;
+  TokenBucket bucket_{std::chrono::minutes(1)};
+  std::map<std::string, TokenBucket> warmup_buckets_;  // by source IP
   std::map<std::string, uint32_t> per_destination_;
   std::map<std::string, uint32_t> per_source_;
   size_t round_robin_v4_ = 0;  // one rotation per family, so interleaved

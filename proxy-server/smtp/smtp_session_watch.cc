@@ -18,11 +18,24 @@ SmtpSessionWatch::SmtpSessionWatch(SmtpObservations& observations, const Provide
       tenant_(tenant),
       host_name_(target.kind == Target::Kind::Domain ? target.domain : std::string()) {}
 
-bool SmtpSessionWatch::avoid(const SocketAddress& source, const SocketAddress& destination) {
+void SmtpSessionWatch::learn_provider(const SocketAddress& destination) {
+  if (provider_of_ && *provider_of_ == destination) return;
+  provider_of_ = destination;
   provider_ = observations_.provider_before_dial(providers_, host_name_, destination.ip_string());
-  if (tenant_.on_suspect != ServerConfig::OnSuspect::Avoid || provider_.empty()) return false;
-  return !observations_.health().usable(source.ip_string(), provider_,
-                                        SourceHealth::Clock::now());
+}
+
+bool SmtpSessionWatch::avoid(const SocketAddress& source, const SocketAddress& destination) {
+  if (tenant_.on_suspect != ServerConfig::OnSuspect::Avoid) return false;
+  learn_provider(destination);
+  return !provider_.empty() && observations_.health().avoid(source.ip_string(), provider_,
+                                                            SourceHealth::Clock::now());
+}
+
+void SmtpSessionWatch::leaving_from(const SocketAddress& source,
+                                    const SocketAddress& destination) {
+  learn_provider(destination);
+  if (tenant_.on_suspect != ServerConfig::OnSuspect::Avoid || provider_.empty()) return;
+  observations_.health().leaving_from(source.ip_string(), provider_, SourceHealth::Clock::now());
 }
 
 void SmtpSessionWatch::ended(const std::string& tenant, const std::optional<SocketAddress>& source,
@@ -30,9 +43,7 @@ void SmtpSessionWatch::ended(const std::string& tenant, const std::optional<Sock
                              TrailRecord& record) {
   const smtp::SessionFacts& facts = observer_.facts();
   if (!facts.banner_code || !source || !destination) return;
-  if (provider_.empty()) {
-    provider_ = observations_.provider_before_dial(providers_, host_name_, destination->ip_string());
-  }
+  learn_provider(*destination);
   ObservedSession session{tenant, source->ip_string(), destination->ip_string(), provider_, &facts};
   const ObservedSignals signals = observations_.ended(
       session, providers_, SourceHealth::settings_of(config_), SourceHealth::Clock::now());

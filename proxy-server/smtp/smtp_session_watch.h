@@ -11,6 +11,7 @@
 #include "mxegress/config/server_config.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/target.h"
+#include "dialer.h"
 #include "mxegress/relay/pump.h"
 #include "smtp/smtp_observations.h"
 
@@ -19,7 +20,7 @@ namespace mx {
 class ProviderMap;
 struct TrailRecord;
 
-class SmtpSessionWatch final : public RelayTap {
+class SmtpSessionWatch final : public RelayTap, public SourcePreference {
  public:
   SmtpSessionWatch(SmtpObservations& observations, const ProviderMap& providers,
                    const SmtpConfig& config, const ServerConfig::Tenant& tenant,
@@ -28,7 +29,8 @@ class SmtpSessionWatch final : public RelayTap {
   // For the dialer, per destination address tried: whether this tenant
   // should not leave from `source` toward `destination` now (on_suspect =
   // "avoid" and the address is suspect at the destination's provider).
-  bool avoid(const SocketAddress& source, const SocketAddress& destination);
+  bool avoid(const SocketAddress& source, const SocketAddress& destination) override;
+  void leaving_from(const SocketAddress& source, const SocketAddress& destination) override;
 
   // What the gateway sent with its request, written before the relay began.
   void early_data(ByteView data) { observer_.from_client(data); }
@@ -48,7 +50,10 @@ class SmtpSessionWatch final : public RelayTap {
   const SmtpConfig& config_;
   const ServerConfig::Tenant& tenant_;
   std::string host_name_;  // the target's, when it was a name
-  std::string provider_;   // as known at the last dial
+  // The provider of the destination last asked about (as known at the dial).
+  void learn_provider(const SocketAddress& destination);
+  std::optional<SocketAddress> provider_of_;
+  std::string provider_;
   smtp::SessionObserver observer_;
 };
 

@@ -70,16 +70,23 @@ SourceHealth::Verdict SourceHealth::record(const std::string& source, const std:
   return verdict;
 }
 
-bool SourceHealth::usable(const std::string& source, const std::string& provider,
-                          Clock::time_point now) {
+bool SourceHealth::avoid(const std::string& source, const std::string& provider,
+                         Clock::time_point now) const {
   std::lock_guard lock(mutex_);
   auto it = pairs_.find({source, provider});
-  if (it == pairs_.end() || !it->second.suspect) return true;
+  if (it == pairs_.end() || !it->second.suspect) return false;
+  const Pair& pair = it->second;
+  if (now < pair.avoid_until) return true;
+  return pair.test_started && now < *pair.test_started + kTestTimeout;
+}
+
+void SourceHealth::leaving_from(const std::string& source, const std::string& provider,
+                                Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto it = pairs_.find({source, provider});
+  if (it == pairs_.end() || !it->second.suspect || now < it->second.avoid_until) return;
   Pair& pair = it->second;
-  if (now < pair.avoid_until) return false;
-  if (pair.test_started && now < *pair.test_started + kTestTimeout) return false;
-  pair.test_started = now;
-  return true;
+  if (!pair.test_started || now >= *pair.test_started + kTestTimeout) pair.test_started = now;
 }
 
 std::vector<SourceHealth::Entry> SourceHealth::entries() const {

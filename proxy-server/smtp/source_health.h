@@ -48,10 +48,16 @@ class SourceHealth {
                  const std::string& text, Clock::time_point now, const Settings& settings);
 
   // For a tenant that avoids suspect addresses: whether a new session to
-  // `provider` may leave from `source` now. Outside its cooldown a suspect
-  // address is let through once (the test session); until that session's
-  // banner comes (or a minute passes) the others still avoid it.
-  bool usable(const std::string& source, const std::string& provider, Clock::time_point now);
+  // `provider` should not leave from `source` now. After its cooldown a
+  // suspect address is not avoided until a session leaves from it (the test
+  // session: leaving_from); until that session's banner comes (or a minute
+  // passes) the others avoid it again.
+  bool avoid(const std::string& source, const std::string& provider,
+             Clock::time_point now) const;
+  // A session leaves from `source` for `provider`: if the address is
+  // suspect and out of its cooldown, this session is the test.
+  void leaving_from(const std::string& source, const std::string& provider,
+                    Clock::time_point now);
 
   struct Entry {
     std::string source;

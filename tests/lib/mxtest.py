@@ -45,6 +45,7 @@ Typical use::
 from __future__ import annotations
 
 import ctypes
+import datetime
 import hashlib
 import ipaddress
 import json
@@ -274,7 +275,9 @@ def hash_password(password: str, program: str = "client") -> str:
 # --------------------------------------------------------------------------
 
 def toml_value(v) -> str:
-    """Render a Python value as TOML: str, bool, int, float, list/tuple of those."""
+    """Render a Python value as TOML: str, bool, int, float, date, list/tuple of those."""
+    if isinstance(v, datetime.date):
+        return v.isoformat()    # a TOML local date (2026-12-01)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -910,7 +913,8 @@ class Fleet(_Harness):
     Arguments:
       tenants      {name: {key: value}}: one [[tenant]] each, in order; the values are
                    written verbatim (source, ports, max_connections, tunnel_from, ...);
-                   source is "any" unless given (None leaves the key out).
+                   source is "any" unless given (None leaves the key out); "warmup"
+                   is a list of {key: value}, each a [[tenant.warmup]] of the tenant.
                    Without "keys", a tenant's keys are the public keys of the clients
                    mapped to it (or one spare key of its own, the same on every
                    rewrite, if none is).
@@ -1026,7 +1030,10 @@ class Fleet(_Harness):
                 if not self.keys_of(name) and name not in self._tenant_spares:
                     self._tenant_spares[name] = self.spare_key()
                 table["keys"] = self.keys_of(name) or [self._tenant_spares[name]]
+            # "warmup": a list of tables, each a [[tenant.warmup]] of this tenant
+            warmups = table.pop("warmup", None) or []
             out.append(_toml_table("tenant", table, True))
+            out.extend(_toml_table("tenant.warmup", w, True) for w in warmups)
         if self.trail:
             out.append(_toml_table("trail", {"file": os.path.basename(self.trail_path),
                                              "stdout": self.trail_stdout}))

@@ -137,6 +137,7 @@ Tenant read_tenant(TableReader& table, const ServerConfig::Policy& defaults) {
   table.optional("tunnel_from", tenant.tunnel_from, decode::cidr);
   table.optional("domain", tenant.domain, decode::domain_name);
   table.optional("on_suspect", tenant.on_suspect, on_suspect);
+  tenant.warmup = read_warmups(table, tenant.source, tenant.name);
   table.reject_unknown_keys();
   return tenant;
 }

@@ -37,6 +37,10 @@ TEST(ServerConfigExample, IsMultiTenant) {
   EXPECT_EQ(acme.tunnel_from,
             (std::vector{*Cidr::parse("198.51.100.0/24"), *Cidr::parse("2001:db8:100::/48")}));
   EXPECT_EQ(acme.domain, "example.com");
+  ASSERT_EQ(acme.warmup.size(), 1u);
+  EXPECT_EQ(acme.warmup[0].source, std::vector{*SocketAddress::parse_ip("203.0.113.11", 0)});
+  EXPECT_EQ(acme.warmup[0].start_day, 20788);  // 2026-12-01
+  EXPECT_EQ(acme.warmup[0].schedule, (std::vector<Warmup::Step>{{1, 20}, {3, 100}, {7, 500}}));
 
   const ServerConfig::Tenant& other = config.tenants[1];
   EXPECT_EQ(other.name, "example.org");

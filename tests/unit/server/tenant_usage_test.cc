@@ -31,13 +31,13 @@ ServerConfig::Limits limits(uint32_t max_connections, uint32_t per_minute, uint3
 // --- TokenBucket -------------------------------------------------------
 
 TEST(TokenBucket, StartsFull) {
-  TokenBucket bucket;
+  TokenBucket bucket(std::chrono::minutes(1));
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(bucket.take(5, kStart)) << i;
   EXPECT_FALSE(bucket.take(5, kStart));
 }
 
 TEST(TokenBucket, RefusesWhenEmptyUntilATokenRefills) {
-  TokenBucket bucket;
+  TokenBucket bucket(std::chrono::minutes(1));
   ASSERT_TRUE(bucket.take(1, kStart));
   EXPECT_FALSE(bucket.take(1, kStart));
   EXPECT_FALSE(bucket.take(1, kStart + seconds(30)));
@@ -47,7 +47,7 @@ TEST(TokenBucket, RefusesWhenEmptyUntilATokenRefills) {
 }
 
 TEST(TokenBucket, RefillsAtRateOverSixtyPerSecond) {
-  TokenBucket bucket;
+  TokenBucket bucket(std::chrono::minutes(1));
   for (int i = 0; i < 60; ++i) ASSERT_TRUE(bucket.take(60, kStart));
   ASSERT_FALSE(bucket.take(60, kStart));
   // 60 a minute: one a second, half a token after 500 ms.
@@ -61,7 +61,7 @@ TEST(TokenBucket, RefillsAtRateOverSixtyPerSecond) {
 }
 
 TEST(TokenBucket, RefillStopsAtCapacity) {
-  TokenBucket bucket;
+  TokenBucket bucket(std::chrono::minutes(1));
   ASSERT_TRUE(bucket.take(3, kStart));
   // An hour idle refills to 3, not 60.
   const SteadyTime later = kStart + hours(1);
@@ -70,7 +70,7 @@ TEST(TokenBucket, RefillStopsAtCapacity) {
 }
 
 TEST(TokenBucket, LowerRateClampsTheTokens) {
-  TokenBucket bucket;
+  TokenBucket bucket(std::chrono::minutes(1));
   ASSERT_TRUE(bucket.take(10, kStart));  // 9 left of 10
   // The rate drops to 2 (a reload): at most 2 left, not 9.
   EXPECT_TRUE(bucket.take(2, kStart));

@@ -18,8 +18,12 @@ class SourceHealthTest : public ::testing::Test {
     return health_.record(source, provider, code, "text of " + std::to_string(code), t0_ + at,
                           settings_);
   }
+  // Whether an avoiding tenant may use the address now; if so, it does (a
+  // session leaves from it).
   bool usable(std::chrono::milliseconds at, const std::string& source = "192.0.2.10") {
-    return health_.usable(source, "example.net", t0_ + at);
+    if (health_.avoid(source, "example.net", t0_ + at)) return false;
+    health_.leaving_from(source, "example.net", t0_ + at);
+    return true;
   }
 
   SourceHealth health_;
@@ -61,7 +65,7 @@ TEST_F(SourceHealthTest, EachSourceAndProviderPairIsJudgedApart) {
   EXPECT_EQ(banner(220, 10s, "192.0.2.10", "other.example").change, Change::None);
   EXPECT_FALSE(usable(11s));
   EXPECT_TRUE(usable(11s, "192.0.2.11"));
-  EXPECT_TRUE(health_.usable("192.0.2.10", "other.example", t0_ + 11s));
+  EXPECT_FALSE(health_.avoid("192.0.2.10", "other.example", t0_ + 11s));
 }
 
 TEST_F(SourceHealthTest, OldBannersLeaveTheWindow) {
@@ -110,6 +114,18 @@ TEST_F(SourceHealthTest, ATestSessionThatBringsNoBannerIsReplacedAfterAMinute) {
 }
 
 TEST_F(SourceHealthTest, UnknownPairsAreUsable) { EXPECT_TRUE(usable(0s)); }
+
+TEST_F(SourceHealthTest, AskingDoesNotTakeTheTestOnlyLeavingDoes) {
+  for (int i = 0; i < 4; ++i) banner(554, std::chrono::seconds(i));
+  // Several sessions ask after the cooldown; the one that leaves from it tests.
+  EXPECT_FALSE(health_.avoid("192.0.2.10", "example.net", t0_ + 11min));
+  EXPECT_FALSE(health_.avoid("192.0.2.10", "example.net", t0_ + 11min));
+  health_.leaving_from("192.0.2.10", "example.net", t0_ + 11min);
+  EXPECT_TRUE(health_.avoid("192.0.2.10", "example.net", t0_ + 11min));
+  // Leaving from an address that is not suspect changes nothing.
+  health_.leaving_from("192.0.2.11", "example.net", t0_ + 11min);
+  EXPECT_FALSE(health_.avoid("192.0.2.11", "example.net", t0_ + 11min));
+}
 
 }  // namespace
 }  // namespace mx

@@ -17,6 +17,7 @@
 #include "mxegress/config/metrics_config.h"
 #include "mxegress/config/resolver_config.h"
 #include "mxegress/config/smtp_config.h"
+#include "mxegress/config/warmup_config.h"
 #include "mxegress/net/cidr.h"
 #include "mxegress/net/socket_address.h"
 #include "mxegress/net/tcp_liveness.h"
@@ -106,6 +107,9 @@ struct ServerConfig {
     // (`mxegress-server check`); lower case, no trailing dot; empty = none.
     std::string domain;
     OnSuspect on_suspect = OnSuspect::Report;
+    // [[tenant.warmup]]: schedules of source addresses new to receivers;
+    // an address is in one at most.
+    std::vector<Warmup> warmup;
   };
 
   // [trail]: one JSON line per finished or refused connection.
