@@ -1,7 +1,7 @@
 """A private Postfix instance used as the destination MX in real-MTA tests.
 
-Standard library only; run with /usr/bin/python3 as root (Postfix's master
-must start as root). Nothing here touches the system Postfix: the instance
+Standard library and mxtest only; run with /usr/bin/python3 as root
+(Postfix's master must start as root). Nothing here touches the system Postfix: the instance
 has its own config, queue, data, mail and log directories under `workdir`,
 listens on one address:port only, and does no DNS at all.
 
@@ -12,6 +12,8 @@ listens on one address:port only, and does no DNS at all.
         text = mx.wait_for_message(20, contains=token)
         mx.cert_sha256()                     # the certificate it presents
         mx.logged_client_cert_sha256s()      # client certs it saw (maillog)
+
+    SocksSMTP(proxy, host, port, local_hostname=...)   # smtplib through SOCKS5
 
 What the instance does:
 - SMTP on ip:port (`master -c DIR/etc -s` run directly, stopped with SIGTERM).
@@ -38,10 +40,13 @@ import os
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
 import time
+
+from mxtest import REP_OK, socks5_connect
 
 POSTFIX = "/usr/sbin/postfix"
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -129,8 +134,8 @@ virtual_mailbox_base = {mail}
 virtual_mailbox_maps = static:inbox/
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
-# STARTTLS, and ask the client for its certificate
-smtpd_tls_security_level = may
+# STARTTLS (unless made without it), and ask the client for its certificate
+smtpd_tls_security_level = {tls_level}
 smtpd_tls_cert_file = {cert}
 smtpd_tls_key_file = {key}
 smtpd_tls_ask_ccert = yes
@@ -142,6 +147,15 @@ smtpd_banner = $myhostname ESMTP mxegress-test-mx
 # tests send quickly and may reconnect at once
 smtpd_client_connection_rate_limit = 0
 anvil_rate_time_unit = 60s
+"""
+
+# With refuse_clients: the client restrictions are judged at connect time
+# (smtpd_delay_reject = no), so a listed client's greeting itself is the
+# rejection ("554 5.7.1 <...>: Client host rejected: ..."), not a 220 with a
+# refusal later; a cidr table is read as it is (no postmap).
+_MAIN_CF_REFUSE = """\
+smtpd_delay_reject = no
+smtpd_client_restrictions = check_client_access cidr:{table}
 """
 
 _FPR_LINE = re.compile(r"subject_CN=.*?, fingerprint=([0-9A-Fa-f:]+)")
@@ -331,15 +345,28 @@ class PostfixMX:
 
     Attributes: ip, port, hostname, domain, dir, cert_pem_path, key_path,
     maildir (the Maildir every message goes to), log_path.
+
+    Variants (for tests of what a sender learns from an MX's answers):
+    - `starttls=False`: no STARTTLS in the EHLO answer
+      (`smtpd_tls_security_level = none`).
+    - `refuse_clients=("127.0.0.5", "10.0.0.0/8")`: those client addresses
+      (or CIDR blocks) are refused at connect time: their greeting itself is
+      `554 5.7.1 <unknown[127.0.0.5]>: Client host rejected: Access denied`
+      (`smtpd_delay_reject = no` and `check_client_access` in
+      `smtpd_client_restrictions`; every command after it gets 503), the
+      others get the usual `220 mx.example.test ESMTP ...`.
     """
 
     def __init__(self, ip, port, workdir, hostname="mx.example.test",
-                 domain="example.test", start_timeout=20.0):
+                 domain="example.test", start_timeout=20.0, starttls=True,
+                 refuse_clients=()):
         self.ip = ip
         self.port = int(port)
         self.hostname = hostname
         self.domain = domain
         self.start_timeout = start_timeout
+        self.starttls = starttls
+        self.refuse_clients = tuple(refuse_clients)
         self.dir = os.path.join(os.path.abspath(workdir),
                                 "postfix-%s-%d" % (ip.replace(":", "_"), self.port))
         self.etc = os.path.join(self.dir, "etc")
@@ -488,7 +515,14 @@ class PostfixMX:
                 protocols="ipv6" if ":" in self.ip else "ipv4",
                 hostname=self.hostname, domain=self.domain, mail=self.mail,
                 uid=nobody.pw_uid, gid=nobody.pw_gid, cert=self.cert_pem_path,
-                key=self.key_path))
+                key=self.key_path, tls_level="may" if self.starttls else "none"))
+            if self.refuse_clients:
+                table = os.path.join(self.etc, "refused-clients.cidr")
+                f.write(_MAIN_CF_REFUSE.format(table=table))
+                with open(table, "w") as t:
+                    t.writelines("%s REJECT\n" % (c if "/" in c else
+                                                   c + ("/128" if ":" in c else "/32"))
+                                 for c in self.refuse_clients)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(_MASTER_CF.format(
                 listen="%s:%d" % (_addr_literal(self.ip), self.port)))
@@ -513,7 +547,8 @@ class PostfixMX:
                     s.settimeout(5)
                     s.connect((self.ip, self.port))
                     banner = s.recv(512)
-                    if banner.startswith(b"220"):
+                    # a greeting, whatever it says: this client may be refused
+                    if re.match(rb"[25]\d\d[ -]", banner):
                         s.sendall(b"QUIT\r\n")
                         try:
                             s.recv(512)
@@ -542,6 +577,28 @@ def curl_smtp(url, *, cacert, cert, sender, rcpt, upload, max_time, timeout,
            "--cert", cert.cert_path, "--key", cert.key_path,
            "--mail-from", sender, "--mail-rcpt", rcpt, "--upload-file", upload, *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+class SocksSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose TCP connection is a SOCKS5 CONNECT through PROXY; the
+    SocksResult (reply, bound = the source address the MX sees) is
+    `socks_result`. Give `local_hostname` (smtplib would call getfqdn(): DNS).
+    Made with host "" it does not connect: `connect(host, port)` then returns
+    the greeting's (code, text) whatever the code (the constructor raises
+    SMTPConnectError for anything but 220)."""
+
+    def __init__(self, proxy, host, port, **kw):
+        self._proxy = proxy
+        self.socks_result = None
+        super().__init__(host, port, **kw)
+
+    def _get_socket(self, host, port, timeout):
+        r = socks5_connect(self._proxy, host, port, timeout=timeout)
+        self.socks_result = r
+        if r.reply != REP_OK:
+            r.close()
+            raise OSError("SOCKS5 CONNECT %s:%d failed: %s" % (host, port, r.describe()))
+        return r.sock
 
 
 def pem_from_curl_certs(text):

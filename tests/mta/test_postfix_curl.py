@@ -18,7 +18,6 @@ namespace the MX takes a free high port instead.
 
 import os
 import re
-import smtplib
 import ssl
 import time
 import unittest
@@ -26,28 +25,11 @@ import uuid
 from email.message import EmailMessage
 
 import mxtest
-from mta import (PostfixMX, cert_sha256_from_pem, curl_smtp, make_client_cert,
+from mta import (PostfixMX, SocksSMTP, cert_sha256_from_pem, curl_smtp, make_client_cert,
                  openssl_sha256, pem_from_curl_certs)
-from mxtest import REP_OK, Pair, socks5_connect
+from mxtest import REP_OK, Pair
 
 MX_IP = "127.0.0.1"
-
-
-class SocksSMTP(smtplib.SMTP):
-    """smtplib.SMTP whose TCP connection is a SOCKS5 CONNECT through PROXY."""
-
-    def __init__(self, proxy, host, port, **kw):
-        self._proxy = proxy
-        self.socks_result = None
-        super().__init__(host, port, **kw)
-
-    def _get_socket(self, host, port, timeout):
-        r = socks5_connect(self._proxy, host, port, timeout=timeout)
-        self.socks_result = r
-        if r.reply != REP_OK:
-            r.close()
-            raise OSError("SOCKS5 CONNECT %s:%d failed: %s" % (host, port, r.describe()))
-        return r.sock
 
 
 class PostfixThroughPairTest(mxtest.ScratchDirTest):
