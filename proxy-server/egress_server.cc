@@ -63,6 +63,7 @@ EgressServer::EgressServer(Loop& loop, SharedServerState& shared,
     : loop_(loop),
       shared_(shared),
       resolver_(loop),
+      provider_learner_(loop, shared.smtp, [this] { return snapshot_; }),
       tls_(std::move(tls)),
       drained_soon_(loop),
       balancer_(balancer),
@@ -87,6 +88,7 @@ void EgressServer::set_snapshot(std::shared_ptr<const ServerSnapshot> snapshot) 
   if (std::string err = resolver_.configure(config.resolver.settings); !err.empty()) {
     MX_LOG(Error, kLog) << "resolver: " << err;
   }
+  provider_learner_.reset_resolver();
   socks5_passwords_ =
       config.socks5.users.empty()
           ? nullptr
@@ -225,7 +227,8 @@ void EgressServer::start_tunnel(std::unique_ptr<TcpConnection> connection,
   // another reaches this once, on the loop that keeps it.
   set_liveness(*connection);
   EgressContext context{loop_,     shared_.usage,    shared_.trail,
-                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp};
+                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp,
+                        &provider_learner_};
   auto tunnel = std::make_unique<ServerTunnel>(
       context, [this] { return snapshot(); }, tls_.get(), std::move(connection), std::move(startup),
       shared_.auth_refusals, [this](ServerTunnel* t) { forget(tunnels_, t); });
@@ -254,7 +257,8 @@ void EgressServer::on_socks5_accept(std::unique_ptr<TcpConnection> connection) {
   }
   set_liveness(*connection);
   EgressContext context{loop_,     shared_.usage,    shared_.trail,
-                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp};
+                        resolver_, &shared_.lookups, fleet_.get(), &shared_.smtp,
+                        &provider_learner_};
   auto session = std::make_unique<ServerSocks5Session>(
       context, [this] { return snapshot(); }, socks5_passwords_, std::move(connection),
       std::move(startup), [this](ServerSocks5Session* s) { forget(socks5_sessions_, s); });

@@ -21,6 +21,7 @@
 #include "server_snapshot.h"
 #include "server_socks5_session.h"
 #include "server_tunnel.h"
+#include "smtp/provider_learner.h"
 #include "smtp/smtp_observations.h"
 #include "startup_gate.h"
 #include "tenant_usage.h"
@@ -131,6 +132,8 @@ class EgressServer {
   // goes after every session too.
   std::unique_ptr<FleetClient> fleet_;
   std::shared_ptr<const ServerSnapshot> snapshot_;
+  // The providers of MX addresses by their PTR names; after every session too.
+  ProviderLearner provider_learner_;
   SharedSslCtx tls_;
   std::shared_ptr<PasswordCache> socks5_passwords_;  // sessions share it across reloads
   std::vector<std::unique_ptr<TcpListener>> listeners_;

@@ -71,8 +71,9 @@ void EgressSession::start() {
   }
   lease_ = std::make_unique<UsageLease>(std::move(usage));
   if (ctx_.smtp != nullptr && snapshot_->config().smtp.observes(target_.port)) {
-    smtp_ = std::make_unique<SmtpSessionWatch>(*ctx_.smtp, snapshot_->providers(),
-                                               snapshot_->config().smtp, tenant_, target_);
+    smtp_ = std::make_unique<SmtpSessionWatch>(*ctx_.smtp, ctx_.provider_learner,
+                                               snapshot_->providers(), snapshot_->config().smtp,
+                                               tenant_, target_);
   }
   DialRules rules{snapshot_->policy(tenant_), tenant_, *lease_,
                   snapshot_->config().server.liveness(), limits};

@@ -28,6 +28,7 @@ struct EgressContext {
   LookupGate* lookups = nullptr;  // the server's caps on lookups in flight (null: none)
   FleetClient* fleet = nullptr;   // the loop's, with [fleet] (null: limits counted here alone)
   SmtpObservations* smtp = nullptr;  // the server's (null: no SMTP observation)
+  ProviderLearner* provider_learner = nullptr;  // the loop's (null: none)
 };
 
 struct EgressOrigin {

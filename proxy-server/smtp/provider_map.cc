@@ -35,6 +35,9 @@ constexpr std::array kBuiltinRollup{
     // aspmx.l.google.com; older Workspace domains alt1.aspmx.l.googlemail.com.
     Rollup{"google.com", "google"},
     Rollup{"googlemail.com", "google"},
+    // The PTR names of Google's addresses, MX hosts included
+    // (wa-in-f26.1e100.net): what ProviderLearner finds for an address.
+    Rollup{"1e100.net", "google"},
     // Yahoo and AOL: mta5.am0.yahoodns.net, mx-aol.mail.gm0.yahoodns.net;
     // the greetings of some name hosts under yahoo.com.
     Rollup{"yahoodns.net", "yahoo"},

@@ -46,6 +46,12 @@ std::string SmtpObservations::provider_before_dial(const ProviderMap& providers,
   return it == provider_of_destination_.end() ? std::string() : it->second;
 }
 
+void SmtpObservations::learned(const SocketAddress& destination, const std::string& provider) {
+  const IpKey key = ip_key(destination);
+  std::lock_guard lock(mutex_);
+  remember(provider_of_destination_, key, provider, kMaxDestinations);
+}
+
 ObservedSignals SmtpObservations::ended(const ObservedSession& session,
                                         const ProviderMap& providers,
                                         const SourceHealth::Settings& settings,

@@ -71,6 +71,9 @@ class SmtpObservations {
   std::string provider_before_dial(const ProviderMap& providers, std::string_view host_name,
                                    const SocketAddress& destination) const;
 
+  // The provider of `destination` found another way (its PTR name).
+  void learned(const SocketAddress& destination, const std::string& provider);
+
   // Only for a session whose MX sent a greeting (facts.banner_code).
   ObservedSignals ended(const ObservedSession& session, const ProviderMap& providers,
                         const SourceHealth::Settings& settings,

@@ -1,6 +1,7 @@
 #include "smtp/smtp_session_watch.h"
 
 #include "mxegress/util/log.h"
+#include "smtp/provider_learner.h"
 #include "smtp/provider_map.h"
 
 namespace mx {
@@ -8,10 +9,11 @@ namespace {
 constexpr const char* kLog = "smtp";
 }
 
-SmtpSessionWatch::SmtpSessionWatch(SmtpObservations& observations, const ProviderMap& providers,
-                                   const SmtpConfig& config, const ServerConfig::Tenant& tenant,
-                                   const Target& target)
+SmtpSessionWatch::SmtpSessionWatch(SmtpObservations& observations, ProviderLearner* learner,
+                                   const ProviderMap& providers, const SmtpConfig& config,
+                                   const ServerConfig::Tenant& tenant, const Target& target)
     : observations_(observations),
+      learner_(learner),
       providers_(providers),
       config_(config),
       tenant_(tenant),
@@ -21,6 +23,9 @@ const std::string& SmtpSessionWatch::provider_for(const SocketAddress& destinati
   if (!provider_of_ || !(*provider_of_ == destination)) {
     provider_of_ = destination;
     provider_ = observations_.provider_before_dial(providers_, host_name_, destination);
+    // Not known yet: find it in the background, for this session's end
+    // (asked again there) and the next sessions.
+    if (provider_.empty() && learner_ != nullptr) learner_->learn(destination);
   }
   return provider_;
 }
@@ -34,9 +39,9 @@ bool SmtpSessionWatch::avoid(const SocketAddress& source, const SocketAddress& d
 
 void SmtpSessionWatch::leaving_from(const SocketAddress& source,
                                     const SocketAddress& destination) {
-  if (!avoiding()) return;
+  // Asked for every tenant: an unknown provider is looked up from here.
   const std::string& provider = provider_for(destination);
-  if (provider.empty()) return;
+  if (!avoiding() || provider.empty()) return;
   observations_.health().leaving_from(ip_key(source), provider, SourceHealth::Clock::now());
 }
 
@@ -44,6 +49,9 @@ std::optional<TrailSmtp> SmtpSessionWatch::ended(const std::optional<SocketAddre
                                                  const std::optional<SocketAddress>& destination) {
   const smtp::SessionFacts& facts = observer_.facts();
   if (!facts.banner_code || !source || !destination) return std::nullopt;
+  if (provider_of_ && *provider_of_ == *destination && provider_.empty()) {
+    provider_of_.reset();  // the PTR lookup may have answered meanwhile
+  }
   const ObservedSession session{tenant_.name, *source, *destination, provider_for(*destination),
                                 facts};
   const ObservedSignals signals = observations_.ended(

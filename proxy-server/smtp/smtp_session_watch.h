@@ -20,13 +20,16 @@
 
 namespace mx {
 
+class ProviderLearner;
 class ProviderMap;
 
 class SmtpSessionWatch final : public RelayTap, public SourcePreference {
  public:
-  SmtpSessionWatch(SmtpObservations& observations, const ProviderMap& providers,
-                   const SmtpConfig& config, const ServerConfig::Tenant& tenant,
-                   const Target& target);
+  // `learner`: the loop's, to find the provider of an address no session
+  // named (null: none).
+  SmtpSessionWatch(SmtpObservations& observations, ProviderLearner* learner,
+                   const ProviderMap& providers, const SmtpConfig& config,
+                   const ServerConfig::Tenant& tenant, const Target& target);
 
   // For the dialer, per destination address tried: whether this tenant
   // should not leave from `source` toward `destination` now (on_suspect =
@@ -52,6 +55,7 @@ class SmtpSessionWatch final : public RelayTap, public SourcePreference {
   const std::string& provider_for(const SocketAddress& destination);
 
   SmtpObservations& observations_;
+  ProviderLearner* learner_;
   const ProviderMap& providers_;
   const SmtpConfig& config_;
   const ServerConfig::Tenant& tenant_;

@@ -16,6 +16,9 @@ from the target name even for refused sessions, whose greeting names no host.
 - on_suspect = "avoid", cooldown 3 s: the sessions leave from the other address
   (a real message is delivered through them); after the cooldown exactly one
   session tests the refused address, which starts another cooldown.
+- by address: a gateway that dials the MX's address and is refused every time
+  (the greeting names no host): the provider comes from the address's PTR name,
+  and the address becomes suspect there all the same.
 
 StartTlsTest: MX hosts with and without STARTTLS, asked for by IP (the provider
 is learned from the greeting's host name), one tenant (one source address) per
@@ -46,6 +49,10 @@ REFUSING_MX = "127.0.0.40"
 REFUSED = {"rep": "127.0.0.11", "avd": "127.0.0.21"}
 WELCOME = {"rep": "127.0.0.12", "avd": "127.0.0.22"}
 COOLDOWN = 3.0
+# A tenant whose one address the MX refuses, dialing the MX by address: only
+# the address's PTR name (dnsmasq has it) can name the provider.
+BY_ADDRESS = "127.0.0.51"
+PTR_MX = "127.0.0.44"  # its own MX: no session ever names its address's provider
 
 
 def smtp_config(**keys) -> str:
@@ -137,12 +144,17 @@ class SuspectSourceTest(SmtpHealthTest):
         cls.mx = PostfixMX(REFUSING_MX, MX_PORT, cls.tmp, refuse_clients=list(REFUSED.values()))
         cls.addClassCleanup(cls.mx.stop)
         cls.mx.start()
-        cls.peers = [Dnsmasq(cls.tmp, listen=DNS, answers={PROVIDER: REFUSING_MX})]
+        cls.ptr_mx = PostfixMX(PTR_MX, MX_PORT, cls.tmp, refuse_clients=[BY_ADDRESS])
+        cls.addClassCleanup(cls.ptr_mx.stop)
+        cls.ptr_mx.start()
+        cls.peers = [Dnsmasq(cls.tmp, listen=DNS, answers={PROVIDER: REFUSING_MX},
+                             ptr={PTR_MX: "mx2." + PROVIDER})]
         cls.metrics = ("127.0.0.1", mxtest.free_port())
         rr = {"source_selection": "round-robin"}
         cls.fleet = cls.start_harness(lambda: Fleet(
             {"rep": {"source": [REFUSED["rep"], WELCOME["rep"]], **rr, "on_suspect": "report"},
-             "avd": {"source": [REFUSED["avd"], WELCOME["avd"]], **rr, "on_suspect": "avoid"}},
+             "avd": {"source": [REFUSED["avd"], WELCOME["avd"]], **rr, "on_suspect": "avoid"},
+             "ip": {"source": [BY_ADDRESS]}},
             ports=[MX_PORT],
             server_extra=(smtp_config(suspect_min_sessions=3, cooldown=f"{COOLDOWN:.0f}s")
                           + metrics_table(cls.metrics[1]) + resolver_table())))
@@ -194,6 +206,22 @@ class SuspectSourceTest(SmtpHealthTest):
         lines = cp.stdout.splitlines()
         self.assertEqual(len(lines), 4, cp.stdout + cp.stderr)
         self.assertTrue(all(f" from {a}:" in l and " banner=554" in l for l in lines), lines)
+
+    def test_provider_of_an_address_comes_from_its_ptr_name(self):
+        mark = self.fleet.server.mark()
+        seen, records = self.sessions("ip", PTR_MX, 4)
+        self.assertEqual(seen, [(BY_ADDRESS, 554)] * 4)
+        self.fleet.server.wait_for(
+            rf"warn +smtp: source address suspect source={re.escape(BY_ADDRESS)} "
+            rf"provider={re.escape(PROVIDER)} tenant=ip ", 10, since=mark)
+        # The lookup starts at the first dial; at the latest the second
+        # session's end knows its answer.
+        self.assertEqual([smtp_fields(r) for r in records[1:]],
+                         [(PROVIDER, 554, None, False)] * 3, records)
+        self.assertIn(smtp_fields(records[0])[0], (PROVIDER, "unknown"), records[0])
+        samples = self.scrape()
+        self.assertEqual(value(samples, "mxegress_smtp_source_suspect", source=BY_ADDRESS,
+                               provider=PROVIDER), 1)
 
     def test_avoid_leaves_from_the_other_source_until_the_cooldown_ends(self):
         a, b = REFUSED["avd"], WELCOME["avd"]

@@ -66,6 +66,7 @@ TEST(ProviderMap, BuiltinRollupOfTheBigReceivers) {
       {"gmail-smtp-in.l.google.com", "google"},
       {"aspmx.l.google.com", "google"},
       {"alt1.aspmx.l.googlemail.com", "google"},
+      {"wa-in-f26.1e100.net", "google"},
       {"mta5.am0.yahoodns.net", "yahoo"},
       {"mx-aol.mail.gm0.yahoodns.net", "yahoo"},
       {"mtaproxy1.free.mail.ne1.yahoo.com", "yahoo"},
