@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace mx::smtp {
 namespace {
@@ -48,13 +49,22 @@ FeedResult ReplyParser::feed(ByteView in) {
     result.error = error_;
     return result;
   }
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = static_cast<char>(in[i]);
-    if (line_.size() + 1 > limits_.max_line) {
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t take = 1;  // the bytes of `in` added to line_ in this step
+    if (line_.size() >= 4) {
+      // Past the code and its separator: up to the line's end at once.
+      const auto* start = reinterpret_cast<const char*>(in.data()) + i;
+      const auto* newline = static_cast<const char*>(std::memchr(start, '\n', in.size() - i));
+      take = newline != nullptr ? static_cast<size_t>(newline - start) + 1 : in.size() - i;
+    }
+    if (line_.size() + take > limits_.max_line) {
       error_ = ReplyError::LineTooLong;
       break;
     }
-    line_.push_back(c);
+    line_.append(reinterpret_cast<const char*>(in.data()) + i, take);
+    i += take;
+    const char c = line_.back();
     if (c != '\n') {
       // The code is known after three bytes: a server that is not SMTP
       // is told apart at once, not after max_line bytes.
@@ -76,7 +86,7 @@ FeedResult ReplyParser::feed(ByteView in) {
       break;
     }
     if (!last) continue;
-    result.consumed = i + 1;
+    result.consumed = i;
     result.reply = Reply{code_, std::move(lines_)};
     lines_.clear();
     code_ = 0;
