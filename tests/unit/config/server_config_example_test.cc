@@ -38,11 +38,8 @@ TEST(ServerConfigExample, IsMultiTenant) {
             (std::vector{*Cidr::parse("198.51.100.0/24"), *Cidr::parse("2001:db8:100::/48")}));
   EXPECT_EQ(acme.domain, "example.com");
   EXPECT_EQ(acme.on_suspect, ServerConfig::OnSuspect::Avoid);
-  EXPECT_EQ(config.smtp, SmtpConfig{});  // the defaults, written out
-  ASSERT_EQ(acme.warmup.size(), 1u);
-  EXPECT_EQ(acme.warmup[0].source, std::vector{*SocketAddress::parse_ip("203.0.113.11", 0)});
-  EXPECT_EQ(acme.warmup[0].start_day, 20788);  // 2026-12-01
-  EXPECT_EQ(acme.warmup[0].schedule, (std::vector<Warmup::Step>{{1, 20}, {3, 100}, {7, 500}}));
+  EXPECT_EQ(config.smtp, SmtpConfig{});  // [smtp] is commented out
+  EXPECT_TRUE(acme.warmup.empty());  // shown commented out: it names an address of the example
 
   const ServerConfig::Tenant& other = config.tenants[1];
   EXPECT_EQ(other.name, "example.org");
@@ -93,21 +90,50 @@ TEST(ServerConfigExample, CommentedSocks5SectionParsesWhenUncommented) {
   EXPECT_TRUE(socks5.users[0].password_hash.starts_with("$argon2id$"));
 }
 
-// The commented [fleet] section, uncommented up to the blank line after it,
-// parses with the values it shows.
-TEST(ServerConfigExample, CommentedFleetSectionParsesWhenUncommented) {
+// The section whose first line is `# HEADER`, uncommented up to the blank
+// line after it ("# " removed from each line), in the example's text.
+std::string uncomment_section(const std::string& header) {
   std::string text = read_example();
-  const size_t start = text.find("\n# [fleet]\n");
-  ASSERT_NE(start, std::string::npos);
+  const size_t start = text.find("\n# " + header + "\n");
+  if (start == std::string::npos) return {};
   const size_t end = text.find("\n\n", start);
-  ASSERT_NE(end, std::string::npos);
+  if (end == std::string::npos) return {};
   std::istringstream section(text.substr(start + 1, end - start));
   std::string uncommented;
   for (std::string line; std::getline(section, line);) {
     if (line.starts_with("# ")) line.erase(0, 2);
     uncommented += line + "\n";
   }
-  text = text.substr(0, start + 1) + uncommented + text.substr(end + 1);
+  return text.substr(0, start + 1) + uncommented + text.substr(end + 1);
+}
+
+TEST(ServerConfigExample, CommentedWarmupParsesWhenUncommented) {
+  const std::string text = uncomment_section("[[tenant.warmup]]");
+  ASSERT_FALSE(text.empty());
+  auto result = parse_server_config(text, "server.toml", kConfigDir);
+  ASSERT_TRUE(result.ok()) << result.errors[0];
+  const ServerConfig::Tenant& acme = result.config->tenants[0];
+  ASSERT_EQ(acme.warmup.size(), 1u);
+  EXPECT_EQ(acme.warmup[0].source, std::vector{*SocketAddress::parse_ip("203.0.113.11", 0)});
+  EXPECT_EQ(acme.warmup[0].start_day, 20788);  // 2026-12-01
+  EXPECT_EQ(acme.warmup[0].schedule, (std::vector<Warmup::Step>{{1, 20}, {3, 100}, {7, 500}}));
+}
+
+TEST(ServerConfigExample, CommentedSmtpSectionParsesToTheDefaultsItShows) {
+  const std::string text = uncomment_section("[smtp]");
+  ASSERT_FALSE(text.empty());
+  auto result = parse_server_config(text, "server.toml", kConfigDir);
+  ASSERT_TRUE(result.ok()) << result.errors[0];
+  SmtpConfig expected;
+  expected.providers = {{"examplehost.net", "examplehost"}};
+  EXPECT_EQ(result.config->smtp, expected);
+}
+
+// The commented [fleet] section, uncommented up to the blank line after it,
+// parses with the values it shows.
+TEST(ServerConfigExample, CommentedFleetSectionParsesWhenUncommented) {
+  const std::string text = uncomment_section("[fleet]");
+  ASSERT_FALSE(text.empty());
   auto result = parse_server_config(text, "server.toml", kConfigDir);
   ASSERT_TRUE(result.ok()) << result.errors[0];
   ASSERT_TRUE(result.config->fleet);
