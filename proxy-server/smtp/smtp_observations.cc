@@ -84,7 +84,7 @@ ObservedSignals SmtpObservations::ended(const ObservedSession& session,
     }
     const std::string_view label =
         signals.provider.empty() ? std::string_view("unknown") : std::string_view(signals.provider);
-    const auto wanted = std::make_tuple(session.tenant, std::string_view(source), label);
+    const RawKeyView wanted{session.tenant, source, label};
     auto it = counters_.find(wanted);
     if (it == counters_.end()) {
       RawKey key{std::string(session.tenant), source, std::string(label)};

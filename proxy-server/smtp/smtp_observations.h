@@ -91,9 +91,22 @@ class SmtpObservations {
 
  private:
   using RawKey = std::tuple<std::string, IpKey, std::string>;  // tenant, source bytes, provider
+  using RawKeyView = std::tuple<std::string_view, std::string_view, std::string_view>;
+  // Orders RawKeys and finds one by its views, without making strings.
+  struct RawKeyLess {
+    using is_transparent = void;
+    static RawKeyView view(const RawKey& key) {
+      return {std::get<0>(key), std::get<1>(key), std::get<2>(key)};
+    }
+    static RawKeyView view(const RawKeyView& key) { return key; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
 
   mutable std::mutex mutex_;
-  std::map<RawKey, SmtpCounters, std::less<>> counters_;
+  std::map<RawKey, SmtpCounters, RawKeyLess> counters_;
   std::map<IpKey, std::string, std::less<>> provider_of_destination_;
   std::map<IpKey, bool, std::less<>> offered_starttls_;  // by MX address: the last EHLO's answer
   SourceHealth health_;
